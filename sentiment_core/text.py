@@ -1,0 +1,192 @@
+"""Text to integers: spaCy's English tokenizer, the vocabulary, the label schemes."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+UNK, PAD, SOS, EOS = "<unk>", "<pad>", "<sos>", "<eos>"
+SPECIALS = (UNK, PAD, SOS, EOS)  # indices 0-3, as torchtext's Field gave the tutorial
+UNK_INDEX, PAD_INDEX, SOS_INDEX, EOS_INDEX = range(4)
+
+TOKENIZER_VERSION = "spacy-blank-en-lower-v1"  # part of the corpus cache key
+
+
+@lru_cache(maxsize=1)
+def _spacy_tokenizer():
+    import spacy  # imported lazily: spaCy takes ~0.3 s to load
+
+    return spacy.blank("en").tokenizer
+
+
+class Tokenizer:
+    """spaCy's rule-based English tokenizer, lowercased after splitting (as torchtext did).
+
+    spaCy splits on whitespace first and applies its rules to each chunk on its own, so
+    a whitespace-separated word always splits the same way: we cache per word, which
+    makes tokenizing the treebank (already word-split) fast.
+    """
+
+    def __init__(self, lower: bool = True):
+        self.lower = lower
+        self._word_cache: dict[str, list[str]] = {}
+
+    def split_word(self, word: str) -> list[str]:
+        pieces = self._word_cache.get(word)
+        if pieces is None:
+            self.prepare(word.split(" "))
+            pieces = self._word_cache[word]
+        return pieces
+
+    def prepare(self, words: Iterable[str]) -> None:
+        """Tokenize every new word in one spaCy call (one call per word is ~30x slower)."""
+        new = [w for w in dict.fromkeys(words) if w not in self._word_cache and w]
+        if not new:
+            return
+        tokenizer = _spacy_tokenizer()
+        # A purely alphabetic word that is not one of spaCy's special cases ("cannot",
+        # "gonna") is never split; skipping spaCy for it saves most of a cold load.
+        plain = [w for w in new if w.isalpha() and w not in tokenizer.rules]
+        self._word_cache.update((w, [w.lower() if self.lower else w]) for w in plain)
+        new = [w for w in new if w not in self._word_cache]
+        if not new:
+            return
+        doc = tokenizer(" ".join(new))
+        groups: list[list[str]] = [[]]
+        for token in doc:
+            if not token.is_space:
+                groups[-1].append(token.text.lower() if self.lower else token.text)
+            if token.whitespace_:
+                groups.append([])
+        if len(groups) != len(new):  # unexpected spacing: fall back to one call per word
+            groups = [[t.text.lower() if self.lower else t.text for t in tokenizer(w) if not t.is_space]
+                      for w in new]
+        self._word_cache.update(zip(new, groups))
+
+    def tokenize_words(self, words: Iterable[str]) -> list[str]:
+        words = list(words)
+        self.prepare(words)
+        tokens: list[str] = []
+        cache = self._word_cache
+        for word in words:
+            if word:
+                tokens.extend(cache[word])
+        return tokens
+
+    def __call__(self, text: str) -> list[str]:
+        return self.tokenize_words(text.split())
+
+
+class Vocab:
+    """A two-way map between tokens and indices, built from training tokens only."""
+
+    def __init__(self, itos: Sequence[str], freqs: dict[str, int] | None = None, min_freq: int = 1,
+                 max_size: int | None = None):
+        if tuple(itos[:4]) != SPECIALS:
+            raise ValueError(f"a vocabulary must start with the specials {SPECIALS}")
+        self.itos = list(itos)
+        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+        self.freqs = Counter(freqs or {})
+        self.min_freq, self.max_size = min_freq, max_size
+
+    @classmethod
+    def build(cls, token_lists: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        """Specials first, then tokens by falling frequency (ties alphabetical, as torchtext)."""
+        if min_freq < 1:
+            raise ValueError("min_freq must be at least 1")
+        counts = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        return cls.from_counts(counts, min_freq, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        for special in SPECIALS:
+            counts.pop(special, None)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        words = [w for w, c in ranked if c >= min_freq]
+        if max_size is not None:
+            words = words[:max_size]
+        return cls(list(SPECIALS) + words, counts, min_freq, max_size)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def index(self, token: str) -> int:
+        return self.stoi.get(token, UNK_INDEX)
+
+    def encode(self, tokens: Sequence[str], add_sos_eos: bool = False) -> list[int]:
+        ids = [self.stoi.get(t, UNK_INDEX) for t in tokens]
+        return [SOS_INDEX, *ids, EOS_INDEX] if add_sos_eos else ids
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos[i] for i in ids]
+
+    def to_dict(self) -> dict:
+        return {"itos": self.itos, "freqs": {t: self.freqs[t] for t in self.itos if t in self.freqs},
+                "min_freq": self.min_freq, "max_size": self.max_size}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Vocab":
+        return cls(data["itos"], data.get("freqs"), data.get("min_freq", 1), data.get("max_size"))
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocab":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class LabelScheme:
+    """How the treebank's 0-4 labels become classes. `fine_to_class[l]` is None when dropped."""
+
+    name: str
+    class_names: tuple[str, ...]  # index = class id
+    fine_to_class: tuple[int | None, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def map(self, fine_label: int) -> int | None:
+        return self.fine_to_class[fine_label]
+
+
+# Class order follows the training split's frequency, as torchtext's label vocabulary did
+# (3-class: positive 3610, negative 3310, neutral 1624).
+LABEL_SCHEMES = {
+    2: LabelScheme("binary", ("positive", "negative"), (1, 1, None, 0, 0)),
+    3: LabelScheme("3-class", ("positive", "negative", "neutral"), (1, 1, 2, 0, 0)),
+    5: LabelScheme("5-class", ("very negative", "negative", "neutral", "positive", "very positive"),
+                   (0, 1, 2, 3, 4)),
+}
+
+
+def label_scheme(num_classes: int) -> LabelScheme:
+    try:
+        return LABEL_SCHEMES[int(num_classes)]
+    except (KeyError, ValueError):
+        raise ValueError(f"labels must be 2, 3 or 5, not {num_classes!r}") from None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
