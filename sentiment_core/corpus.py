@@ -6,16 +6,19 @@ version, so a second load reads one file and a changed input never serves stale 
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
+from array import array
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 from .sst import SPLITS, Tree, find_treebank, parse_tree, scan_treebank, split_paths, treebank_checksum, unescape_ptb
 from .text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, atomic_write_text, label_scheme
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,14 @@ class Corpus:
     folder: Path
     checksum: str
     sentences: dict[str, list[tuple[tuple[str, ...], int, str]]]
-    phrase_spans: list  # (train sentence index, token start, token end, fine label)
+    phrase_spans: Sequence[int]  # flat: (train sentence index, token start, token end, fine label) * n
 
     @cached_property
     def phrases(self) -> list[tuple[tuple[str, ...], int]]:
         """Built on first use: most pages and sentence-level training never need them."""
         train = self.sentences["train"]
-        return [(train[i][0][start:end], label) for i, start, end, label in self.phrase_spans]
+        flat = self.phrase_spans
+        return [(train[flat[k]][0][flat[k + 1]:flat[k + 2]], flat[k + 3]) for k in range(0, len(flat), 4)]
 
     def tree(self, split: str, index: int) -> Tree:
         """Re-parse one sentence's tree from its file (trees are not cached: they are big)."""
@@ -75,8 +79,8 @@ def tokenize_trees(scanned: dict[str, list], tokenizer: Tokenizer):
     """Tokenized sentences of every split, and the distinct phrases of train as token spans.
 
     `scanned` is sst.scan_treebank's output. A phrase is a contiguous run of its sentence's
-    leaves, so its tokens are a slice of the sentence's tokens: phrases are stored as
-    (sentence index, token start, token end, label).
+    leaves, so its tokens are a slice of the sentence's tokens: phrases are stored as a flat
+    list of (sentence index, token start, token end, label) quadruples.
     """
     words_of = {split: [[unescape_ptb(w) for w in leaves] for _, leaves, _ in rows] for split, rows in scanned.items()}
     tokenizer.prepare(w for split_words in words_of.values() for words in split_words for w in words)
@@ -101,7 +105,7 @@ def tokenize_trees(scanned: dict[str, list], tokenizer: Tokenizer):
             key = tokens[start:end]
             if key and key not in seen:  # distinct by token sequence; the first label wins
                 seen.add(key)
-                spans.append((index, start, end, label))
+                spans.extend((index, start, end, label))
     return sentences, spans
 
 
@@ -133,7 +137,8 @@ def _read_cache(path: Path, checksum: str):
             return None
         sentences = {s: [(tuple(tokens.split(" ")) if tokens else (), label, text)
                          for tokens, label, text in data["sentences"][s]] for s in SPLITS}
-        spans = data["spans"]
+        spans = array("i")
+        spans.frombytes(base64.b64decode(data["spans"]))
         return sentences, spans
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged cache is rebuilt, never trusted
@@ -143,7 +148,8 @@ def _write_cache(path: Path, checksum: str, sentences, spans) -> None:
     # tokens never hold spaces (spaCy splits on them), so a space-joined string is lossless
     data = {"format": CACHE_FORMAT, "checksum": checksum, "tokenizer": TOKENIZER_VERSION,
             "sentences": {s: [(" ".join(t), label, text) for t, label, text in rows] for s, rows in sentences.items()},
-            "spans": spans}
+            # ~157k phrase spans as packed int32: parsing them as JSON numbers was most of a warm load
+            "spans": base64.b64encode(array("i", spans).tobytes()).decode("ascii")}
     try:
         atomic_write_text(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     except OSError:

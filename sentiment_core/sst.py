@@ -220,19 +220,24 @@ def scan_tree(line: str, source: str = "<string>", line_no: int | None = None):
     raise TreebankFormatError("malformed tree", source, line_no)
 
 
-def scan_tree_file(path: Path) -> list[tuple[int, list[str], list[tuple[int, int, int]]]]:
-    """scan_tree over every line of a split file, with the same checks as read_tree_file."""
-    return [scan_tree(line, str(path), n) for n, line in _numbered_lines(Path(path))]
+def scan_tree_file(path: Path, source: str | None = None) -> list[tuple[int, list[str], list[tuple[int, int, int]]]]:
+    """scan_tree over every line of a split file, with the same checks as read_tree_file.
+
+    `source` names the file in error messages (e.g. "download.zip:trees/dev.txt").
+    """
+    source = source or str(path)
+    return [scan_tree(line, source, n) for n, line in _numbered_lines(Path(path), source)]
 
 
-def _numbered_lines(path: Path) -> list[tuple[int, str]]:
+def _numbered_lines(path: Path, source: str | None = None) -> list[tuple[int, str]]:
+    source = source or str(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
-        raise TreebankFormatError(f"not UTF-8 text (byte {err.start})", str(path)) from None
+        raise TreebankFormatError(f"not UTF-8 text (byte {err.start})", source) from None
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
-        raise TreebankFormatError("the file holds no trees", str(path))
+        raise TreebankFormatError("the file holds no trees", source)
     return lines
 
 
@@ -345,9 +350,10 @@ def install_treebank_zip(zip_path: Path, target_dir: Path) -> Path:
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".sst-staging-", dir=target_dir.parent))
     try:
-        _extract_splits(Path(zip_path), staging)
-        for path in split_paths(staging).values():
-            scan_tree_file(path)  # validates: UTF-8, not empty, every tree parses
+        members = _extract_splits(Path(zip_path), staging)
+        for split, path in split_paths(staging).items():
+            # validates: UTF-8, not empty, every tree parses; errors name the zip and member
+            scan_tree_file(path, f"{zip_path}:{members[SPLIT_FILES[split]]}")
         _replace_folder(staging, target_dir)
         return target_dir
     finally:
@@ -364,7 +370,7 @@ def install_treebank_folder(source_dir: Path, target_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".sst-staging-", dir=target_dir.parent))
     try:
         for split, path in split_paths(source).items():
-            scan_tree_file(path)
+            scan_tree_file(path)  # validates before anything is copied
             shutil.copyfile(path, staging / SPLIT_FILES[split])
         _replace_folder(staging, target_dir)
         return target_dir
@@ -372,7 +378,8 @@ def install_treebank_folder(source_dir: Path, target_dir: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _extract_splits(zip_path: Path, staging: Path) -> None:
+def _extract_splits(zip_path: Path, staging: Path) -> dict[str, str]:
+    """Extract the three split files flat into `staging`; returns file name -> member name."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = {}
@@ -391,6 +398,7 @@ def _extract_splits(zip_path: Path, staging: Path) -> None:
                 # read and write ourselves rather than archive.extract: the output name is ours
                 with archive.open(info) as src, open(staging / name, "wb") as dst:
                     shutil.copyfileobj(src, dst)
+            return {name: info.filename for name, info in members.items()}
     except zipfile.BadZipFile as err:
         raise TreebankFormatError(f"not a valid zip file ({err}); download it again", str(zip_path)) from None
     except (EOFError, zipfile.LargeZipFile, OSError) as err:
