@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add sub-commands (train, evaluate, predict, bench) through add_commands(subparsers).
-EXTRA_COMMAND_MODULES: list[str] = []
+EXTRA_COMMAND_MODULES: list[str] = ["cli_train", "cli_bench", "cli_health"]
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,549 @@
+"""Training runner: settings or a preset, a background run, live curves, stop / resume, results, comparison.
+
+The page holds no training state of its own: a run is a directory (sentiment_core.runs) and its
+process is managed by sentiment_core.jobs, so reloading the browser or opening a second one
+shows the same runs. The live panel is a fragment that redraws every POLL_SECONDS while any
+run is active and stops polling once none is.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import resources
+from dashboard.charts import training as charts
+from sentiment_core import baselines, jobs
+from sentiment_core.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfig, preset, validate
+from sentiment_core.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
+from sentiment_core.runs import RunError, RunNotFound, read_config
+from sentiment_core.sst import TreebankError
+from sentiment_core.text import label_scheme
+
+POLL_SECONDS = 1.0
+CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"
+K = "train_"                           # prefix of this page's widget keys
+WATCH = "train_watch"                  # session_state / selectbox: the run shown in the live panel
+FLASH = "train_flash"                  # session_state: (kind, message) to show after a rerun
+SCHEME_NAMES = {2: "2: negative / positive", 3: "3: negative / neutral / positive", 5: "5: very negative ... very positive"}
+STATE_ICONS = {"queued": "⏳", "starting": "🚀", "running": "▶️", "finished": "✅", "stopped": "⏹️", "failed": "❌",
+               "interrupted": "⚠️", "broken": "🛑"}
+
+# Widget key -> (config section, field). Optional settings ("0 = off") are converted below.
+FIELDS = {
+    "cell": ("model", "cell"), "tutorial": ("model", "tutorial"), "layers": ("model", "layers"),
+    "bidirectional": ("model", "bidirectional"), "embedding_dim": ("model", "embedding_dim"),
+    "hidden_dim": ("model", "hidden_dim"), "dropout": ("model", "dropout"), "pooling": ("model", "pooling"),
+    "optimizer": ("train", "optimizer"), "lr": ("train", "lr"), "momentum": ("train", "momentum"),
+    "batch_size": ("train", "batch_size"), "epochs": ("train", "epochs"), "seed": ("train", "seed"),
+    "labels": ("data", "labels"), "phrases": ("data", "phrases"), "min_freq": ("data", "min_freq"),
+}
+OPTIONAL = {  # widget key -> (config section, field): 0 in the widget means None in the config
+    "clip": ("train", "clip"), "bptt": ("train", "bptt"), "max_batches": ("train", "max_batches"),
+    "patience": ("train", "patience"), "train_limit": ("data", "train_limit"), "eval_limit": ("data", "eval_limit"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings <-> widgets
+
+
+def widget_values(config: RunConfig) -> dict:
+    values = {key: getattr(getattr(config, section), name) for key, (section, name) in FIELDS.items()}
+    for key, (section, name) in OPTIONAL.items():
+        values[key] = getattr(getattr(config, section), name) or 0
+    values["lr"], values["dropout"], values["momentum"] = (float(values["lr"]), float(values["dropout"]),
+                                                           float(values["momentum"]))
+    values["clip"] = float(values["clip"])
+    return values
+
+
+def config_from_widgets(preset_name: str) -> RunConfig:
+    config = RunConfig(preset=None if preset_name == CUSTOM else preset_name)
+    for key, (section, name) in FIELDS.items():
+        setattr(getattr(config, section), name, st.session_state[K + key])
+    for key, (section, name) in OPTIONAL.items():
+        value = st.session_state[K + key]
+        setattr(getattr(config, section), name, value if value else None)
+    if config.model.cell != "scratch":
+        config.model.tutorial = False  # the tutorial's exact model exists for the scratch cell only
+    if config.preset and config.to_dict() != base_config(config.preset).to_dict():
+        config.preset = f"{config.preset} (changed)"
+    return config
+
+
+def base_config(preset_name: str) -> RunConfig:
+    return RunConfig() if preset_name == CUSTOM else preset(preset_name)
+
+
+def apply_preset() -> None:
+    """on_change of the preset box: fill every setting from the chosen preset."""
+    for key, value in widget_values(base_config(st.session_state[K + "preset"])).items():
+        st.session_state[K + key] = value
+
+
+def initialise_settings() -> list[str]:
+    """First visit (or after another page): settings from the query parameters `preset` and `cell`."""
+    notes = []
+    if K + "preset" in st.session_state and K + "cell" in st.session_state:
+        return notes
+    wanted = st.query_params.get("preset", "seed")
+    if wanted not in PRESETS and wanted != CUSTOM:
+        notes.append(f"There is no preset called {wanted!r}; the settings start from the seed preset "
+                     f"(choose one of {', '.join(PRESETS)}).")
+        wanted = "seed"
+    st.session_state[K + "preset"] = wanted
+    apply_preset()
+    cell = st.query_params.get("cell")
+    if cell is not None:
+        if cell in CELLS:
+            st.session_state[K + "cell"] = cell
+        else:
+            notes.append(f"There is no cell called {cell!r}; keeping the preset's (choose one of {', '.join(CELLS)}).")
+    return notes
+
+
+def settings_form(limits) -> str:
+    """The settings widgets; returns the chosen preset name."""
+    choices = [*PRESETS, CUSTOM]
+    preset_name = st.selectbox("Preset", choices, key=K + "preset", on_change=apply_preset,
+                               format_func=lambda n: "custom (library defaults)" if n == CUSTOM else n,
+                               help="`seed` is the tutorial's vanilla RNN and settings; `best-2/3/5` are tuned per "
+                                    "label scheme. Choosing one fills every setting below; change any of them.")
+    model_col, train_col, data_col = st.columns(3)
+    with model_col:
+        st.markdown("**Model**")
+        st.selectbox("Cell", CELLS, key=K + "cell",
+                     help="scratch: the tutorial's own RNN layer; rnn / lstm / gru: PyTorch's cells.")
+        st.checkbox("Tutorial's exact model", key=K + "tutorial", disabled=st.session_state[K + "cell"] != "scratch",
+                    help="The seed's SentimentRNN, which also reads the padding (scratch cell only).")
+        st.number_input("Layers", min_value=1, step=1, key=K + "layers", help=f"Limit: {limits.max_layers}.")
+        st.checkbox("Bidirectional", key=K + "bidirectional", help="Also read each sentence right to left.")
+        st.number_input("Embedding size", min_value=1, step=10, key=K + "embedding_dim",
+                        help=f"Limit: {limits.max_embedding}.")
+        st.number_input("Hidden size", min_value=1, step=16, key=K + "hidden_dim",
+                        help=f"Per direction. Limit: {limits.max_hidden}.")
+        st.number_input("Dropout", min_value=0.0, max_value=0.95, step=0.05, key=K + "dropout")
+        st.selectbox("Sentence summary (pooling)", POOLINGS, key=K + "pooling",
+                     help="last: the final hidden state; max / mean: over every step.")
+    with train_col:
+        st.markdown("**Training**")
+        st.selectbox("Optimizer", OPTIMIZERS, key=K + "optimizer")
+        st.number_input("Learning rate", min_value=0.0, format="%g", step=1e-4, key=K + "lr",
+                        help="Try 100 to watch training diverge (the run fails with a message).")
+        # Rendered always (disabled when unused): Streamlit forgets the value of a widget not drawn.
+        st.number_input("Momentum (sgd)", min_value=0.0, max_value=0.999, step=0.1, key=K + "momentum",
+                        disabled=st.session_state[K + "optimizer"] != "sgd")
+        st.number_input("Batch size", min_value=1, step=8, key=K + "batch_size", help=f"Limit: {limits.max_batch}.")
+        st.number_input("Epochs", min_value=1, step=1, key=K + "epochs", help=f"Limit: {limits.max_epochs}.")
+        st.number_input("Gradient clipping (max norm, 0 = off)", min_value=0.0, step=1.0, format="%g", key=K + "clip")
+        st.number_input("Truncated BPTT (steps, 0 = full)", min_value=0, step=5, key=K + "bptt",
+                        help="Backpropagate through at most this many steps.")
+        st.number_input("Seed", min_value=0, step=1, key=K + "seed", help="Same seed, same curve.")
+    with data_col:
+        st.markdown("**Data**")
+        st.selectbox("Label scheme", (2, 3, 5), key=K + "labels", format_func=SCHEME_NAMES.get)
+        st.checkbox("Train on phrases", key=K + "phrases",
+                    help="Every labelled phrase of the training trees (about 18 times more examples); dev and "
+                         "test stay whole sentences.")
+        st.number_input("Minimum word count for the vocabulary", min_value=1, step=1, key=K + "min_freq")
+        st.number_input("Batches per epoch (0 = all)", min_value=0, step=50, key=K + "max_batches",
+                        help="The tutorial's demo stops each epoch after 200 batches.")
+        st.number_input("Early stopping patience (epochs, 0 = off)", min_value=0, step=1, key=K + "patience")
+        st.number_input("Use only the first N training examples (0 = all)", min_value=0, step=100,
+                        key=K + "train_limit", help="For a quick demo.")
+        st.number_input("Use only the first N dev / test sentences (0 = all)", min_value=0, step=100,
+                        key=K + "eval_limit")
+    return preset_name
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting a run
+
+
+def start_section(limits, root: Path, corpus, data_dir) -> None:
+    for note in initialise_settings():
+        st.warning(note)
+    preset_name = settings_form(limits)
+    config = config_from_widgets(preset_name)
+    problems = []
+    try:
+        validate(config)
+    except ValueError as err:
+        problems.append(f"{str(err)[0].upper()}{str(err)[1:]}.")
+    shape = None
+    if corpus is not None and not problems:
+        shape = resources.data_shape(corpus, config)
+        if shape.train_size == 0:
+            problems.append("There are no training examples with these data settings; raise the training limit.")
+    if not problems:
+        problems = limit_problems(config, limits, shape)
+    if shape is not None and not problems:
+        estimate = estimate_run(config, shape)
+        st.caption(f"{estimate.examples_per_epoch:,} training examples and {estimate.batches_per_epoch:,} batches "
+                   f"per epoch; estimated training time about {format_duration(estimate.seconds)} "
+                   f"(this server's limit: {limits.max_run_minutes:g} min).")
+    for problem in problems:
+        st.error(problem)
+    if corpus is None:
+        st.warning("Training needs the Stanford Sentiment Treebank; open **Home** to install it.")
+    name_col, button_col = st.columns([3, 1])
+    run_name = name_col.text_input("Run name (optional)", key=K + "name", placeholder="default: time, cell and labels")
+    clicked = button_col.button("Start training", type="primary", key=K + "start", disabled=bool(problems) or corpus is None,
+                                help="Fix the settings above first." if problems else None, width="stretch")
+    if clicked:
+        try:
+            run_dir = jobs.start_run(config, root=root, limits=limits, shape=shape, name=run_name.strip() or None,
+                                     data_dir=data_dir)
+        except (LimitExceeded, RunError, ValueError, OSError) as err:
+            st.error(str(err))
+            return
+        view = jobs.job_view(run_dir)
+        where = (f"waiting in the queue at place {view.queue_place}" if view.queue_place
+                 else "started in the background")
+        flash("success", f"Run **{run_dir.name}** {where}. Its progress is shown below; you may leave this page.")
+        watch(run_dir.name)
+        st.rerun()
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state[FLASH] = (kind, message)
+
+
+def show_flash() -> None:
+    if FLASH in st.session_state:
+        kind, message = st.session_state.pop(FLASH)
+        getattr(st, kind)(message)
+
+
+def watch(name: str) -> None:
+    """Show this run in the live panel, also after a reload (the query parameter `run`)."""
+    st.session_state[WATCH] = name
+    st.query_params["run"] = name
+
+
+# ---------------------------------------------------------------------------------------------
+# One run: live view, buttons, results
+
+
+def references_for(corpus, labels: int) -> tuple[list[tuple[str, float, str]], str | None]:
+    """Reference lines for an accuracy chart: majority class (dev) and published test figures."""
+    references = []
+    if corpus is not None:
+        counts = resources.split_label_counts(corpus, labels)
+        majority = baselines.majority_baseline(counts["dev"], "dev")
+        references.append((f"always '{majority.label}' (dev)", majority.accuracy, "baseline"))
+    for result in baselines.published_results(labels):
+        references.append((f"{result.model} (published, test)", result.accuracy, "published"))
+    return references, baselines.no_published_note(labels)
+
+
+def run_panel(path: Path, root: Path, limits, corpus, data_dir, poll: bool) -> None:
+    """Decorated per app run: polls every POLL_SECONDS only while some run is active."""
+
+    @st.fragment(run_every=POLL_SECONDS if poll else None)
+    def live():
+        try:
+            jobs.advance_queue(root, limits)
+            views = jobs.list_jobs(root)
+            view = jobs.job_view(path)
+        except RunNotFound as err:
+            st.warning(str(err))
+            return
+        except (RunError, OSError) as err:
+            st.error(f"The runs folder could not be read: {err}")
+            return
+        if any(v.active for v in views) != poll:
+            st.rerun(scope="app")  # polling starts or stops with the runs
+        show_run(view, limits, corpus, data_dir)
+
+    live()
+
+
+def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
+    header_col, buttons_col = st.columns([3, 2])
+    header_col.markdown(f"### {STATE_ICONS.get(view.state, '')} {view.name}: {view.state}")
+    with buttons_col:
+        run_buttons(view, limits, data_dir)
+    show_state_message(view)
+    try:
+        metrics = resources.run_metrics(view.path)
+    except RunNotFound as err:
+        st.warning(str(err))
+        return
+    if metrics.problems:
+        shown = metrics.problems[:3]
+        more = f" (and {len(metrics.problems) - 3} more)" if len(metrics.problems) > 3 else ""
+        st.warning("Some of this run's recorded events could not be read; the charts leave them out. "
+                   + " ".join(shown) + more)
+    try:
+        config = read_config(view.path)
+    except RunError:
+        config = None  # a damaged config: the state message above says what is wrong
+    show_progress(view, metrics)
+    if metrics.steps or metrics.epochs:
+        labels = config.data.labels if config else 3
+        references, note = references_for(corpus, labels)
+        live_charts(view, metrics, references, note)
+    results = view.status.get("results") or {}
+    if results:
+        show_results(results, corpus, config)
+    elif view.state == "stopped" and view.has_checkpoint:
+        st.caption("A stopped run is not evaluated on test when it stops (stopping stays quick). Its best "
+                   f"checkpoint can be evaluated with `python -m sentiment_core evaluate {view.path} --split test`, "
+                   "or resumed to finish its epochs.")
+    if view.state in ("failed", "interrupted", "broken") or (view.state == "starting"):
+        tail = jobs.log_tail(view.path, 4000)
+        if tail.strip():
+            with st.expander("Training log (last lines)"):
+                st.code(tail.replace("\r", "\n")[-4000:], language=None)
+
+
+def show_state_message(view: jobs.JobView) -> None:
+    message = view.message or ""
+    if view.state == "queued":
+        st.info(f"Waiting in the queue{f' at place {view.queue_place}' if view.queue_place else ''}. It starts by "
+                "itself when a running run ends (this server trains a limited number of runs at once).")
+    elif view.state == "starting":
+        st.info("Starting: the training process is loading the data and building the model.")
+    elif view.state == "running":
+        if view.stop_requested:
+            st.info("Stopping after the current batch...")
+    elif view.state == "finished":
+        st.success(message)
+    elif view.state == "stopped":
+        st.warning(message + (" The best checkpoint is kept and usable." if view.has_checkpoint else ""))
+    elif view.state == "interrupted":
+        st.error(f"Interrupted: {message}" + (" Resume it to continue from its last saved epoch."
+                                               if view.can_resume else ""))
+    else:
+        st.error(message or f"The run is {view.state}.")
+
+
+def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
+    if view.active:
+        label = "Cancel" if view.state == "queued" else "Stop"
+        if st.button(label, key=K + "stop", disabled=view.stop_requested, icon=":material/stop:",
+                     help="Stop after the current batch; the best checkpoint so far stays usable."):
+            act(lambda: jobs.stop_run(view.path, limits=limits))
+    if view.can_resume:
+        if st.button("Resume", key=K + "resume", icon=":material/play_arrow:",
+                     help="Continue from the last saved epoch with `train --resume`."):
+            act(lambda: (jobs.resume_run(view.path, limits=limits, data_dir=data_dir),
+                         f"{view.name} will resume (now, or when a slot frees).")[1])
+    if not view.active:
+        confirm = st.checkbox(f"Yes, delete {view.name} and all its files", key=K + "confirm_delete_" + view.name)
+        if st.button("Delete run", key=K + "delete", disabled=not confirm, icon=":material/delete:",
+                     help="Tick the box above to confirm."):
+            try:
+                jobs.delete_run(view.path, limits=limits)
+            except (RunError, OSError) as err:
+                st.error(str(err))
+                return
+            flash("success", f"Deleted {view.name}.")
+            st.session_state.pop(WATCH, None)
+            st.query_params.pop("run", None)
+            st.rerun(scope="app")
+
+
+def act(action) -> None:
+    """Run a job action; its message shows after the app reruns (polling may start or stop)."""
+    try:
+        message = action()
+    except (RunError, ValueError, OSError) as err:
+        st.error(str(err))
+        return
+    flash("info", message)
+    st.rerun(scope="app")
+
+
+def show_progress(view: jobs.JobView, metrics: jobs.RunMetrics) -> None:
+    progress = jobs.progress(metrics)
+    if progress is None:
+        return
+    parts = [f"epoch {progress.epoch} of {progress.epochs}", f"batch {progress.batch} of {progress.batches}"]
+    if progress.sentences_per_second:
+        parts.append(f"{progress.sentences_per_second:,.0f} sentences/s")
+    if view.state == "running" and progress.seconds_left is not None:
+        parts.append(f"about {format_duration(progress.seconds_left)} left")
+    st.progress(progress.fraction, text=" · ".join(parts))
+    best = metrics.best_dev_accuracy()
+    columns = st.columns(4)
+    columns[0].metric("Best dev accuracy so far", f"{best:.1%}" if best is not None else "-")
+    columns[1].metric("Epochs done", f"{len(metrics.epochs)} of {progress.epochs}")
+    columns[2].metric("Elapsed", format_duration(progress.elapsed))
+    last_loss = metrics.losses[-1] if metrics.losses else None
+    columns[3].metric("Last batch loss", f"{last_loss:.3f}" if last_loss is not None else "-")
+
+
+def live_charts(view, metrics: jobs.RunMetrics, references, note) -> None:
+    left, right = st.columns(2)
+    if metrics.steps:
+        left.plotly_chart(charts.batch_loss_chart(metrics.positions, metrics.losses, jobs.smooth(metrics.losses)),
+                          key=K + "batch_loss", width="stretch")
+    rows = metrics.epoch_rows()
+    if rows:
+        right.plotly_chart(charts.epoch_loss_chart(rows), key=K + "epoch_loss", width="stretch")
+        left.plotly_chart(charts.epoch_accuracy_chart(rows, references, note), key=K + "epoch_accuracy",
+                          width="stretch")
+    if any(p.get("norms") for p in metrics.probes.values()):
+        right.plotly_chart(charts.gradient_flow_chart(metrics.probes), key=K + "gradient_flow", width="stretch")
+        right.caption("The gradient reaching each step of a fixed dev batch. In a vanilla RNN the lines fall "
+                      "steeply towards the first words (vanishing gradients); in an LSTM or GRU they stay level.")
+
+
+def show_results(results: dict, corpus, config) -> None:
+    st.markdown("#### Results of the best checkpoint")
+    labels = config.data.labels if config else None
+    columns = st.columns(4)
+    for column, split in zip(columns, ("test", "dev")):
+        if split in results:
+            column.metric(f"{split} accuracy", f"{results[split]['accuracy']:.1%}",
+                          help=f"{results[split]['count']:,} sentences; macro F1 {results[split]['macro_f1']:.3f}")
+    if corpus is not None and labels:
+        counts = resources.split_label_counts(corpus, labels)
+        majority = baselines.majority_baseline(counts["test"], "test")
+        columns[2].metric("majority class (test)", f"{majority.accuracy:.1%}", help=f"always answering '{majority.label}'")
+        published = baselines.published_results(labels)
+        if published:
+            best = max(published, key=lambda r: r.accuracy)
+            columns[3].metric("best published (test)", f"{best.accuracy:.1%}", help=f"{best.model}: {best.citation}")
+        else:
+            columns[3].caption(baselines.no_published_note(labels))
+    tabs = st.tabs([f"{split} set" for split in ("test", "dev") if split in results])
+    for tab, split in zip(tabs, [s for s in ("test", "dev") if s in results]):
+        result = results[split]
+        with tab:
+            table_col, matrix_col = st.columns([1, 1])
+            table = pd.DataFrame(result["per_class"]).rename(columns={"label": "class"})
+            table_col.dataframe(table, hide_index=True, width="stretch",
+                                column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                               for c in ("precision", "recall", "f1")})
+            table_col.caption(f"loss {result['loss']:.3f}, macro F1 {result['macro_f1']:.3f}, "
+                              f"{result['count']:,} sentences")
+            matrix_col.plotly_chart(charts.confusion_chart(result["confusion"], result["class_names"],
+                                                           f"Confusion matrix ({split})"),
+                                    key=K + f"confusion_{split}", width="stretch")
+    if labels and baselines.published_results(labels):
+        with st.expander("Published figures for this label scheme"):
+            st.dataframe(pd.DataFrame([{"model": r.model, "test accuracy": f"{r.accuracy:.1%}", "source": r.citation}
+                                       for r in baselines.published_results(labels)]), hide_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing runs
+
+
+def compare_section(views: list[jobs.JobView], corpus) -> None:
+    names = [v.name for v in views]
+    if K + "compare" in st.session_state:  # a deleted run leaves the choice quietly
+        st.session_state[K + "compare"] = [n for n in st.session_state[K + "compare"] if n in names]
+    chosen = st.multiselect("Runs to compare", names, key=K + "compare",
+                            placeholder="choose two or more runs")
+    if not chosen:
+        st.caption("Choose runs to overlay their curves and list their settings and results side by side.")
+        return
+    metric = st.radio("Curve", list(charts.METRIC_TITLES), key=K + "compare_metric", horizontal=True,
+                      format_func=charts.METRIC_TITLES.get)
+    by_name = {v.name: v for v in views}
+    curves, rows, schemes = {}, [], set()
+    for name in chosen:
+        view = by_name.get(name)
+        if view is None:
+            continue
+        try:
+            curves[name] = resources.run_metrics(view.path).epoch_rows()
+        except RunNotFound:
+            st.warning(f"The run {name} was deleted.")
+            continue
+        row = jobs.comparison_row(view)
+        rows.append(row)
+        schemes.add(row["labels"])
+    if len(schemes) == 1 and None not in schemes:
+        references, note = references_for(corpus, schemes.pop())
+    else:
+        references, note = [], "The runs use different label schemes, so no reference lines are drawn."
+    st.plotly_chart(charts.overlay_chart(curves, metric, references, note), key=K + "overlay", width="stretch")
+    table = pd.DataFrame(rows)
+    percent = {c: st.column_config.NumberColumn(format="percent") for c in
+               ("best dev accuracy", "dev accuracy", "test accuracy")}
+    st.dataframe(table, hide_index=True, width="stretch", column_config=percent)
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+
+
+def load_corpus_quietly():
+    state = resources.treebank_state()
+    if state.folder is None:
+        return None, None
+    try:
+        return resources.corpus_for(state), state.folder
+    except (TreebankError, OSError) as err:
+        st.error(f"The treebank in {state.folder} could not be read: {err}")
+        return None, None
+
+
+st.title("Training runner")
+st.markdown("Train a recurrent network on the treebank in the background and watch it learn: the same "
+            "`python -m sentiment_core train` command as on the command line, run as its own process. You may "
+            "leave or reload this page; the run keeps going and shows here again.")
+try:
+    limits = limits_from_env()
+except LimitsError as err:
+    st.error(f"This server's training limits are misconfigured: {err}")
+    st.stop()
+root = resources.runs_root()
+corpus, data_dir = load_corpus_quietly()
+show_flash()
+
+try:
+    jobs.advance_queue(root, limits)
+    views = jobs.list_jobs(root)
+except (RunError, OSError) as err:
+    st.error(f"The runs folder {root} could not be read: {err}")
+    views = []
+any_active = any(v.active for v in views)
+
+with st.expander("New run", expanded=not any_active):
+    start_section(limits, root, corpus, data_dir)
+    with st.popover("This server's limits"):
+        st.dataframe(pd.DataFrame(describe_limits(limits), columns=["environment variable", "value", "meaning"]),
+                     hide_index=True)
+
+st.subheader("Runs")
+if not views:
+    st.info("No runs yet. Choose settings above and start one.")
+else:
+    names = [v.name for v in views]
+    requested = st.query_params.get("run")
+    if st.session_state.get(WATCH) not in names:
+        active = [v.name for v in views if v.active]
+        st.session_state[WATCH] = requested if requested in names else (active[0] if active else names[0])
+        if requested and requested not in names:
+            st.warning(f"There is no run called {requested!r} (it may have been deleted); showing another.")
+    states = {v.name: v.state for v in views}
+    chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{STATE_ICONS.get(states[n], '')} {n} "
+                                                                         f"({states[n]})")
+    if st.query_params.get("run") != chosen:
+        st.query_params["run"] = chosen
+    run_panel(root / chosen, root, limits, corpus, data_dir, poll=any_active)
+
+    st.subheader("Compare runs")
+    compare_section(views, corpus)

@@ -1,0 +1,245 @@
+"""Training speed and inference latency, side by side in one run on the same data.
+
+What is measured (SST-3 training sentences, embedding 100, hidden 128):
+
+* the tutorial's SentimentRNN exactly as written: a Python loop over time, batch 4, padding
+  processed as words; timed on a fixed slice of batches and reported per second;
+* our scratch cell and our rnn / lstm / gru models from `build_model`, batch 64;
+* plain baselines written the usual way: torch's nn.RNN / nn.LSTM / nn.GRU on
+  pack_padded_sequence(enforce_sorted=False) batches, batch 64.
+
+A training figure is sentences per second over forward + backward + optimizer step; batches are
+built (bucketed, as the trainer builds them) before the clock starts, so only the model and the
+optimizer are timed. The tutorial's loop is also timed at batch 64, to separate what batching
+gains from what the implementation gains. Each model is timed `repeats` times and the median is
+reported, with CPU seconds beside the wall-clock ones: on a shared machine CPU time is the
+steadier of the two. Within a pass the models take turns chunk by chunk (see run_benchmark).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .batching import Batch, EncodedDataset, make_loader
+from .config import ModelConfig
+from .models import SentimentRNN, build_model
+
+EMBEDDING_DIM, HIDDEN_DIM, BATCH_SIZE, TUTORIAL_BATCH_SIZE = 100, 128, 64, 4
+TUTORIAL_BATCHES = 400      # the tutorial's loop is timed on this many batches of 4
+LATENCY_TOKENS = 30         # inference: one sentence of this many tokens
+CHUNKS = 10                 # models take turns this many times per pass (see run_benchmark)
+
+
+class PackedBaseline(nn.Module):
+    """The textbook way: embedding, torch's recurrent module on a packed batch, last hidden state."""
+
+    def __init__(self, kind: str, vocab_size: int, num_classes: int):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, EMBEDDING_DIM, padding_idx=1)
+        self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](EMBEDDING_DIM, HIDDEN_DIM)
+        self.head = nn.Linear(HIDDEN_DIM, num_classes)
+
+    def forward(self, tokens, lengths, bptt=None):
+        embedded = self.embedding(tokens)  # (B, T, E)
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, hidden = self.rnn(packed)
+        if isinstance(hidden, tuple):      # LSTM: (h, c)
+            hidden = hidden[0]
+        return self.head(hidden[-1])       # (B, C)
+
+
+class TutorialAsWritten(nn.Module):
+    """SentimentRNN called exactly as the tutorial calls it: sequence-first, padding included."""
+
+    def __init__(self, vocab_size: int, num_classes: int):
+        super().__init__()
+        self.net = SentimentRNN(vocab_size, EMBEDDING_DIM, HIDDEN_DIM, num_classes)
+
+    def forward(self, tokens, lengths, bptt=None):
+        return self.net(tokens.t())        # (S, B) as the tutorial's iterator gave it
+
+
+@dataclass
+class Contender:
+    name: str                              # key in the report
+    label: str                             # what it is, for the printed table
+    make: Callable[[], nn.Module]
+    batches: list[Batch]
+    sentences_per_epoch: int               # sentences in a full epoch (the timed slice may be smaller)
+
+
+def make_optimizer(model: nn.Module, fused: bool) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if fused:
+        try:
+            return torch.optim.Adam(params, lr=1e-3, fused=True)
+        except (RuntimeError, TypeError):  # a torch or device without the fused kernel
+            pass
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+def train_pass(model: nn.Module, optimizer, batches: list[Batch]) -> tuple[float, float, int]:
+    """One pass over `batches`: (wall seconds, CPU seconds, sentences)."""
+    model.train()
+    sentences = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for batch in batches:
+        loss = F.cross_entropy(model(batch.tokens, batch.lengths), batch.labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        sentences += len(batch)
+    return time.perf_counter() - wall, time.process_time() - cpu, sentences
+
+
+def latency_ms(model: nn.Module, vocab_size: int, repeats: int) -> float:
+    """Median milliseconds to classify one sentence of LATENCY_TOKENS tokens."""
+    model.eval()
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(4, vocab_size, (1, LATENCY_TOKENS), generator=generator)
+    lengths = torch.tensor([LATENCY_TOKENS])
+    times = []
+    with torch.inference_mode():
+        for _ in range(5):
+            model(tokens, lengths)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(tokens, lengths)
+            times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def build_contenders(dataset: EncodedDataset, vocab_size: int, num_classes: int, quick: bool) -> list[Contender]:
+    batches = list(make_loader(dataset, BATCH_SIZE, shuffle=True, seed=0, bucketing=True))
+    small = list(make_loader(dataset, TUTORIAL_BATCH_SIZE, shuffle=True, seed=0, bucketing=True))
+    if quick:
+        batches, small = batches[:4], small[:10]
+    else:
+        small = small[:TUTORIAL_BATCHES]
+    n = len(dataset)
+
+    def ours(cell: str) -> Callable[[], nn.Module]:
+        config = ModelConfig(vocab_size=vocab_size, num_classes=num_classes, cell=cell,
+                             embedding_dim=EMBEDDING_DIM, hidden_dim=HIDDEN_DIM)
+        return lambda: build_model(config)
+
+    def tutorial() -> nn.Module:
+        return TutorialAsWritten(vocab_size, num_classes)
+
+    def baseline(kind: str) -> Callable[[], nn.Module]:
+        return lambda: PackedBaseline(kind, vocab_size, num_classes)
+
+    return [
+        Contender("tutorial", "tutorial's SentimentRNN as written, batch 4", tutorial, small, n),
+        Contender("tutorial_64", "the same loop at batch 64", tutorial, batches, n),
+        Contender("scratch", "our scratch RNN cell, batch 64", ours("scratch"), batches, n),
+        Contender("torch_rnn", "torch nn.RNN, packed, batch 64", baseline("rnn"), batches, n),
+        Contender("ours_rnn", "our rnn (nn.RNN weights), batch 64", ours("rnn"), batches, n),
+        Contender("torch_lstm", "torch nn.LSTM, packed, batch 64", baseline("lstm"), batches, n),
+        Contender("ours_lstm", "our lstm (nn.LSTM weights), batch 64", ours("lstm"), batches, n),
+        Contender("torch_gru", "torch nn.GRU, packed, batch 64", baseline("gru"), batches, n),
+        Contender("ours_gru", "our gru (nn.GRU weights), batch 64", ours("gru"), batches, n),
+    ]
+
+
+ROWS = ("tutorial", "tutorial_64", "scratch", "torch_rnn", "ours_rnn", "torch_lstm", "ours_lstm", "torch_gru",
+        "ours_gru")
+RATIOS = (("scratch", "torch_rnn"), ("scratch", "tutorial"), ("scratch", "tutorial_64"), ("ours_rnn", "torch_rnn"),
+          ("ours_lstm", "torch_lstm"), ("ours_gru", "torch_gru"))
+
+
+def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None, threads: int = 1,
+                  fused_adam: bool = True, only: list[str] | None = None, progress=None) -> dict:
+    """Time every contender on SST-3 train; returns a plain dict (see format_report)."""
+    from .corpus import load_corpus
+
+    unknown = set(only or ()) - set(ROWS)
+    if unknown:
+        raise ValueError(f"unknown benchmark rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
+    torch.set_num_threads(threads)
+    repeats = repeats or (1 if quick else 3)
+    corpus = load_corpus(data_dir)
+    vocab = corpus.build_vocab()
+    dataset = EncodedDataset(corpus.examples(3, "train"), vocab)
+    contenders = [c for c in build_contenders(dataset, len(vocab), 3, quick) if not only or c.name in only]
+    models, optimizers = {}, {}
+    for c in contenders:
+        torch.manual_seed(0)
+        models[c.name] = c.make()
+        optimizers[c.name] = make_optimizer(models[c.name], fused_adam)
+        train_pass(models[c.name], optimizers[c.name], c.batches[:2])  # warm-up: allocator, kernels
+    # Each pass is cut into chunks and the models take turns chunk by chunk, so a burst of load from
+    # other programs lands on every model alike; a model's pass time is the sum of its chunks.
+    chunks = 1 if quick else CHUNKS
+    runs: dict[str, list[tuple[float, float, int]]] = {c.name: [] for c in contenders}
+    total, done = repeats * chunks, 0
+    for _ in range(repeats):
+        sums = {c.name: [0.0, 0.0, 0] for c in contenders}
+        for k in range(chunks):
+            for c in contenders:
+                part = c.batches[k * len(c.batches) // chunks:(k + 1) * len(c.batches) // chunks]
+                for i, value in enumerate(train_pass(models[c.name], optimizers[c.name], part)):
+                    sums[c.name][i] += value
+            done += 1
+            if progress:
+                progress(done, total, "")
+        for name, (wall, cpu, sentences) in sums.items():
+            runs[name].append((wall, cpu, sentences))
+    training = {}
+    for c in contenders:
+        walls = [s / w for w, _, s in runs[c.name]]
+        cpus = [s / u for _, u, s in runs[c.name]]
+        rate = statistics.median(walls)
+        training[c.name] = {
+            "label": c.label,
+            "batch_size": len(c.batches[0]),
+            "timed_batches": len(c.batches),
+            "timed_sentences": runs[c.name][0][2],
+            "full_epoch": len(c.batches) * len(c.batches[0]) >= c.sentences_per_epoch,
+            "sentences_per_s": rate,
+            "cpu_sentences_per_s": statistics.median(cpus),
+            "seconds_per_epoch": c.sentences_per_epoch / rate,
+            "runs_sentences_per_s": walls,
+        }
+    ratios = {f"{a}/{b}": {"wall": training[a]["sentences_per_s"] / training[b]["sentences_per_s"],
+                           "cpu": training[a]["cpu_sentences_per_s"] / training[b]["cpu_sentences_per_s"]}
+              for a, b in RATIOS if a in training and b in training}
+    latency = {name: latency_ms(model, len(vocab), 20 if quick else 200) for name, model in models.items()}
+    return {
+        "data": {"split": "train", "labels": 3, "sentences": len(dataset), "vocab_size": len(vocab),
+                 "embedding_dim": EMBEDDING_DIM, "hidden_dim": HIDDEN_DIM, "quick": quick},
+        "threads": threads,
+        "optimizer": "Adam (fused)" if fused_adam else "Adam",
+        "repeats": repeats,
+        "training": training,
+        "ratios": ratios,
+        "latency_ms": latency,
+        "latency_tokens": LATENCY_TOKENS,
+        "torch": torch.__version__,
+    }
+
+
+def format_report(result: dict) -> str:
+    d = result["data"]
+    lines = [f"Training speed on SST-3 train ({d['sentences']} sentences, vocab {d['vocab_size']}, "
+             f"embedding {d['embedding_dim']}, hidden {d['hidden_dim']}{', QUICK slices' if d['quick'] else ''})",
+             f"torch {result['torch']}, {result['threads']} thread(s), {result['optimizer']}, "
+             f"median of {result['repeats']} run(s); forward + backward + optimizer step",
+             "",
+             f"{'model':<46} {'sent/s':>8} {'s/epoch':>8} {'sent/CPU-s':>11} {'latency ms':>11}"]
+    for name, row in result["training"].items():
+        note = "" if row["full_epoch"] else f"  (timed on {row['timed_batches']} batches)"
+        lines.append(f"{row['label']:<46} {row['sentences_per_s']:>8,.0f} {row['seconds_per_epoch']:>8.2f} "
+                     f"{row['cpu_sentences_per_s']:>11,.0f} {result['latency_ms'][name]:>11.2f}{note}")
+    if result["ratios"]:
+        lines += ["", "Ratios (wall clock; CPU time in brackets)"]
+        for key, value in result["ratios"].items():
+            lines.append(f"  {key:<22} {value['wall']:6.2f}x  ({value['cpu']:.2f}x)")
+    lines.append(f"\nLatency: one {result['latency_tokens']}-token sentence, median, no gradient.")
+    return "\n".join(lines)

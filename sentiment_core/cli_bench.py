@@ -1,0 +1,37 @@
+"""The `bench` command: training speed and latency of every model side by side (see bench.py)."""
+from __future__ import annotations
+
+import json
+
+
+def add_commands(commands) -> None:
+    p = commands.add_parser("bench", help="time training and inference of the tutorial's model, ours and torch's")
+    p.add_argument("--data-dir", help="folder holding the treebank (default: $SST_DIR, then data/sst)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="time small slices once (a smoke test, not a measurement)")
+    p.add_argument("--repeats", type=int, help="timed passes per model, median reported (default 3; quick 1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: the per-step matrices are too small to split well, "
+                        "and the machine is shared)")
+    p.add_argument("--plain-adam", action="store_true", help="use torch's default Adam, not the fused kernel")
+    p.add_argument("--only", nargs="+", metavar="ROW",
+                   help="time only these rows (tutorial tutorial_64 scratch torch_rnn ours_rnn torch_lstm ours_lstm "
+                        "torch_gru ours_gru)")
+    p.set_defaults(run=run_bench)
+
+
+def run_bench(args) -> int:
+    from .bench import format_report, run_benchmark
+    from .progress import ProgressBar
+
+    if args.repeats is not None and args.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1, not {args.repeats}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, not {args.threads}")
+    bar = ProgressBar(None, "Timing", unit=" passes")
+    result = run_benchmark(args.data_dir, quick=args.quick, repeats=args.repeats, threads=args.threads,
+                           fused_adam=not args.plain_adam, only=args.only,
+                           progress=lambda done, total, name: bar.update(done, total, suffix=name))
+    bar.close()
+    print(json.dumps(result) if args.json else format_report(result))
+    return 0

@@ -1,0 +1,121 @@
+"""Sub-command `health`: can this machine serve the dashboard? (registered in __main__.EXTRA_COMMAND_MODULES)
+
+    python -m sentiment_core health [--url http://127.0.0.1:8501] [--json]
+
+Checks, each reported on one line (ok / FAIL and a sentence):
+- treebank: the folder the dashboard would read ($SST_DIR, else <data root>/sst) holds it;
+- runs: the runs folder ($SENTIMENT_RUNS_DIR, else <data root>/runs) exists or can be made, and
+  is writable; the data root is $SENTIMENT_DATA_DIR, else the project's data/ folder;
+- training limits and playground limits: every SENTIMENT_MAX_* / SENTIMENT_ALLOW_DELETE variable
+  that is set holds a valid value;
+- with --url: the running app answers its health endpoint URL/_stcore/health with "ok".
+Exit status 0 when every check passes, 1 otherwise (for a container's health check).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HEALTH_PATH = "/_stcore/health"
+
+
+def add_commands(commands) -> None:
+    p = commands.add_parser("health", help="check the treebank, runs folder, limits and (with --url) a running app",
+                            description="Check what the dashboard needs on this machine; exit 1 if anything fails.")
+    p.add_argument("--url", help="base URL of a running app, e.g. http://127.0.0.1:8501 (checks /_stcore/health)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the app (default 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_health)
+
+
+def data_root(env: Mapping[str, str]) -> Path:
+    return Path(env.get("SENTIMENT_DATA_DIR") or PROJECT_ROOT / "data")
+
+
+def runs_root(env: Mapping[str, str]) -> Path:
+    return Path(env.get("SENTIMENT_RUNS_DIR") or data_root(env) / "runs")
+
+
+def check_treebank(env: Mapping[str, str]) -> tuple[bool, str]:
+    from .sst import TreebankError, locate_treebank
+
+    default = data_root(env) / "sst"
+    try:
+        folder = locate_treebank(None, dict(env), default)
+    except TreebankError as err:
+        return False, str(err)
+    if folder is None:
+        return False, (f"no treebank in {default} and SST_DIR is not set; set SST_DIR to the folder holding "
+                       "train.txt, dev.txt and test.txt, or download it with `python -m sentiment_core data`")
+    return True, f"found in {folder}"
+
+
+def check_runs_folder(env: Mapping[str, str]) -> tuple[bool, str]:
+    folder = runs_root(env)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".health-", delete=True) as probe:
+            probe.write(b"ok")
+    except OSError as err:
+        return False, f"{folder} is not writable ({err.strerror or err}); set SENTIMENT_RUNS_DIR to a writable folder"
+    return True, f"{folder} is writable"
+
+
+def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
+    from .limits import LimitsError, describe_limits, limits_from_env
+
+    try:
+        limits = limits_from_env(env)
+    except LimitsError as err:
+        return False, str(err)
+    return True, ", ".join(f"{name}={value}" for name, value, _ in describe_limits(limits))
+
+
+def check_playground_limits(env: Mapping[str, str]) -> tuple[bool, str]:
+    from .inference import (MAX_BATCH_ROWS_ENV, MAX_INPUT_TOKENS_ENV, InferenceError, max_batch_rows,
+                            max_input_tokens)
+
+    try:
+        tokens, rows = max_input_tokens(env), max_batch_rows(env)
+    except InferenceError as err:
+        return False, str(err)
+    return True, f"{MAX_INPUT_TOKENS_ENV}={tokens}, {MAX_BATCH_ROWS_ENV}={rows}"
+
+
+def check_app(url: str, timeout: float) -> tuple[bool, str]:
+    endpoint = url.rstrip("/") + HEALTH_PATH
+    try:
+        with urllib.request.urlopen(endpoint, timeout=timeout) as response:
+            body = response.read(100).decode("utf-8", "replace").strip()
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        return False, f"{endpoint} did not answer ({reason}); is the app running there?"
+    if body != "ok":
+        return False, f"{endpoint} answered {body!r} instead of 'ok'"
+    return True, f"{endpoint} answered ok"
+
+
+def health_report(env: Mapping[str, str], url: str | None = None, timeout: float = 5.0) -> dict[str, dict]:
+    """{check name: {"ok": bool, "detail": sentence}} for every check that applies."""
+    checks = {"treebank": check_treebank(env), "runs": check_runs_folder(env),
+              "training limits": check_training_limits(env), "playground limits": check_playground_limits(env)}
+    if url:
+        checks["app"] = check_app(url, timeout)
+    return {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()}
+
+
+def run_health(args) -> int:
+    report = health_report(os.environ, args.url, args.timeout)
+    healthy = all(check["ok"] for check in report.values())
+    if args.json:
+        print(json.dumps({"healthy": healthy, "checks": report}))
+    else:
+        for name, check in report.items():
+            print(f"{'ok  ' if check['ok'] else 'FAIL'} {name}: {check['detail']}")
+    return 0 if healthy else 1

@@ -1,0 +1,550 @@
+"""What a trained model says about a sentence, and why: the playground's library.
+
+`Predictor` wraps a model, its vocabulary and its label scheme, and answers:
+
+- `encode(text)`: the tokens the model reads (framed by <sos> / <eos> as in training), each
+  with its vocabulary index, its training count and whether it became <unk>.
+- `predict(text)`: class probabilities and the label.
+- `prefix_probabilities(encoded)`: the class probabilities after each prefix of the sentence,
+  all prefixes in one batched forward pass (lengths 1..T), so the last row is the prediction
+  for the whole sentence.
+- `gradient_times_input` and `integrated_gradients`: one attribution score per token, taken
+  with respect to the word vectors (the model is run from its embeddings, `forward_embedded`).
+- `inside(encoded)`: the top layer's hidden states over time and, for LSTM / GRU, the gates.
+- `predict_many(texts)`: a table of predictions for many sentences, in length-sorted batches.
+
+Everything runs on the CPU in eval mode; no function changes the model's weights or gradients
+(gradients are taken with torch.autograd.grad on the inputs only), so one Predictor can serve
+several threads at once.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .models import RecurrentClassifier
+from .text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
+
+MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", 1000
+MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", 5000
+TEXT_COLUMNS = ("text", "sentence")  # accepted names of the text column of an uploaded table
+
+# Sentences to try: the tutorial's own example, negations, contrasts, plain cases.
+EXAMPLE_SENTENCES = (
+    "This movie was actually neither that funny, nor super witty.",
+    "The film is not bad at all.",
+    "I did not like this movie.",
+    "The acting was great, but the story was boring.",
+    "It starts slow, but the ending is wonderful.",
+    "A moving, beautifully acted and often very funny film.",
+    "A dull, tedious and completely forgettable movie.",
+    "The movie is about a man who travels to Paris.",
+)
+
+
+class InferenceError(ValueError):
+    """Input the playground cannot use; the message says what happened and what to do."""
+
+
+class EmptyInput(InferenceError):
+    pass
+
+
+class InputTooLong(InferenceError):
+    pass
+
+
+class TableError(InferenceError):
+    pass
+
+
+def limit_from_env(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """A positive whole-number limit from the environment variable `name`, else `default`."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InferenceError(f"{name} must be a positive whole number, not {raw!r}; "
+                             f"unset it to use the default of {default}")
+    return value
+
+
+def max_input_tokens(environ: Mapping[str, str] | None = None) -> int:
+    return limit_from_env(MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS, environ)
+
+
+def max_batch_rows(environ: Mapping[str, str] | None = None) -> int:
+    return limit_from_env(MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS, environ)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class EncodedText:
+    """A sentence as the model reads it."""
+
+    text: str
+    tokens: list[str]              # (T,) what the model reads, <sos> / <eos> included when trained so
+    ids: list[int]                 # (T,) vocabulary indices (0 = <unk>)
+    unknown: list[bool]            # (T,) the token is not in the vocabulary and became <unk>
+    frequencies: list[int | None]  # (T,) count in the training data (None for <sos> / <eos>)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def unknown_words(self) -> list[str]:
+        return [t for t, u in zip(self.tokens, self.unknown) if u]
+
+    @property
+    def word_count(self) -> int:
+        return sum(1 for t in self.tokens if t not in (SOS, EOS))
+
+    def rows(self) -> list[dict]:
+        """One row per token for a table: position, token, index, training count, unknown."""
+        return [{"position": i, "token": t, "index": ix, "training count": f, "unknown": u}
+                for i, (t, ix, f, u) in enumerate(zip(self.tokens, self.ids, self.frequencies, self.unknown))]
+
+
+@dataclass
+class Prediction:
+    encoded: EncodedText
+    probabilities: list[float]  # (C,) in class-id order
+    class_names: list[str]
+    note: str = ""              # e.g. every word was unknown
+
+    @property
+    def index(self) -> int:
+        return max(range(len(self.probabilities)), key=self.probabilities.__getitem__)
+
+    @property
+    def label(self) -> str:
+        return self.class_names[self.index]
+
+
+@dataclass
+class Attribution:
+    """One score per token: how much it pushed the target class's probability."""
+
+    method: str                   # "gradient x input" or "integrated gradients"
+    tokens: list[str]
+    scores: list[float]           # (T,) summed over the embedding dimensions
+    target: int                   # the class explained (the predicted one unless asked)
+    target_name: str
+    probability: float            # f(x): the target class's probability for the sentence
+    baseline_probability: float | None = None  # f(x'): with every word replaced by <pad> (IG only)
+    steps: int | None = None      # integration steps (IG only)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.scores))
+
+    @property
+    def expected_total(self) -> float | None:
+        """f(x) - f(baseline): what integrated gradients' scores should sum to (completeness)."""
+        if self.baseline_probability is None:
+            return None
+        return self.probability - self.baseline_probability
+
+    @property
+    def completeness_gap(self) -> float | None:
+        """|sum of scores - (f(x) - f(baseline))|: the integration's error, shrinking with steps."""
+        expected = self.expected_total
+        return None if expected is None else abs(self.total - expected)
+
+
+@dataclass
+class Inside:
+    """The hidden state over time and, for LSTM / GRU, the gate activations."""
+
+    tokens: list[str]
+    states: list[list[float]]                  # (H, T): units by tokens, top layer, left to right
+    gates: dict[str, list[list[float]]] = field(default_factory=dict)  # name -> (H, T)
+    note: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The predictor
+
+PREFIX_TOKENS_PER_BATCH = 32768  # tokens in one batch of prefixes (a 50-token sentence needs 1,275)
+
+
+def prefix_chunks(count: int, max_tokens: int) -> list[tuple[int, int]]:
+    """(start, stop) ranges of prefix lengths start+1..stop whose tokens fit `max_tokens` per range."""
+    chunks, start = [], 0
+    while start < count:
+        stop, total = start, 0
+        while stop < count and (stop == start or total + stop + 1 <= max_tokens):
+            stop += 1
+            total += stop
+        chunks.append((start, stop))
+        start = stop
+    return chunks
+
+
+
+def is_bidirectional(model: nn.Module) -> bool:
+    return bool(getattr(getattr(model, "config", None), "bidirectional", False))
+
+
+class Predictor:
+    """A model in eval mode on the CPU, its vocabulary and its classes."""
+
+    def __init__(self, model: nn.Module, vocab: Vocab, scheme: LabelScheme, *, add_sos_eos: bool = True,
+                 max_tokens: int = DEFAULT_MAX_INPUT_TOKENS):
+        self.model = model.to("cpu").eval()
+        self.vocab, self.scheme = vocab, scheme
+        self.add_sos_eos, self.max_tokens = add_sos_eos, max_tokens
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, max_tokens: int = DEFAULT_MAX_INPUT_TOKENS) -> "Predictor":
+        from .runs import load_model
+
+        model, vocab, _, scheme = load_model(run_dir)
+        # training frames every sentence with <sos> / <eos> (batching.EncodedDataset), so do we
+        return cls(model, vocab, scheme, add_sos_eos=True, max_tokens=max_tokens)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.scheme.class_names)
+
+    @property
+    def cell(self) -> str:
+        config = getattr(self.model, "config", None)
+        return getattr(config, "cell", "?")
+
+    # -- text to ids --------------------------------------------------------------------------
+
+    def encode(self, text: str, tokenizer: Tokenizer | None = None) -> EncodedText:
+        """Tokenize and look up; raises EmptyInput or InputTooLong with a sentence to show.
+
+        A Predictor is shared between sessions, so it keeps no tokenizer (whose word cache would
+        grow with every text anyone types): a fresh one costs about 0.3 ms per sentence. Pass one
+        to share its cache over many texts.
+        """
+        text = "" if text is None else str(text)
+        # Tokens are never fewer than whitespace-separated chunks: refuse a huge text before
+        # spending time tokenizing it.
+        if len(text.split()) > self.max_tokens:
+            raise self._too_long(len(text.split()), at_least=True)
+        words = (tokenizer or Tokenizer())(text)
+        if not words:
+            raise EmptyInput("there is nothing to classify: the text is empty; type or pick a sentence")
+        if len(words) > self.max_tokens:
+            raise self._too_long(len(words))
+        ids = self.vocab.encode(words, add_sos_eos=self.add_sos_eos)
+        tokens = [SOS, *words, EOS] if self.add_sos_eos else list(words)
+        specials = set(SPECIALS)
+        unknown = [i == UNK_INDEX and t not in specials for t, i in zip(tokens, ids)]
+        frequencies = [None if t in (SOS, EOS) else int(self.vocab.freqs.get(t, 0)) for t in tokens]
+        return EncodedText(text, tokens, ids, unknown, frequencies)
+
+    def _too_long(self, count: int, at_least: bool = False) -> InputTooLong:
+        return InputTooLong(f"the text has {'at least ' if at_least else ''}{count} tokens, more than the cap of "
+                            f"{self.max_tokens}; shorten it, or raise {MAX_INPUT_TOKENS_ENV}")
+
+    @staticmethod
+    def _tensors(encoded: EncodedText) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = torch.tensor([encoded.ids], dtype=torch.long)  # (1, T)
+        return tokens, torch.tensor([len(encoded.ids)], dtype=torch.long)
+
+    # -- the answer ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def probabilities(self, encoded: EncodedText) -> list[float]:
+        tokens, lengths = self._tensors(encoded)
+        return torch.softmax(self.model(tokens, lengths).float(), dim=1)[0].tolist()
+
+    def predict(self, text: str) -> Prediction:
+        encoded = self.encode(text)
+        return Prediction(encoded, self.probabilities(encoded), self.class_names, self._note(encoded))
+
+    @staticmethod
+    def _note(encoded: EncodedText) -> str:
+        if encoded.word_count and len(encoded.unknown_words) == encoded.word_count:
+            return ("none of the words is in the training vocabulary, so the model sees only <unk>: "
+                    "the answer shows the model's bias, not the text")
+        return ""
+
+    # -- token by token -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def prefix_probabilities(self, encoded: EncodedText) -> list[list[float]]:
+        """(T, C): row k is the prediction after reading the first k + 1 tokens, as if the
+        sentence ended there; the last row is the whole sentence's prediction.
+
+        A left-to-right model needs one pass (see `_prefix_logits_in_one_pass`); any other model
+        (bidirectional, the tutorial's) gets all T prefixes in one batched forward pass with
+        lengths 1..T, padding never read.
+        """
+        logits = self._prefix_logits_in_one_pass(encoded)
+        if logits is not None:
+            return torch.softmax(logits.float(), dim=1).tolist()
+        T = len(encoded.ids)
+        ids = torch.tensor(encoded.ids, dtype=torch.long)
+        rows = []
+        # T prefixes hold T (T + 1) / 2 tokens: in chunks, so a very long text cannot exhaust memory
+        for start, stop in prefix_chunks(T, PREFIX_TOKENS_PER_BATCH):
+            lengths = torch.arange(start + 1, stop + 1)                   # (b,)
+            tokens = ids[:stop].unsqueeze(0).expand(len(lengths), stop).clone()  # (b, stop)
+            tokens[torch.arange(stop).unsqueeze(0) >= lengths.unsqueeze(1)] = PAD_INDEX
+            rows.append(torch.softmax(self._forward_lengths(tokens, lengths).float(), dim=1))
+        return torch.cat(rows).tolist()
+
+    def _prefix_logits_in_one_pass(self, encoded: EncodedText) -> torch.Tensor | None:
+        """(T, C) logits of every prefix from one left-to-right pass, or None for other models.
+
+        In a left-to-right model the top layer's output at step t depends only on tokens 0..t,
+        so pooling the outputs up to t (the last one, a running mean or a running max) and
+        applying the output layer gives exactly the prediction for that prefix read alone,
+        at the cost of one pass instead of T (tests compare both).
+        """
+        model = self.model
+        if not isinstance(model, RecurrentClassifier) or model.encoder.directions != 1:
+            return None
+        tokens, lengths = self._tensors(encoded)
+        x, layout = model.embed(tokens, lengths)
+        out = model.encoder(x, layout)                         # (T, H): one sentence, so rows are steps
+        if model.pooling == "mean":
+            out = out.cumsum(0) / torch.arange(1, len(out) + 1, dtype=out.dtype).unsqueeze(1)
+        elif model.pooling == "max":
+            out = torch.cummax(out, 0).values
+        return model.head(out)                                  # (T, C)
+
+    def _forward_lengths(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        net = getattr(self.model, "net", None)
+        if getattr(getattr(self.model, "config", None), "tutorial", False) and net is not None:
+            # The tutorial's model reads padding as words; its `lengths` switch freezes a
+            # finished sentence's state, which is exactly reading the prefix alone.
+            return net(tokens.t(), lengths=lengths)
+        return self.model(tokens, lengths)
+
+    def trajectory_note(self) -> str:
+        if is_bidirectional(self.model):
+            return ("This model is bidirectional: its backward direction reads each prefix from the prefix's "
+                    "end, so every point is the prediction for the prefix as if the sentence stopped there, "
+                    "not a left-to-right reading of the whole sentence.")
+        return "Each point is the prediction after reading the sentence up to that token."
+
+    # -- which words mattered -----------------------------------------------------------------
+
+    def _embedded(self, encoded: EncodedText) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens, lengths = self._tensors(encoded)
+        with torch.no_grad():
+            return self.model.embedding(tokens), lengths  # (1, T, E)
+
+    def _class_probabilities_from_embeddings(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model.forward_embedded(embedded, lengths).float(), dim=1)  # (B, C)
+
+    def gradient_times_input(self, encoded: EncodedText, target: int | None = None) -> Attribution:
+        """Score_t = x_t . d p(target) / d x_t, with x_t the t-th word vector."""
+        x, lengths = self._embedded(encoded)
+        x = x.clone().requires_grad_(True)
+        with torch.enable_grad():
+            probs = self._class_probabilities_from_embeddings(x, lengths)[0]  # (C,)
+            target = int(probs.argmax()) if target is None else target
+            (grad,) = torch.autograd.grad(probs[target], x)                   # (1, T, E)
+        probs = probs.detach()
+        scores = (grad * x.detach()).sum(-1)[0]                               # (T,)
+        return Attribution("gradient x input", list(encoded.tokens), scores.tolist(), target,
+                           self.class_names[target], float(probs[target]))
+
+    def integrated_gradients(self, encoded: EncodedText, steps: int = 50, target: int | None = None) -> Attribution:
+        """Integrated gradients from a baseline where every word is <pad> (<sos> / <eos> stay).
+
+        The path integral is a midpoint sum over `steps` points; all points, the input and the
+        baseline go through one forward and one backward pass as a batch of steps + 2.
+        Completeness: the scores sum to f(x) - f(baseline) up to the reported gap.
+        """
+        if steps < 1:
+            raise InferenceError(f"integrated gradients needs at least 1 step, not {steps}")
+        x, lengths = self._embedded(encoded)                                   # (1, T, E)
+        baseline = x.clone()
+        words = torch.tensor([t not in (SOS, EOS) for t in encoded.tokens])   # (T,)
+        baseline[0, words] = self.model.embedding.weight.detach()[PAD_INDEX]
+        alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps            # midpoints in (0, 1)
+        alphas = torch.cat([alphas, torch.tensor([1.0, 0.0], dtype=x.dtype)]).view(-1, 1, 1)  # (S+2, 1, 1)
+        path = (baseline + alphas * (x - baseline)).requires_grad_(True)      # (S+2, T, E)
+        with torch.enable_grad():
+            probs = self._class_probabilities_from_embeddings(path, lengths.expand(steps + 2))  # (S+2, C)
+            target = int(probs[steps].argmax()) if target is None else target
+            (grad,) = torch.autograd.grad(probs[:steps, target].sum(), path)  # only the path points
+        probs = probs.detach()
+        mean_grad = grad[:steps].mean(0)                                        # (T, E)
+        scores = ((x - baseline)[0] * mean_grad).sum(-1)                       # (T,)
+        return Attribution("integrated gradients", list(encoded.tokens), scores.tolist(), target,
+                           self.class_names[target], float(probs[steps, target]),
+                           float(probs[steps + 1, target]), steps)
+
+    # -- inside the network -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def inside(self, encoded: EncodedText) -> Inside:
+        tokens, lengths = self._tensors(encoded)
+        trace = self.model.trace(tokens, lengths)
+        states = torch.stack([s[0] for s in trace.states], 1)  # (H, T)
+        gates = {name: g[0].t().tolist() for name, g in (trace.gates or {}).items()}  # name -> (H, T)
+        note = ""
+        if is_bidirectional(self.model):
+            note = "The states shown are the top layer's left-to-right direction; the backward direction is not drawn."
+        return Inside(list(encoded.tokens), states.tolist(), gates, note)
+
+    # -- many sentences -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_many(self, texts: Sequence[str], batch_size: int = 256,
+                     progress: Callable[[int, int], None] | None = None) -> list[dict]:
+        """One row per text (in order): text, tokens, unknown words, label, a probability per class.
+
+        A text that cannot be classified (empty, too long) gets no label and a note saying why.
+        Sentences go through the model in batches of similar length.
+        """
+        rows: list[dict] = []
+        encoded: list[tuple[int, EncodedText]] = []
+        tokenizer = Tokenizer()
+        for i, text in enumerate(texts):
+            row = {"text": text, "tokens": None, "unknown words": None, "label": None,
+                   **{f"p({name})": None for name in self.class_names}, "note": ""}
+            try:
+                enc = self.encode(text, tokenizer)
+                encoded.append((i, enc))
+                row.update({"tokens": enc.word_count, "unknown words": " ".join(enc.unknown_words),
+                            "note": self._note(enc)})
+            except InferenceError as err:
+                row["note"] = str(err)
+            rows.append(row)
+        encoded.sort(key=lambda item: len(item[1]))
+        total, done = len(texts), len(texts) - len(encoded)
+        if progress:
+            progress(done, total)
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start:start + batch_size]
+            ids = [torch.tensor(e.ids, dtype=torch.long) for _, e in chunk]
+            tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=PAD_INDEX)  # (B, T)
+            lengths = torch.tensor([len(x) for x in ids])
+            probs = torch.softmax(self._forward_lengths(tokens, lengths).float(), dim=1)
+            for (i, _), p in zip(chunk, probs.tolist()):
+                best = max(range(len(p)), key=p.__getitem__)
+                rows[i]["label"] = self.class_names[best]
+                rows[i].update({f"p({name})": round(v, 6) for name, v in zip(self.class_names, p)})
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        return rows
+
+
+def biggest_turn(trajectory: Sequence[Sequence[float]], class_index: int) -> tuple[int, float, float] | None:
+    """(position, before, after): the token after which `class_index`'s probability moved most.
+
+    None for a one-token trajectory.
+    """
+    if len(trajectory) < 2:
+        return None
+    position = max(range(1, len(trajectory)),
+                   key=lambda k: abs(trajectory[k][class_index] - trajectory[k - 1][class_index]))
+    return position, trajectory[position - 1][class_index], trajectory[position][class_index]
+
+
+# ---------------------------------------------------------------------------------------------
+# Which runs can answer, and a quick one when there is none
+
+USABLE_STATES = ("finished", "stopped")
+QUICK_PRESET = "playground-quick"
+
+
+def usable_runs(root: str | Path | None = None) -> list:
+    """Runs with a saved model that have ended (finished, or stopped with a checkpoint), newest first."""
+    from .runs import list_runs
+
+    return [r for r in list_runs(root) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
+
+
+def quick_run_config():
+    """A small model that trains in well under a minute of CPU time: a GRU over the training
+    sentences (3 classes), 2 epochs (about 57 % dev accuracy; 13 s of single-thread CPU time
+    measured on the development machine)."""
+    from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    return RunConfig(data=DataConfig(labels=3),
+                     model=ModelConfig(cell="gru", embedding_dim=100, hidden_dim=128),
+                     train=TrainConfig(epochs=2, batch_size=64, lr=2e-3, patience=None, probe_every=0),
+                     preset=QUICK_PRESET)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and writing tables of sentences
+
+
+def texts_from_lines(text: str, max_rows: int) -> list[str]:
+    """The non-blank lines of a pasted text; more than `max_rows` is refused."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        raise TableError("there are no sentences: paste one sentence per line")
+    if len(lines) > max_rows:
+        raise TableError(f"{len(lines)} lines is more than the limit of {max_rows} rows; "
+                         f"split the list, or raise {MAX_BATCH_ROWS_ENV}")
+    return lines
+
+
+def texts_from_csv(data: bytes, max_rows: int) -> list[str]:
+    """The text column ('text' or 'sentence', any case) of a CSV file with a header row."""
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TableError("the file is not UTF-8 text; upload a CSV file saved as UTF-8") from None
+    if "\x00" in content:
+        raise TableError("the file holds binary data, not CSV text; upload a CSV file with a text column")
+    try:
+        reader = csv.reader(io.StringIO(content, newline=""))
+        header = next(reader, None)
+        if not header:
+            raise TableError("the file is empty; upload a CSV file with a header row and a text column")
+        names = [h.strip().lower() for h in header]
+        column = next((names.index(n) for n in TEXT_COLUMNS if n in names), None)
+        if column is None:
+            shown = ", ".join(repr(h) for h in header[:10]) or "none"
+            raise TableError(f"the file has no text column (columns found: {shown}); "
+                             f"name the column of sentences 'text'")
+        texts = []
+        for number, row in enumerate(reader, 2):
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            if len(texts) >= max_rows:
+                raise TableError(f"the file has more than {max_rows} rows, the limit; "
+                                 f"split it, or raise {MAX_BATCH_ROWS_ENV}")
+            texts.append(row[column] if column < len(row) else "")
+    except csv.Error as err:
+        raise TableError(f"the file cannot be read as CSV ({err}); check its quoting and separators") from None
+    if not texts:
+        raise TableError("the file has a text column but no rows; add one sentence per row")
+    return texts
+
+
+def rows_to_csv(rows: Iterable[dict]) -> str:
+    rows = list(rows)
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()
+
+
+__all__ = ["Predictor", "EncodedText", "Prediction", "Attribution", "Inside", "InferenceError", "EmptyInput",
+           "InputTooLong", "TableError", "EXAMPLE_SENTENCES", "max_input_tokens", "max_batch_rows", "limit_from_env",
+           "biggest_turn", "usable_runs", "quick_run_config", "QUICK_PRESET", "texts_from_lines", "texts_from_csv",
+           "rows_to_csv"]

@@ -1,0 +1,638 @@
+"""Training runs as background processes: start, queue, watch, stop, resume and delete them.
+
+A run started here is the same `python -m sentiment_core train ... --out RUN_DIR` command a
+terminal runs, launched as its own process (own session, output to RUN_DIR/train.log), so
+the caller never waits on it and a crash in training never takes the caller down. Everything
+lives on disk, so any process or browser session sees the same runs and the same queue:
+
+    RUN_DIR/job.json   the launcher's record (this module's only file in a run directory):
+                       kind (train | resume), state (pending | launched | done), queued_at,
+                       command, pid, launched_at, launcher_pid, exit_code, ended_at, and for a
+                       resume the state to restore if it never starts
+    RUN_DIR/train.log  the training process's stdout and stderr
+    ROOT/.jobs.lock    an flock held while the queue is read and changed
+
+At most `Limits.max_concurrent_runs` runs train at once (runs started from a terminal count
+too); later starts wait as `pending` jobs, in `queued_at` order, and start when a slot
+frees. Nothing runs in the background to notice that: every job call (`advance_queue`,
+`start_run`, `stop_run`, ...) advances the queue, and the training page calls
+`advance_queue` each time it polls. The lock makes two sessions polling at once start a
+queued run only once.
+
+Watching reads small files only: status.json, job.json and the new bytes of metrics.jsonl
+(`MetricsFollower`). The page never waits on a process.
+"""
+from __future__ import annotations
+
+import bisect
+import fcntl
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .config import RunConfig, validate
+from .limits import DataShape, Limits, check_limits
+from .runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
+                   is_process_alive, read_config, read_json, read_status, request_stop, write_json, write_status)
+from .runs import delete_run as delete_run_directory
+
+JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
+PENDING, LAUNCHED, DONE = "pending", "launched", "done"
+# What a page shows: the run's own state, plus `starting` (launched, still loading the data).
+ACTIVE = ("queued", "starting", "running")
+TERMINAL = ("finished", "stopped", "failed", "interrupted")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class JobError(RunError):
+    """A job request that cannot be done (the run is busy, gone, ...); the message says what to do."""
+
+
+class QueueFull(JobError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The command and the job record
+
+
+def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path | None = None,
+                  epochs: int | None = None, python: str | None = None) -> list[str]:
+    """The `train` command line a terminal would type for this run."""
+    run_dir = Path(run_dir).resolve()
+    command = [python or sys.executable, "-m", "sentiment_core", "train"]
+    if resume:
+        command += ["--resume", str(run_dir)]
+        if epochs is not None:
+            command += ["--epochs", str(int(epochs))]
+    else:
+        command += ["--config", str(run_dir / CONFIG), "--out", str(run_dir)]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    return command
+
+
+def read_job(run_dir: Path) -> dict | None:
+    """job.json, or None for a run this module never launched (or a damaged record)."""
+    try:
+        job = json.loads((Path(run_dir) / JOB_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return job if isinstance(job, dict) else None
+
+
+def write_job(run_dir: Path, **fields: Any) -> dict:
+    job = read_job(run_dir) or {}
+    job.update(fields)
+    write_json(Path(run_dir) / JOB_FILE, job)
+    return job
+
+
+@contextmanager
+def queue_lock(root: Path):
+    """Exclusive across processes and threads (each call opens its own file description)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a run looks like now
+
+
+@dataclass
+class JobView:
+    path: Path
+    name: str
+    state: str                    # queued | starting | running | finished | stopped | failed | interrupted | broken
+    message: str                  # a sentence about the state (the trainer's, or the queue's)
+    status: dict                  # status.json (a dead `running` process reads as interrupted)
+    job: dict | None              # job.json, None for a run started from a terminal
+    queue_place: int | None       # 1 = the next to start; None when not waiting
+    stop_requested: bool          # a stop was asked for and the run has not ended yet
+    has_checkpoint: bool          # checkpoint.pt exists: the run can be evaluated and used
+    can_resume: bool              # stopped / interrupted with a saved training state (last.pt)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path.is_dir() and not path.name.startswith(".")
+            and any((path / name).exists() for name in (CONFIG, STATUS)))
+
+
+def run_dirs(root: Path) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [entry for entry in root.iterdir() if _is_run_dir(entry)]
+
+
+def _launched_alive(job: dict | None) -> bool:
+    return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"))
+
+
+def _pending_order(root: Path) -> list[Path]:
+    """Waiting runs, first to start first."""
+    waiting = []
+    for path in run_dirs(root):
+        job = read_job(path)
+        if job and job.get("state") == PENDING:
+            waiting.append((job.get("queued_at") or 0.0, path.name, path))
+    return [path for _, _, path in sorted(waiting)]
+
+
+def job_view(run_dir: str | Path, queue: list[Path] | None = None) -> JobView:
+    """The run as a page shows it, from small files only. `queue`: _pending_order of its root."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunNotFound(f"The run {run_dir.name} no longer exists (its folder was deleted); "
+                          "pick another run.")
+    job = read_job(run_dir)
+    try:
+        status = read_status(run_dir)
+    except RunError as err:
+        return JobView(run_dir, run_dir.name, "broken", str(err), {}, job, None, False,
+                       (run_dir / CHECKPOINT).is_file(), False)
+    state, message = status.get("state", "broken"), status.get("message", "")
+    place = None
+    if job and job.get("state") == PENDING:
+        queue = _pending_order(run_dir.parent) if queue is None else queue
+        place = queue.index(run_dir) + 1 if run_dir in queue else None
+        state = "queued"
+        message = f"waiting in the queue, place {place}" if place else "waiting in the queue"
+        if job.get("kind") == "resume":
+            message += " (to resume)"
+    elif state == "queued" and _launched_alive(job):
+        state, message = "starting", "the training process is loading the data and building the model"
+    elif state == "queued" and job and job.get("state") == LAUNCHED:
+        message = "the training process ended before training started; the next poll records why"
+    stop_requested = state in ACTIVE and (run_dir / STOP_FILE).exists()
+    can_resume = state in ("stopped", "interrupted") and (run_dir / LAST).is_file()
+    return JobView(run_dir, run_dir.name, state, message, status, job, place, stop_requested,
+                   (run_dir / CHECKPOINT).is_file(), can_resume)
+
+
+def list_jobs(root: str | Path) -> list[JobView]:
+    """Every run under `root`, newest first, with queue places."""
+    root = Path(root)
+    queue = _pending_order(root)
+    views = []
+    for path in run_dirs(root):
+        try:
+            views.append(job_view(path, queue))
+        except RunNotFound:
+            continue  # deleted while we listed
+    views.sort(key=lambda v: (v.status.get("created_at") or 0.0, v.name), reverse=True)
+    return views
+
+
+def active_runs(root: Path) -> list[Path]:
+    """Runs that hold a training slot: a live trainer (any origin) or a job still starting."""
+    active = []
+    for path in run_dirs(root):
+        job = read_job(path)
+        try:
+            state = read_status(path).get("state")
+        except RunError:
+            state = None
+        if state == "running" or _launched_alive(job):
+            active.append(path)
+    return active
+
+
+# ---------------------------------------------------------------------------------------------
+# The queue
+
+
+def advance_queue(root: str | Path, limits: Limits) -> list[Path]:
+    """Record ended processes and start waiting runs while slots are free; returns those started."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    with queue_lock(root):
+        return _advance_locked(root, limits)
+
+
+def _advance_locked(root: Path, limits: Limits) -> list[Path]:
+    for path in run_dirs(root):
+        _record_if_ended(path)
+    free = limits.max_concurrent_runs - len(active_runs(root))
+    started = []
+    for path in _pending_order(root)[:max(free, 0)]:
+        _launch(path)
+        started.append(path)
+    return started
+
+
+def _launch(run_dir: Path) -> None:
+    job = read_job(run_dir) or {}
+    command = job.get("command")
+    log_path = run_dir / LOG_FILE
+    try:
+        with open(log_path, "ab") as log:
+            log.write(f"$ {' '.join(command)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT,
+                start_new_session=True,  # its own process group: a Ctrl-C to the app does not reach it
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    except (OSError, TypeError) as err:
+        write_job(run_dir, state=DONE, ended_at=time.time(), exit_code=None)
+        _restore_or_fail(run_dir, job, f"The training process could not be started ({err}).")
+        return
+    write_job(run_dir, state=LAUNCHED, pid=process.pid, launched_at=time.time(), launcher_pid=os.getpid())
+
+
+def _record_if_ended(run_dir: Path) -> None:
+    """A launched job whose process is gone: note its exit code; explain a death before training."""
+    job = read_job(run_dir)
+    if not job or job.get("state") != LAUNCHED or is_process_alive(job.get("pid")):
+        return
+    exit_code = None
+    if job.get("launcher_pid") == os.getpid():
+        ended, exit_code = _reap(job.get("pid"))
+        if not ended:
+            return  # its threads are still exiting; the next poll records it
+    write_job(run_dir, state=DONE, exit_code=exit_code, ended_at=time.time())
+    try:
+        state = read_status(run_dir).get("state")
+    except RunError:
+        return
+    if state == "queued":  # the trainer never took over: it failed while starting
+        code = f" (exit code {exit_code})" if exit_code is not None else ""
+        _restore_or_fail(run_dir, job, f"The training process ended before training started{code}: "
+                                       f"{last_log_line(run_dir) or 'no output'}. The full output is in {LOG_FILE}.")
+
+
+def _reap(pid: int | None) -> tuple[bool, int | None]:
+    """Collect our own finished child (no zombie left): (ended, exit code or None if unknown).
+
+    A killed process can look dead (its main thread a zombie) while its other threads still
+    exit; waitpid then reports nothing yet, and (False, None) says to try again later.
+    """
+    try:
+        done, code = os.waitpid(int(pid), os.WNOHANG)
+    except (ChildProcessError, OSError, TypeError, ValueError):
+        return True, None  # not our child any more (already collected elsewhere)
+    if done == 0:
+        return False, None
+    return True, os.waitstatus_to_exitcode(code)
+
+
+def _restore_or_fail(run_dir: Path, job: dict, reason: str) -> None:
+    if job.get("kind") == "resume":
+        write_status(run_dir, state=job.get("previous_state") or "interrupted",
+                     message=f"Resuming did not work. {reason}")
+    else:
+        write_status(run_dir, state="failed", ended_at=time.time(), message=reason)
+
+
+def last_log_line(run_dir: Path, max_bytes: int = 4096) -> str:
+    """The last non-empty line of train.log (progress bars' carriage returns split lines too)."""
+    lines = [line.strip() for line in log_tail(run_dir, max_bytes).replace("\r", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    return lines[-1] if lines else ""
+
+
+def log_tail(run_dir: Path, max_bytes: int = 8192) -> str:
+    path = Path(run_dir) / LOG_FILE
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - max_bytes))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _check_queue_room(root: Path, limits: Limits) -> None:
+    active, waiting = active_runs(root), _pending_order(root)
+    if len(active) >= limits.max_concurrent_runs and len(waiting) >= limits.max_queue:
+        raise QueueFull(
+            f"The queue is full: {len(active)} run(s) training and {len(waiting)} waiting, the most this server "
+            f"allows ({limits.max_concurrent_runs} at once, SENTIMENT_MAX_CONCURRENT_RUNS, and {limits.max_queue} "
+            "waiting, SENTIMENT_MAX_QUEUE). Nothing was started; try again when a run has finished, "
+            "or stop one.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Start, resume, stop, delete
+
+
+def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: DataShape | None = None,
+              name: str | None = None, data_dir: str | Path | None = None) -> Path:
+    """Check the settings, create the run (state queued) and start it now or when a slot frees.
+
+    Raises LimitExceeded / ValueError for bad settings and QueueFull when no room is left;
+    either way nothing is created. `shape` (limits.data_shape) enables the time estimate check.
+    """
+    validate(config)
+    check_limits(config, limits, shape)
+    root = Path(root)
+    with queue_lock(root):
+        _advance_locked(root, limits)  # a slot may have freed since the last poll
+        _check_queue_room(root, limits)
+        run_dir = create_run(config, None, root=root, name=name)
+        write_job(run_dir, kind="train", state=PENDING, queued_at=time.time(), pid=None,
+                  command=train_command(run_dir, data_dir=data_dir))
+        _advance_locked(root, limits)
+    return run_dir
+
+
+def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | None = None,
+               epochs: int | None = None) -> Path:
+    """Queue `train --resume RUN_DIR` for a stopped or interrupted run (or a finished one given more epochs)."""
+    run_dir = Path(run_dir)
+    root = run_dir.parent
+    with queue_lock(root):
+        _advance_locked(root, limits)
+        view = job_view(run_dir)
+        if view.active:
+            raise JobError(f"The run {view.name} is {view.state} already; there is nothing to resume.")
+        resumable = view.state in ("stopped", "interrupted") or (view.state == "finished" and epochs is not None)
+        if not resumable:
+            raise JobError(f"The run {view.name} is {view.state}; only a stopped or interrupted run can be resumed "
+                           "(or a finished one given more epochs).")
+        if not (run_dir / LAST).is_file():
+            raise JobError(f"The run {view.name} has no saved training state to continue from (it ended before "
+                           "its first save); start a new run with the same settings instead.")
+        if epochs is not None and epochs > limits.max_epochs:
+            raise JobError(f"Epochs is {epochs}, above this server's limit of {limits.max_epochs} "
+                           "(SENTIMENT_MAX_EPOCHS); choose fewer.")
+        _check_queue_room(root, limits)
+        write_job(run_dir, kind="resume", state=PENDING, queued_at=time.time(), pid=None, exit_code=None,
+                  launched_at=None, ended_at=None, previous_state=view.state,
+                  command=train_command(run_dir, resume=True, data_dir=data_dir, epochs=epochs))
+        write_status(run_dir, state="queued", message="waiting to resume")
+        _advance_locked(root, limits)
+    return run_dir
+
+
+def stop_run(run_dir: str | Path, *, limits: Limits) -> str:
+    """Cancel a waiting run, or ask a training one to stop after its current batch; returns what happened."""
+    run_dir = Path(run_dir)
+    with queue_lock(run_dir.parent):
+        _advance_locked(run_dir.parent, limits)
+        view = job_view(run_dir)
+        if view.state == "queued" and view.job and view.job.get("state") == PENDING:
+            write_job(run_dir, state=DONE, cancelled=True, ended_at=time.time())
+            if view.job.get("kind") == "resume":
+                write_status(run_dir, state=view.job.get("previous_state") or "stopped",
+                             message="Resuming was cancelled while it waited in the queue.")
+            else:
+                write_status(run_dir, state="stopped", ended_at=time.time(),
+                             message="Cancelled while waiting in the queue; nothing was trained.")
+            return f"{view.name} was taken out of the queue."
+        if view.state in ("starting", "running"):
+            request_stop(run_dir)  # the trainer checks for it after every batch
+            return f"{view.name} will stop after its current batch; its best checkpoint stays usable."
+        raise JobError(f"The run {view.name} is {view.state}, not training; there is nothing to stop.")
+
+
+def delete_run(run_dir: str | Path, *, limits: Limits) -> None:
+    """Delete a run that is not training, when this server allows deleting."""
+    run_dir = Path(run_dir)
+    if not limits.allow_delete:
+        raise JobError("Deleting runs is switched off on this server (SENTIMENT_ALLOW_DELETE=0); "
+                       "nothing was deleted.")
+    with queue_lock(run_dir.parent):
+        _advance_locked(run_dir.parent, limits)
+        view = job_view(run_dir)
+        if view.state in ("starting", "running"):
+            raise JobError(f"The run {view.name} is still training; stop it first, then delete it. "
+                           "Nothing was deleted.")
+        delete_run_directory(run_dir)  # a waiting run leaves the queue with its folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Watching the metrics
+
+
+@dataclass
+class RunMetrics:
+    """What a run's metrics.jsonl says so far, in a shape charts read directly."""
+
+    begin: dict | None = None                          # the latest train_begin event
+    last_batch: dict | None = None                     # the latest batch_end event
+    steps: list[int] = field(default_factory=list)     # optimizer step of each batch
+    positions: list[float] = field(default_factory=list)  # epochs done at that batch (e.g. 1.5)
+    losses: list[float] = field(default_factory=list)  # that batch's loss
+    recent_speeds: list[float] = field(default_factory=list)  # sentences/s of the last batches
+    epochs: dict[int, dict] = field(default_factory=dict)     # epoch_end by epoch (a resume's later one wins)
+    probes: dict[int, dict] = field(default_factory=dict)     # probe by epoch (0 = before training)
+    end: dict | None = None                            # the latest train_end event
+    evaluations: dict[str, dict] = field(default_factory=dict)  # split -> evaluation event
+    problems: list[str] = field(default_factory=list)  # damaged lines, each said as a sentence
+    lines: int = 0                                     # complete lines read
+
+    SPEED_WINDOW = 20  # batches averaged for the speed shown
+
+    def take(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "train_begin":
+            self.begin, self.end = event, None
+        elif kind == "batch_end":
+            self._take_batch(event)
+        elif kind == "epoch_end" and isinstance(event.get("epoch"), int):
+            self.epochs[event["epoch"]] = event
+        elif kind == "probe" and isinstance(event.get("epoch"), int):
+            self.probes[event["epoch"]] = event
+        elif kind == "train_end":
+            self.end = event
+        elif kind == "evaluation" and event.get("split"):
+            self.evaluations[event["split"]] = event
+
+    def _take_batch(self, event: dict) -> None:
+        step, loss = event.get("step"), event.get("loss")
+        if not isinstance(step, int) or not isinstance(loss, (int, float)):
+            return
+        if self.steps and step <= self.steps[-1]:
+            # A resumed run repeats the batches after its last save: the new ones replace them.
+            cut = bisect.bisect_left(self.steps, step)
+            del self.steps[cut:], self.positions[cut:], self.losses[cut:]
+        batches = event.get("batches") or 1
+        self.steps.append(step)
+        self.positions.append(event.get("epoch", 1) - 1 + event.get("batch", 0) / batches)
+        self.losses.append(float(loss))
+        speed = event.get("sentences_per_second")
+        if isinstance(speed, (int, float)) and speed > 0:
+            self.recent_speeds = [*self.recent_speeds[-(self.SPEED_WINDOW - 1):], float(speed)]
+        self.last_batch = event
+
+    def copy(self) -> "RunMetrics":
+        return RunMetrics(self.begin, self.last_batch, list(self.steps), list(self.positions), list(self.losses),
+                          list(self.recent_speeds), dict(self.epochs), dict(self.probes), self.end,
+                          dict(self.evaluations), list(self.problems), self.lines)
+
+    def epoch_rows(self) -> list[dict]:
+        return [self.epochs[e] for e in sorted(self.epochs)]
+
+    def best_dev_accuracy(self) -> float | None:
+        values = [e.get("dev_accuracy") for e in self.epochs.values() if isinstance(e.get("dev_accuracy"), float)]
+        return max(values) if values else None
+
+
+def parse_metrics_lines(lines: Iterable[bytes], first_number: int, metrics: RunMetrics) -> int:
+    """Feed complete lines into `metrics`; a damaged line is skipped and named. Returns lines read."""
+    count = 0
+    for count, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        number = first_number + count - 1
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            metrics.problems.append(f"{METRICS} line {number} is damaged (not valid JSON) and was skipped.")
+            continue
+        if not isinstance(event, dict) or "event" not in event:
+            metrics.problems.append(f"{METRICS} line {number} is not an event and was skipped.")
+            continue
+        metrics.take(event)
+    return count
+
+
+class MetricsFollower:
+    """Reads a run's metrics.jsonl incrementally: each update parses only the bytes added since.
+
+    Safe to share between threads (one follower per run serves every session watching it).
+    A file that shrank or was replaced is read again from the start.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / METRICS
+        self._lock = threading.Lock()
+        self._reset(None)
+
+    def _reset(self, identity) -> None:
+        self.identity, self.offset, self.partial, self.metrics = identity, 0, b"", RunMetrics()
+
+    def update(self) -> RunMetrics:
+        """The metrics so far (a copy the caller may keep). Raises RunNotFound if the run was deleted."""
+        with self._lock:
+            try:
+                stat = self.path.stat()
+            except FileNotFoundError:
+                if not self.run_dir.is_dir():
+                    raise RunNotFound(f"The run {self.run_dir.name} no longer exists (its folder was deleted); "
+                                      "pick another run.") from None
+                self._reset(None)
+                return self.metrics.copy()
+            identity = (stat.st_dev, stat.st_ino)
+            if identity != self.identity or stat.st_size < self.offset:
+                self._reset(identity)
+            if stat.st_size > self.offset:
+                with open(self.path, "rb") as handle:
+                    handle.seek(self.offset)
+                    data = handle.read(stat.st_size - self.offset)
+                self.offset += len(data)
+                lines = (self.partial + data).split(b"\n")
+                self.partial = lines.pop()  # no newline yet: still being written
+                self.metrics.lines += parse_metrics_lines(lines, self.metrics.lines + 1, self.metrics)
+            return self.metrics.copy()
+
+
+def read_run_metrics(run_dir: str | Path) -> RunMetrics:
+    """The whole metrics.jsonl at once (for a finished run)."""
+    return MetricsFollower(run_dir).update()
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures for the page
+
+
+@dataclass
+class Progress:
+    epoch: int                        # the epoch in progress (or last one)
+    epochs: int
+    batch: int                        # batches done in it
+    batches: int                      # batches per epoch
+    fraction: float                   # of the whole run, 0..1
+    sentences_per_second: float | None
+    seconds_left: float | None
+    elapsed: float | None
+
+
+def progress(metrics: RunMetrics, now: float | None = None) -> Progress | None:
+    """Where the training stands, from its latest events; None before the first batch."""
+    begin, last = metrics.begin, metrics.last_batch
+    if begin is None:
+        return None
+    epochs, batches = int(begin.get("epochs") or 1), int(begin.get("batches_per_epoch") or 1)
+    done_epochs = max(metrics.epochs) if metrics.epochs else 0
+    if last is not None and last.get("epoch", 0) > done_epochs:
+        epoch, batch = int(last["epoch"]), int(last.get("batch", 0))  # inside an epoch
+    elif done_epochs:
+        epoch, batch = done_epochs, batches                              # between epochs
+    else:
+        epoch, batch = int(begin.get("start_epoch") or 1), int(begin.get("start_batch") or 0)
+    fraction = min(1.0, ((epoch - 1) * batches + batch) / max(epochs * batches, 1))
+    speeds = metrics.recent_speeds
+    speed = len(speeds) / sum(1 / s for s in speeds) if speeds else None  # harmonic mean: time-weighted
+    left = elapsed = None
+    if last is not None:
+        now = time.time() if now is None else now
+        since = max(0.0, now - float(last.get("time", now)))
+        if isinstance(last.get("eta"), (int, float)) and math.isfinite(last["eta"]):
+            left = max(0.0, float(last["eta"]) - since)
+        if isinstance(last.get("elapsed"), (int, float)):
+            elapsed = float(last["elapsed"]) + (since if metrics.end is None else 0.0)
+    if metrics.end is not None:
+        left, elapsed = 0.0, metrics.end.get("elapsed", elapsed)
+    return Progress(epoch, epochs, batch, batches, fraction, speed, left, elapsed)
+
+
+def smooth(values: list[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard's smoothing)."""
+    smoothed, average = [], 0.0
+    for n, value in enumerate(values, 1):
+        average = weight * average + (1 - weight) * value
+        smoothed.append(average / (1 - weight ** n))
+    return smoothed
+
+
+SETTINGS_COLUMNS = (
+    ("cell", "model", "cell"), ("layers", "model", "layers"), ("bidirectional", "model", "bidirectional"),
+    ("embedding", "model", "embedding_dim"), ("hidden", "model", "hidden_dim"), ("dropout", "model", "dropout"),
+    ("pooling", "model", "pooling"), ("optimizer", "train", "optimizer"), ("lr", "train", "lr"),
+    ("batch", "train", "batch_size"), ("epochs", "train", "epochs"), ("clip", "train", "clip"),
+    ("bptt", "train", "bptt"), ("seed", "train", "seed"), ("labels", "data", "labels"),
+    ("phrases", "data", "phrases"), ("train_limit", "data", "train_limit"),
+)
+
+
+def comparison_row(view: JobView) -> dict:
+    """One table row: a run's name, state, settings and results."""
+    row: dict[str, Any] = {"run": view.name, "state": view.state, "preset": view.status.get("preset")}
+    try:
+        config = read_config(view.path)
+    except RunError:
+        config = None
+    for column, section, name in SETTINGS_COLUMNS:
+        row[column] = getattr(getattr(config, section), name) if config else None
+    results = view.status.get("results") or {}
+    row["best dev accuracy"] = view.status.get("best_dev_accuracy")
+    row["best epoch"] = view.status.get("best_epoch")
+    row["dev accuracy"] = (results.get("dev") or {}).get("accuracy")
+    row["test accuracy"] = (results.get("test") or {}).get("accuracy")
+    row["test macro F1"] = (results.get("test") or {}).get("macro_f1")
+    return row

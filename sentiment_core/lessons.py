@@ -1,0 +1,532 @@
+"""The computations behind the walkthrough page: each step of the lesson as a plain function.
+
+The page (dashboard/views/walkthrough.py) only lays these results out; everything it shows is
+computed here, live, from the library's own pieces (RNNLayer, Tokenizer, Vocab, the batching
+module) and from torch's autograd:
+
+1. the recurrent cell stepped by hand (`start_cell_walk`, `next_cell_step`);
+2. unrolling, as the autograd graph of an output (`autograd_graph`, `graph_to_dot`, `parameter_uses`);
+3. backpropagation through time as a product of Jacobians (`recurrent_matrix`,
+   `gradient_norms_through_time`, `truncate_norms`, `gradient_regime`);
+4. the gradient-through-time probes that training runs record (`probe_curves`);
+5. text to tensors: tokens, indices, embeddings, a padded batch (`follow_sentence`,
+   `embedding_rows`, `batch_for_sentence`).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from .batching import BucketBatchSampler, pad_collate
+from .config import RunConfig, preset
+from .text import PAD_INDEX, Tokenizer, Vocab
+
+# ---------------------------------------------------------------------------------------------
+# 1. The cell, stepped by hand
+
+
+@dataclass(frozen=True)
+class CellSizes:
+    batch: int = 3      # sentences processed side by side (N)
+    in_dim: int = 1024  # size of one input vector x_t
+    h_dim: int = 10     # size of the hidden state h_t
+    out_dim: int = 1    # size of one output y_t
+    seed: int = 0       # same seed, same weights and inputs
+
+
+@dataclass
+class CellStep:
+    t: int               # 1-based time step
+    x: torch.Tensor      # (N, in_dim), a leaf that requires grad so it appears in the graph
+    y: torch.Tensor      # (N, out_dim)
+    h: torch.Tensor      # (N, h_dim)
+
+
+@dataclass
+class CellWalk:
+    """One RNNLayer and the steps fed through it so far; the page keeps it in session state."""
+
+    sizes: CellSizes
+    layer: nn.Module
+    generator: torch.Generator  # draws x_1, x_2, ... in order, so a walk is reproducible
+    steps: list[CellStep] = field(default_factory=list)
+
+
+def start_cell_walk(sizes: CellSizes) -> CellWalk:
+    """A fresh RNNLayer of the given sizes with seeded weights, and no step taken yet."""
+    from .models import RNNLayer  # imported here: models imports much that this module's other lessons do not need
+
+    for name in ("batch", "in_dim", "h_dim", "out_dim"):
+        value = getattr(sizes, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    generator = torch.Generator().manual_seed(sizes.seed)
+    layer = seeded_init(build_without_init(RNNLayer, sizes.in_dim, sizes.h_dim, sizes.out_dim), generator)
+    return CellWalk(sizes, layer, generator)
+
+
+def build_without_init(module_class, *args) -> nn.Module:
+    """Construct a module without moving the global generator: its default initialisation draws
+    from it, so save and restore it around the construction (seeded_init then redraws)."""
+    with torch.random.fork_rng(devices=[]):
+        return module_class(*args)
+
+
+def seeded_init(module: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Redraw the Linear and Embedding weights of `module` from `generator`, with PyTorch's default
+    distributions (Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Embedding: N(0, 1)).
+
+    A private generator, not torch.manual_seed: the dashboard serves several sessions from one
+    process, and seeding the global generator from one of them would disturb the others.
+    """
+    covered = {id(p) for part in module.modules() if isinstance(part, (nn.Linear, nn.Embedding))
+               for p in part.parameters(recurse=False)}
+    if any(id(p) not in covered for p in module.parameters()):
+        raise ValueError(f"seeded_init covers Linear and Embedding weights only; {type(module).__name__} has others")
+    with torch.no_grad():
+        for part in module.modules():
+            if isinstance(part, nn.Linear):
+                bound = 1.0 / math.sqrt(part.in_features)
+                part.weight.uniform_(-bound, bound, generator=generator)
+                if part.bias is not None:
+                    part.bias.uniform_(-bound, bound, generator=generator)
+            elif isinstance(part, nn.Embedding):
+                part.weight.normal_(generator=generator)
+    return module
+
+
+def next_cell_step(walk: CellWalk) -> CellStep:
+    """Feed the next random input x_t with the previous hidden state; record and return the step."""
+    sizes = walk.sizes
+    x = torch.randn(sizes.batch, sizes.in_dim, generator=walk.generator).requires_grad_(True)
+    h_prev = walk.steps[-1].h if walk.steps else None
+    y, h = walk.layer(x, h_prev)
+    step = CellStep(len(walk.steps) + 1, x, y, h)
+    walk.steps.append(step)
+    return step
+
+
+def describe_tensor(name: str, tensor: torch.Tensor) -> str:
+    """The way a notebook prints a tensor: its name, shape and values (with grad_fn)."""
+    return f"{name} {tuple(tensor.shape)}:\n{tensor}"
+
+
+def walk_tensor_names(walk: CellWalk) -> dict[int, str]:
+    """id(tensor) -> name for the layer's parameters and the inputs x_1, x_2, ...: graph labels."""
+    names = {id(p): name for name, p in walk.layer.named_parameters()}
+    names.update({id(step.x): f"x_{step.t}" for step in walk.steps})
+    return names
+
+
+@dataclass
+class OrderDemo:
+    same_bag: bool        # the two sentences hold the same words, the same number of times
+    bag_distance: float   # distance between their mean word vectors (a model without memory)
+    state_distance: float # distance between an RNN's final hidden states after reading each
+
+
+def order_demo(first: str, second: str, tokenizer: Tokenizer, dim: int = 16, seed: int = 0) -> OrderDemo:
+    """Read two sentences with a seeded (untrained) embedding: averaged, and through an RNNLayer.
+
+    Averaging word vectors forgets the order, so two sentences made of the same words look the
+    same; a recurrent layer's state depends on the order in which it read them.
+    """
+    from .models import RNNLayer
+
+    tokens = [tokenizer(first), tokenizer(second)]
+    if not tokens[0] or not tokens[1]:
+        raise ValueError("both sentences need at least one word")
+    words = sorted(set(tokens[0]) | set(tokens[1]))
+    index = {w: i for i, w in enumerate(words)}
+    generator = torch.Generator().manual_seed(seed)
+    embedding = nn.Embedding.from_pretrained(torch.randn(len(words), dim, generator=generator))
+    layer = seeded_init(build_without_init(RNNLayer, dim, dim, None), generator)
+    with torch.no_grad():
+        vectors = [embedding(torch.tensor([index[w] for w in t])) for t in tokens]  # (T, dim) each
+        states = []
+        for sentence in vectors:
+            h = None
+            for x_t in sentence:
+                _, h = layer(x_t.unsqueeze(0), h)
+            states.append(h[0])
+        bag_distance = float((vectors[0].mean(0) - vectors[1].mean(0)).norm())
+        state_distance = float((states[0] - states[1]).norm())
+    return OrderDemo(Counter(tokens[0]) == Counter(tokens[1]), bag_distance, state_distance)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Unrolling: the autograd graph of an output
+
+
+@dataclass
+class AutogradGraph:
+    """The backward graph of one tensor: operation nodes, leaves and the edges between them.
+
+    Edges point the way data flowed in the forward pass (from a leaf or an earlier operation
+    to the operation that used it), so the output is at the bottom of a drawing.
+    """
+
+    labels: dict[str, str]           # node id -> text shown in the node
+    kinds: dict[str, str]            # node id -> "output", "operation", "parameter" or "leaf"
+    edges: list[tuple[str, str]]     # (from node id, to node id), one per use
+    leaf_names: dict[str, str]       # node id -> tensor name, for named leaves
+
+    def node_of(self, name: str) -> str:
+        for node, leaf_name in self.leaf_names.items():
+            if leaf_name == name:
+                return node
+        raise KeyError(f"no leaf named {name!r} in this graph")
+
+
+def autograd_graph(output: torch.Tensor, names: dict[int, str], output_name: str = "output") -> AutogradGraph:
+    """Walk output.grad_fn and its next_functions; name leaves through `names` (id(tensor) -> name).
+
+    A parameter used k times in the forward pass is one leaf node (AccumulateGrad) with k edges
+    into the graph: that is what makes weight sharing across time steps visible.
+    """
+    if output.grad_fn is None:
+        raise ValueError(f"{output_name} has no autograd history: compute it from tensors that require grad")
+    labels: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+    edges: list[tuple[str, str]] = []
+    leaf_names: dict[str, str] = {}
+    keep_alive: list[Any] = []  # node ids are id()s of Python wrappers: keep them alive while walking
+
+    def node_id(fn) -> str:
+        return f"n{id(fn)}"
+
+    out_node = f"t{id(output)}"
+    labels[out_node] = f"{output_name}\n{_shape(output)}"
+    kinds[out_node] = "output"
+    edges.append((node_id(output.grad_fn), out_node))
+    stack = [output.grad_fn]
+    while stack:
+        fn = stack.pop()
+        nid = node_id(fn)
+        if nid in labels:
+            continue
+        keep_alive.append(fn)
+        variable = getattr(fn, "variable", None)  # AccumulateGrad: the leaf tensor it feeds
+        if variable is not None:
+            name = names.get(id(variable))
+            labels[nid] = f"{name or 'leaf'}\n{_shape(variable)}"
+            kinds[nid] = "parameter" if isinstance(variable, nn.Parameter) else "leaf"
+            if name:
+                leaf_names[nid] = name
+        else:
+            labels[nid] = type(fn).__name__
+            kinds[nid] = "operation"
+        for next_fn, _ in fn.next_functions:
+            if next_fn is not None:  # None: an input that needs no gradient (e.g. the zero h_0)
+                edges.append((node_id(next_fn), nid))
+                stack.append(next_fn)
+    return AutogradGraph(labels, kinds, edges, leaf_names)
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return "(" + ", ".join(str(n) for n in tensor.shape) + ")"
+
+
+def parameter_uses(graph: AutogradGraph, name: str) -> int:
+    """How many times the named leaf enters the graph (its outgoing edges)."""
+    node = graph.node_of(name)
+    return sum(1 for source, _ in graph.edges if source == node)
+
+
+_NODE_STYLE = {
+    "output": 'shape=box, style=filled, fillcolor="#b9e3b0"',
+    "operation": 'shape=box, style=filled, fillcolor="#e8e8e8"',
+    "parameter": 'shape=box, style=filled, fillcolor="#a8c8f0"',
+    "leaf": 'shape=box, style=filled, fillcolor="#f5d08a"',
+}
+
+
+def graph_to_dot(graph: AutogradGraph, highlight: str | None = None) -> str:
+    """Graphviz DOT text of the graph; the leaf named `highlight` and its edges drawn in red."""
+    hot = graph.node_of(highlight) if highlight else None
+    lines = ["digraph {", '  graph [rankdir=TB, fontsize=10];',
+             '  node [fontname="Helvetica", fontsize=10, height=0.3];', '  edge [arrowsize=0.6];']
+    for node, label in graph.labels.items():
+        style = _NODE_STYLE[graph.kinds[node]]
+        if node == hot:
+            style = 'shape=box, style=filled, fillcolor="#f4a3a3", penwidth=2, color="#c0392b"'
+        lines.append(f'  {node} [label="{_dot_escape(label)}", {style}];')
+    for source, target in graph.edges:
+        attrs = ' [color="#c0392b", penwidth=2]' if source == hot else ""
+        lines.append(f"  {source} -> {target}{attrs};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Backpropagation through time: the product of Jacobians
+
+VANISHING_BELOW = 1e-3  # a gradient shrunk a thousandfold no longer teaches the early steps much
+EXPLODING_ABOVE = 1e3   # one grown a thousandfold swamps every other term of the update
+
+# name -> (phi, phi'): the derivative is what multiplies the gradient at each step back.
+ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]] = {
+    "tanh": (torch.tanh, lambda a: 1.0 - torch.tanh(a) ** 2),
+    "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
+    "identity": (lambda a: a, torch.ones_like),
+}
+MATRIX_KINDS = ("orthogonal", "gaussian")
+
+
+def recurrent_matrix(size: int, radius: float, kind: str = "orthogonal", seed: int = 0) -> torch.Tensor:
+    """A random (size, size) W_hh whose spectral radius (largest |eigenvalue|) is `radius`.
+
+    "orthogonal": radius times a random orthogonal matrix. It is normal, so every singular value
+    equals the radius too and a product of k copies has norm exactly radius**k.
+    "gaussian": a random Gaussian matrix rescaled to the radius; not normal, so its powers can
+    grow for a while before the radius takes over, as with real trained weights.
+    """
+    if size < 1:
+        raise ValueError(f"the hidden size must be at least 1, not {size!r}")
+    if not radius > 0:
+        raise ValueError(f"the spectral radius must be positive, not {radius!r}")
+    generator = torch.Generator().manual_seed(seed)
+    gaussian = torch.randn(size, size, generator=generator, dtype=torch.float64)
+    if kind == "orthogonal":
+        q, r = torch.linalg.qr(gaussian)
+        q = q * torch.sign(torch.diagonal(r))  # makes the draw uniform over orthogonal matrices
+        return radius * q
+    if kind == "gaussian":
+        return gaussian * (radius / spectral_radius(gaussian))
+    raise ValueError(f"matrix kind must be one of {', '.join(MATRIX_KINDS)}, not {kind!r}")
+
+
+def spectral_radius(matrix: torch.Tensor) -> float:
+    return float(torch.linalg.eigvals(matrix).abs().max())
+
+
+@dataclass
+class RandomSequence:
+    inputs: torch.Tensor    # (T, H) the input drive u_t = W_xh x_t + b_h of each step
+    upstream: torch.Tensor  # (H,) dL/dh_T, a random direction of unit size
+
+
+def random_sequence(length: int, size: int, seed: int = 0, input_scale: float = 1.0) -> RandomSequence:
+    """Random inputs for the recurrence and a random unit gradient arriving at the last state."""
+    if length < 1:
+        raise ValueError(f"the sequence length must be at least 1, not {length!r}")
+    generator = torch.Generator().manual_seed(seed)
+    inputs = input_scale * torch.randn(length, size, generator=generator, dtype=torch.float64)
+    upstream = torch.randn(size, generator=generator, dtype=torch.float64)
+    return RandomSequence(inputs, upstream / upstream.norm())
+
+
+def gradient_norms_through_time(w_hh: torch.Tensor, activation: str, sequence: RandomSequence) -> list[float]:
+    """Norms of dL/dh_{T-k} for k = 0 .. T-1 steps back from the last step, with ||dL/dh_T|| = 1.
+
+    Runs h_t = phi(W_hh h_{t-1} + u_t) forward from h_0 = 0, then carries the gradient backwards
+    through the Jacobians dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh: one step back, g becomes
+    W_hh^T (phi'(a_t) * g). Its norm k steps back is how loudly the loss at the last step
+    speaks to the state k steps earlier.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+    phi, phi_prime = ACTIVATIONS[activation]
+    w_hh = w_hh.to(torch.float64)
+    length = sequence.inputs.shape[0]
+    h = torch.zeros(w_hh.shape[0], dtype=torch.float64)
+    pre_activations = []
+    for t in range(length):
+        pre_activations.append(w_hh @ h + sequence.inputs[t])  # a_t, (H,)
+        h = phi(pre_activations[-1])
+    grad = sequence.upstream
+    norms = [float(grad.norm())]
+    for t in range(length - 1, 0, -1):  # from h_T back to h_1: length - 1 Jacobians
+        grad = w_hh.T @ (phi_prime(pre_activations[t]) * grad)
+        norms.append(float(grad.norm()))
+    return norms
+
+
+def truncate_norms(norms: Sequence[float], steps: int | None) -> list[float]:
+    """Truncated BPTT at k steps: the gradient reaches k steps back and nothing beyond (zero)."""
+    if steps is None:
+        return list(norms)
+    if steps < 1:
+        raise ValueError(f"truncation must keep at least 1 step, not {steps!r}")
+    return [n if k <= steps else 0.0 for k, n in enumerate(norms)]
+
+
+def truncated_share(norms: Sequence[float], steps: int) -> float:
+    """The share of the summed gradient norm that lies more than `steps` steps back: what truncation drops."""
+    total = sum(norms)
+    return sum(norms[steps + 1:]) / total if total > 0 else 0.0
+
+
+@dataclass
+class GradientRegime:
+    first_vanished: int | None   # first step back whose norm is below VANISHING_BELOW
+    first_exploded: int | None   # first step back whose norm is above EXPLODING_ABOVE
+    rate_per_step: float         # geometric mean factor per step back over the whole curve
+
+
+def gradient_regime(norms: Sequence[float]) -> GradientRegime:
+    vanished = next((k for k, n in enumerate(norms) if 0 < n < VANISHING_BELOW), None)
+    exploded = next((k for k, n in enumerate(norms) if n > EXPLODING_ABOVE), None)
+    steps = len(norms) - 1
+    last = norms[-1]
+    if steps == 0:
+        rate = 1.0
+    elif last <= 0:
+        rate = 0.0
+    else:
+        rate = math.exp(math.log(last / norms[0]) / steps)
+    return GradientRegime(vanished, exploded, rate)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The same measured on trained models: the runs' gradient-through-time probes
+
+
+VANILLA_CELLS = ("scratch", "rnn")  # the cells without gates: our RNNLayer and torch's nn.RNN
+
+
+@dataclass
+class ProbeCurve:
+    run: str                 # run name (its folder)
+    cell: str                # the run's recurrent cell
+    epoch: int               # the epoch the probe was taken after (0: before training)
+    norms: list[float]       # gradient norm k steps back from the last step, relative to the last step
+
+
+def probe_curve(run: str, cell: str, event: dict) -> ProbeCurve | None:
+    """A training probe event (|dLoss/dh_t| for t = 1..T) as a curve over steps back from the last step.
+
+    Dividing by the last step's norm puts runs on one scale: 1 at k = 0, as in the lesson's plot.
+    """
+    norms = [float(n) for n in event.get("norms") or []]
+    if not norms or not norms[-1] > 0:
+        return None
+    last = norms[-1]
+    return ProbeCurve(run, cell, int(event.get("epoch", 0)), [n / last for n in reversed(norms)])
+
+
+def probe_curves(runs: Sequence[tuple[str, str, Sequence[dict]]], first: bool = False) -> list[ProbeCurve]:
+    """The last (or first, before training) usable probe of each run, from (name, cell, metrics events)."""
+    curves = []
+    for name, cell, events in runs:
+        probes = [e for e in events if e.get("event") == "probe" and e.get("norms")]
+        if probes:
+            curve = probe_curve(name, cell, probes[0] if first else probes[-1])
+            if curve is not None:
+                curves.append(curve)
+    return curves
+
+
+def newest_vanilla_and_gated(runs: Sequence[tuple[str, str]]) -> list[str]:
+    """From (name, cell) pairs, newest first: the newest vanilla run and the newest gated run."""
+    picked = []
+    for wanted in (lambda cell: cell in VANILLA_CELLS, lambda cell: cell not in VANILLA_CELLS):
+        name = next((name for name, cell in runs if wanted(cell)), None)
+        if name is not None:
+            picked.append(name)
+    return picked
+
+
+def has_vanilla_and_gated(curves: Sequence[ProbeCurve]) -> bool:
+    cells = {c.cell for c in curves}
+    return bool(cells & set(VANILLA_CELLS)) and bool(cells - set(VANILLA_CELLS))
+
+
+COMPARISON_CELLS = ("scratch", "lstm")  # the vanilla RNN (our RNNLayer) against the LSTM
+COMPARISON_PREFIX = "walkthrough-"     # run names of the comparison, so the page can find them
+
+
+def comparison_config(cell: str, epochs: int = 2) -> RunConfig:
+    """The `seed` preset (the tutorial's sizes, 200 batches of 4 per epoch) with the tutorial's padding
+    quirk off, so the cell is the only difference between the two runs; a probe after every epoch."""
+    config = preset("seed")
+    config.model.cell, config.model.tutorial = cell, False
+    config.train.epochs, config.train.probe_every = epochs, 1
+    return config
+
+
+def comparison_run_name(stamp: str, cell: str) -> str:
+    return f"{COMPARISON_PREFIX}{stamp}-{cell}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Text to tensors
+
+
+@dataclass
+class FollowedSentence:
+    text: str
+    tokens: list[str]           # the tokenizer's output
+    ids: list[int]              # vocabulary indices with <sos> and <eos> around them
+    unknown: list[str]          # tokens the vocabulary does not hold (they become <unk>)
+
+
+def follow_sentence(text: str, tokenizer: Tokenizer, vocab: Vocab) -> FollowedSentence:
+    tokens = tokenizer(text)
+    if not tokens:
+        raise ValueError("the sentence is empty: type a few words")
+    ids = vocab.encode(tokens, add_sos_eos=True)
+    unknown = [t for t in tokens if t not in vocab]
+    return FollowedSentence(text, tokens, ids, unknown)
+
+
+def embedding_rows(ids: Sequence[int], weight: torch.Tensor) -> torch.Tensor:
+    """The embedding lookup: row i of the table is the vector of token i. (T,) -> (T, E)."""
+    table = nn.Embedding.from_pretrained(weight, freeze=True)
+    with torch.no_grad():
+        return table(torch.tensor(list(ids), dtype=torch.long))
+
+
+def seeded_embedding_weight(vocab_size: int, dim: int, seed: int = 0) -> torch.Tensor:
+    """The table an untrained nn.Embedding starts from (N(0, 1) entries), reproducibly."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(vocab_size, dim, generator=generator)
+
+
+def run_embedding(run_dir) -> tuple[Vocab, torch.Tensor]:
+    """A trained run's vocabulary and word-vector table (from its best checkpoint)."""
+    from .runs import RunError, load_checkpoint, read_vocab
+
+    checkpoint = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    tables = [v for k, v in checkpoint["model_state"].items() if k.endswith("embedding.weight")]
+    if not tables:
+        raise RunError(f"the checkpoint of {Path(run_dir).name} holds no embedding table")
+    return read_vocab(Path(run_dir)), tables[0].detach()
+
+
+@dataclass
+class SentenceBatch:
+    tokens: torch.Tensor        # (B, T) padded with <pad>
+    lengths: list[int]          # true lengths
+    members: list[int]          # training-sentence index of each row, or -1 for the followed sentence
+    padding: float              # share of the batch's positions that are padding
+
+
+def batch_for_sentence(ids: Sequence[int], train_ids: Sequence[Sequence[int]], batch_size: int,
+                       bucketing: bool, seed: int = 0) -> SentenceBatch:
+    """The batch the followed sentence lands in when it joins the training set for one epoch.
+
+    The batching module's own sampler decides the company: with bucketing, sentences of similar
+    length from the same pool; without, any sentences. Row order is the sampler's.
+    """
+    lengths = [len(s) for s in train_ids] + [len(ids)]
+    own_index = len(train_ids)
+    sampler = BucketBatchSampler(lengths, batch_size, shuffle=True, seed=seed, bucketing=bucketing)
+    batch = next(b for b in sampler.batches(0) if own_index in b)
+    items = [(torch.tensor(list(ids) if i == own_index else list(train_ids[i]), dtype=torch.long), 0)
+             for i in batch]
+    collated = pad_collate(items, PAD_INDEX)
+    real = int(collated.lengths.sum())
+    total = collated.tokens.numel()
+    return SentenceBatch(collated.tokens, collated.lengths.tolist(),
+                         [-1 if i == own_index else i for i in batch], 1.0 - real / total)

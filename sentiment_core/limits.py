@@ -1,0 +1,272 @@
+"""Operator limits for training on a shared server, and the check of a RunConfig against them.
+
+The dashboard lets anyone start training runs on the machine that serves it. These limits,
+read from environment variables when the app (or a job call) asks for them, keep one run
+small enough for a 2-core machine (the defaults: about 10 minutes and well under 2 GB each)
+and bound how many runs train or wait at once. The command line ignores them: whoever types
+`python -m sentiment_core train` owns the machine.
+
+Environment variables (unset or empty: the default):
+
+  SENTIMENT_MAX_EPOCHS            most epochs per run (default 20)
+  SENTIMENT_MAX_HIDDEN            largest hidden state size per direction (default 512)
+  SENTIMENT_MAX_EMBEDDING         largest word vector size (default 300)
+  SENTIMENT_MAX_LAYERS            most stacked recurrent layers (default 3)
+  SENTIMENT_MAX_BATCH             largest batch size (default 256)
+  SENTIMENT_MAX_RUN_MINUTES       largest estimated training time in minutes (default 10; see
+                                  `estimate_run`: single-core CPU minutes, so a 2-core machine
+                                  usually trains faster; the best-* presets need about 7)
+  SENTIMENT_MAX_CONCURRENT_RUNS   runs training at the same time (default 1); more starts wait
+                                  in the queue
+  SENTIMENT_MAX_QUEUE             runs waiting in the queue (default 3); a start beyond it is
+                                  refused. 0: no queue, a start needs a free slot
+  SENTIMENT_ALLOW_DELETE          1 / 0 (also true/false, yes/no, on/off): may the page delete
+                                  runs (default 1)
+
+Memory: with the default caps the largest model (3 bidirectional layers of 512, embeddings of
+300, batches of 256 of the longest sentences) peaks at about 1.3 GB resident (measured with
+scripts/bench_page_vs_cli.py --peak-memory); every other allowed setting needs less.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+from .config import RunConfig
+
+
+class LimitsError(ValueError):
+    """An environment variable holds a value that is not a valid limit."""
+
+
+class LimitExceeded(ValueError):
+    """A run's settings are outside the operator's limits; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(" ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_epochs: int = 20              # SENTIMENT_MAX_EPOCHS
+    max_hidden: int = 512             # SENTIMENT_MAX_HIDDEN
+    max_embedding: int = 300          # SENTIMENT_MAX_EMBEDDING
+    max_layers: int = 3               # SENTIMENT_MAX_LAYERS
+    max_batch: int = 256              # SENTIMENT_MAX_BATCH
+    max_run_minutes: float = 10.0     # SENTIMENT_MAX_RUN_MINUTES (estimated, see estimate_run)
+    max_concurrent_runs: int = 1      # SENTIMENT_MAX_CONCURRENT_RUNS
+    max_queue: int = 3                # SENTIMENT_MAX_QUEUE
+    allow_delete: bool = True         # SENTIMENT_ALLOW_DELETE
+
+
+# Each field's environment variable and the smallest value it accepts.
+ENV_VARS: dict[str, tuple[str, float]] = {
+    "max_epochs": ("SENTIMENT_MAX_EPOCHS", 1),
+    "max_hidden": ("SENTIMENT_MAX_HIDDEN", 1),
+    "max_embedding": ("SENTIMENT_MAX_EMBEDDING", 1),
+    "max_layers": ("SENTIMENT_MAX_LAYERS", 1),
+    "max_batch": ("SENTIMENT_MAX_BATCH", 1),
+    "max_run_minutes": ("SENTIMENT_MAX_RUN_MINUTES", 0.1),
+    "max_concurrent_runs": ("SENTIMENT_MAX_CONCURRENT_RUNS", 1),
+    "max_queue": ("SENTIMENT_MAX_QUEUE", 0),
+    "allow_delete": ("SENTIMENT_ALLOW_DELETE", 0),
+}
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
+    """The limits set by environment variables, defaults for the unset ones.
+
+    Raises LimitsError naming the variable when a value cannot be read.
+    """
+    environ = os.environ if environ is None else environ
+    defaults = Limits()
+    values = {}
+    for f in fields(Limits):
+        name, minimum = ENV_VARS[f.name]
+        text = (environ.get(name) or "").strip()
+        if not text:
+            continue
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            values[f.name] = _read_bool(name, text, default)
+        else:
+            values[f.name] = _read_number(name, text, default, minimum)
+    return Limits(**values)
+
+
+def _read_bool(name: str, text: str, default: bool) -> bool:
+    if text.lower() in TRUE_WORDS:
+        return True
+    if text.lower() in FALSE_WORDS:
+        return False
+    raise LimitsError(f"{name} is {text!r}, which is neither on nor off; set it to 1 or 0 "
+                      f"(or unset it for the default, {int(default)})")
+
+
+def _read_number(name: str, text: str, default: float, minimum: float) -> float:
+    whole = isinstance(default, int)
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise LimitsError(f"{name} is {text!r}, which is not {kind}; set it to {kind} of at least "
+                          f"{minimum:g} (or unset it for the default, {default:g})") from None
+    if not value >= minimum or (not whole and not math.isfinite(value)):
+        raise LimitsError(f"{name} is {text!r}; it must be at least {minimum:g} "
+                          f"(or unset it for the default, {default:g})")
+    return value
+
+
+def describe_limits(limits: Limits) -> list[tuple[str, str, str]]:
+    """(environment variable, value, meaning) for each limit, for a page to list."""
+    meanings = {
+        "max_epochs": "most epochs per run", "max_hidden": "largest hidden size",
+        "max_embedding": "largest embedding size", "max_layers": "most layers",
+        "max_batch": "largest batch size", "max_run_minutes": "longest estimated training time (minutes)",
+        "max_concurrent_runs": "runs training at once", "max_queue": "runs waiting in the queue",
+        "allow_delete": "runs may be deleted",
+    }
+    rows = []
+    for f in fields(Limits):
+        value = getattr(limits, f.name)
+        shown = ("yes" if value else "no") if isinstance(value, bool) else f"{value:g}"
+        rows.append((ENV_VARS[f.name][0], shown, meanings[f.name]))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# How long a run takes
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the cost of a run depends on in the data (from `data_shape`)."""
+
+    train_size: int               # training examples (sentences or phrases, after train_limit)
+    train_length: float           # their mean length in tokens, <sos> and <eos> included
+    eval_size: int                # dev + test sentences (after eval_limit)
+    dev_size: int                 # dev sentences (after eval_limit): evaluated every epoch
+    eval_length: float            # mean dev / test length in tokens, <sos> and <eos> included
+    vocab_size: int               # the vocabulary the run would build (specials included)
+
+
+def data_shape(corpus, config: RunConfig) -> DataShape:
+    """The DataShape of `config`'s data on a corpus (sentiment_core.corpus.Corpus)."""
+    d = config.data
+    train = [len(e.tokens) + 2 for e in corpus.examples(d.labels, "train", phrases=d.phrases)[:d.train_limit]]
+    dev = [len(e.tokens) + 2 for e in corpus.examples(d.labels, "dev")[:d.eval_limit]]
+    test = [len(e.tokens) + 2 for e in corpus.examples(d.labels, "test")[:d.eval_limit]]
+    evaluated = dev + test
+    return DataShape(train_size=len(train), train_length=sum(train) / max(len(train), 1),
+                     eval_size=len(evaluated), dev_size=len(dev),
+                     eval_length=sum(evaluated) / max(len(evaluated), 1),
+                     vocab_size=len(corpus.build_vocab(d.min_freq, d.max_vocab)))
+
+
+# The cost model, fitted to single-thread CPU time per training sentence (forward, backward and
+# Adam step) measured on the development machine for LSTM / GRU / RNN / scratch cells with
+# embeddings of 100-300, hidden sizes of 64-512, 1-3 layers, one or two directions, batches of
+# 4-256, on sentences and on phrases (`python scripts/bench_page_vs_cli.py --estimate` prints
+# the measurements beside the estimates). A sentence costs
+#   (its length / 24 tokens) * (STEP_MS * layer-directions / batch size      (per-step overhead)
+#                               + FLOP_MS * recurrent multiply-adds per token, in millions)
+#   + PARAMETER_MS * parameters in millions / batch size                     (the optimizer step)
+# The fit is within about -25 % / +35 % of the measurements; SAFETY leans it to the slow side.
+STEP_MS, FLOP_MS, PARAMETER_MS, SAFETY, REFERENCE_LENGTH = 1.9, 2.26, 13.0, 1.1, 24.0
+EVAL_SHARE = 1 / 3  # evaluation runs forward only, in batches of 256
+GATES = {"lstm": 4, "gru": 3, "rnn": 1, "scratch": 1}
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    examples_per_epoch: int
+    batches_per_epoch: int
+    seconds: float                # estimated training + evaluation time, single-core CPU seconds
+
+    @property
+    def minutes(self) -> float:
+        return self.seconds / 60
+
+
+def _layer_sizes(config: RunConfig):
+    """(gates, input width, hidden size) of every layer and direction."""
+    m = config.model
+    directions = 2 if m.bidirectional else 1
+    width = m.embedding_dim
+    for _ in range(m.layers):
+        for _ in range(directions):
+            yield GATES.get(m.cell, 4), width, m.hidden_dim
+        width = directions * m.hidden_dim
+
+
+def recurrent_megaflops(config: RunConfig) -> float:
+    """Multiply-adds per token of the recurrent layers, in millions (forward only)."""
+    return sum(gates * hidden * (width + hidden) for gates, width, hidden in _layer_sizes(config)) / 1e6
+
+
+def megaparameters(config: RunConfig, vocab_size: int) -> float:
+    """Weights in millions: embedding table, recurrent layers and the output layer."""
+    m = config.model
+    recurrent = sum(gates * hidden * (width + hidden + 2) for gates, width, hidden in _layer_sizes(config))
+    head = (m.hidden_dim * (2 if m.bidirectional else 1) + 1) * max(config.data.labels, m.num_classes)
+    return (vocab_size * m.embedding_dim + recurrent + head) / 1e6
+
+
+def milliseconds_per_sentence(config: RunConfig, length: float, batch_size: int, vocab_size: int) -> float:
+    """Estimated single-thread CPU milliseconds to train on one example of `length` tokens."""
+    layer_directions = config.model.layers * (2 if config.model.bidirectional else 1)
+    batch_size = max(batch_size, 1)
+    per_token = STEP_MS * layer_directions / batch_size + FLOP_MS * recurrent_megaflops(config)
+    optimizer = PARAMETER_MS * megaparameters(config, vocab_size) / batch_size
+    return SAFETY * (per_token * length / REFERENCE_LENGTH + optimizer)
+
+
+def estimate_run(config: RunConfig, shape: DataShape) -> RunEstimate:
+    """How much work a run is: examples and batches per epoch, and estimated seconds."""
+    t = config.train
+    per_epoch = shape.train_size if t.max_batches is None else min(shape.train_size, t.max_batches * t.batch_size)
+    batches = math.ceil(per_epoch / t.batch_size) if per_epoch else 0
+    train_ms = t.epochs * per_epoch * milliseconds_per_sentence(config, shape.train_length, t.batch_size,
+                                                                 shape.vocab_size)
+    evaluated = t.epochs * shape.dev_size + shape.eval_size  # dev each epoch, dev + test at the end
+    eval_ms = evaluated * milliseconds_per_sentence(config, shape.eval_length, 256, shape.vocab_size) * EVAL_SHARE
+    return RunEstimate(per_epoch, batches, (train_ms + eval_ms) / 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# The check
+
+
+def limit_problems(config: RunConfig, limits: Limits, shape: DataShape | None = None) -> list[str]:
+    """One sentence per setting outside the limits (empty: the run may start).
+
+    Without `shape` the time estimate is not checked.
+    """
+    m, t = config.model, config.train
+    problems = []
+    for label, value, field_name in (("epochs", t.epochs, "max_epochs"), ("hidden size", m.hidden_dim, "max_hidden"),
+                                     ("embedding size", m.embedding_dim, "max_embedding"),
+                                     ("layers", m.layers, "max_layers"), ("batch size", t.batch_size, "max_batch")):
+        limit = getattr(limits, field_name)
+        if isinstance(value, (int, float)) and value > limit:
+            problems.append(f"{label.capitalize()} is {value}, above this server's limit of {limit:g} "
+                            f"({ENV_VARS[field_name][0]}); choose {limit:g} or less.")
+    if shape is not None and not problems:
+        estimate = estimate_run(config, shape)
+        if estimate.minutes > limits.max_run_minutes:
+            problems.append(f"This run would take about {estimate.minutes:.0f} minutes "
+                            f"({estimate.examples_per_epoch:,} examples x {t.epochs} epochs), above this server's "
+                            f"limit of {limits.max_run_minutes:g} minutes (SENTIMENT_MAX_RUN_MINUTES); use fewer "
+                            "epochs, a smaller model, sentences instead of phrases, or a batch limit per epoch.")
+    return problems
+
+
+def check_limits(config: RunConfig, limits: Limits, shape: DataShape | None = None) -> None:
+    """Raise LimitExceeded listing every setting outside the limits."""
+    problems = limit_problems(config, limits, shape)
+    if problems:
+        raise LimitExceeded(problems)

@@ -1,0 +1,83 @@
+"""The training page in a real browser: start a real background run, watch its curve grow, stop it.
+
+The run is the `train` command as its own process (sentiment_core.jobs), writing into the
+session's temporary runs folder; the test reads that run directory to check what the page said.
+"""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from sentiment_core.runs import read_metrics, read_status
+
+RUN_NAME = "e2e-live-curve"
+LIVE_SECONDS = 120  # a cold training process needs a while to load torch and the data on 2 busy cores
+POINTS = """([selector, more_than]) => {
+    const plot = document.querySelector(selector + ' .js-plotly-plot');
+    return !!(plot && plot.data && plot.data.length && plot.data[0].x.length > more_than);
+}"""
+
+
+def batch_points(app) -> int:
+    """How many batches the live loss chart has drawn (its first trace: the raw batch losses)."""
+    return app.page.evaluate("""(selector) => {
+        const plot = document.querySelector(selector + ' .js-plotly-plot');
+        return plot && plot.data && plot.data.length ? plot.data[0].x.length : 0;
+    }""", ".st-key-train_batch_loss")
+
+
+def set_number(app, key: str, value: int) -> None:
+    field = app.widget(key).locator("input")
+    field.fill(str(value))
+    field.press("Enter")
+    app.idle()
+    expect(field).to_have_value(str(value))
+
+
+def test_training_runs_live_and_stops(app, e2e_dirs):
+    app.open("/training")
+    expect(app.main().get_by_role("heading", name="Training runner")).to_be_visible()
+    # The seed preset (the tutorial's RNN, 200 batches of 4 per epoch), with more epochs than the test
+    # will wait for, so the run is still going when Stop is pressed, and a small dev slice.
+    set_number(app, "train_epochs", 20)
+    set_number(app, "train_eval_limit", 200)
+    expect(app.main().get_by_text(re.compile(r"training examples and 200 batches per epoch"))).to_be_visible()
+    name = app.widget("train_name").locator("input")
+    name.fill(RUN_NAME)
+    name.press("Enter")
+    app.idle()
+    assert not app.errors(), app.errors()
+
+    app.widget("train_start").get_by_role("button").click()
+    heading = app.main().get_by_role("heading", name=re.compile(rf"{RUN_NAME}: (queued|starting|running)"))
+    expect(heading).to_be_visible(timeout=30_000)
+
+    # The live curve: first points, then more points on a later redraw, without reloading the page.
+    app.page.wait_for_function(POINTS, arg=[".st-key-train_batch_loss", 2], timeout=LIVE_SECONDS * 1000)
+    first = batch_points(app)
+    app.page.wait_for_function(POINTS, arg=[".st-key-train_batch_loss", first], timeout=LIVE_SECONDS * 1000)
+    grown = batch_points(app)
+    assert grown > first
+    progress = app.page.locator('[data-testid="stProgress"]').first.inner_text()
+    assert re.search(r"epoch 1 of 20 · batch \d+ of 200", progress), progress
+    app.no_exception()
+
+    app.main().get_by_role("button", name="Stop").first.click()
+    expect(app.main().get_by_role("heading", name=f"{RUN_NAME}: stopped")).to_be_visible(timeout=60_000)
+    expect(app.main().get_by_text(re.compile(r"Stopped on request at epoch 1"))).to_be_visible()
+    # A stopped run keeps its training state: it can be resumed.
+    expect(app.main().get_by_role("button", name="Resume").first).to_be_visible()
+    app.idle()  # polling ends with the run: the page is still now
+    expect(app.widget("train_batch_loss").locator(".main-svg").first).to_be_visible()
+    app.scroll_to(app.main().get_by_role("heading", name=f"{RUN_NAME}: stopped"))
+    app.screenshot("training")
+
+    # The page told the truth: the run directory holds the same story.
+    run_dir = e2e_dirs["runs"] / RUN_NAME
+    status = read_status(run_dir)
+    assert status["state"] == "stopped" and status["epoch"] == 0
+    events, _ = read_metrics(run_dir)
+    batches = [e for e in events if e["event"] == "batch_end"]
+    assert len(batches) >= grown and all(e["epoch"] == 1 for e in batches)
+    assert events[-1]["event"] in ("train_end", "evaluation")

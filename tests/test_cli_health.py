@@ -1,0 +1,87 @@
+"""`python -m sentiment_core health`: what an operator's health check sees."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from sentiment_core.__main__ import main
+
+VARIABLES = ("SST_DIR", "SENTIMENT_DATA_DIR", "SENTIMENT_RUNS_DIR", "SENTIMENT_MAX_EPOCHS", "SENTIMENT_MAX_QUEUE",
+             "SENTIMENT_ALLOW_DELETE", "SENTIMENT_MAX_INPUT_TOKENS", "SENTIMENT_MAX_BATCH_ROWS")
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, sst_dir):
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "data"))
+    return monkeypatch
+
+
+def health(capsys, *args) -> tuple[int, dict]:
+    code = main(["health", "--json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_ready_machine_is_healthy(env, capsys, tmp_path, sst_dir):
+    env.setenv("SENTIMENT_MAX_EPOCHS", "3")
+    code, report = health(capsys)
+    assert code == 0 and report["healthy"]
+    checks = report["checks"]
+    assert str(sst_dir) in checks["treebank"]["detail"]
+    assert (tmp_path / "data" / "runs").is_dir()  # the runs folder under the data root was made
+    assert "SENTIMENT_MAX_EPOCHS=3" in checks["training limits"]["detail"]
+    assert "SENTIMENT_MAX_INPUT_TOKENS=" in checks["playground limits"]["detail"]
+
+
+def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env.setenv("SST_DIR", str(empty))
+    env.setenv("SENTIMENT_RUNS_DIR", str(blocker / "runs"))
+    env.setenv("SENTIMENT_MAX_QUEUE", "many")
+    env.setenv("SENTIMENT_MAX_INPUT_TOKENS", "-5")
+    code, report = health(capsys)
+    assert code == 1 and not report["healthy"]
+    checks = report["checks"]
+    assert not any(check["ok"] for check in checks.values())
+    assert "does not hold the treebank" in checks["treebank"]["detail"]
+    assert "SENTIMENT_RUNS_DIR" in checks["runs"]["detail"]
+    assert "SENTIMENT_MAX_QUEUE" in checks["training limits"]["detail"]
+    assert "SENTIMENT_MAX_INPUT_TOKENS" in checks["playground limits"]["detail"]
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if self.path == "/_stcore/health" else b"no"
+        self.send_response(200 if body == b"ok" else 404)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_url_checks_the_running_app(env, capsys):
+    server = HTTPServer(("127.0.0.1", 0), _Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code, report = health(capsys, "--url", f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0 and report["checks"]["app"]["ok"]
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    code, report = health(capsys, "--url", f"http://127.0.0.1:{closed}", "--timeout", "2")
+    assert code == 1 and "is the app running there?" in report["checks"]["app"]["detail"]

@@ -1,0 +1,227 @@
+"""Background training jobs, without Streamlit: real `train` processes started, watched, queued,
+stopped, killed and resumed; the metrics reader; the queue's limits."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from sentiment_core import jobs
+from sentiment_core.__main__ import build_parser
+from sentiment_core.config import RunConfig
+from sentiment_core.limits import LimitExceeded, Limits
+from sentiment_core.runs import (LAST, METRICS, RunNotFound, create_run, read_metrics, read_status,
+                                 write_status)
+
+ONE_AT_A_TIME = Limits(max_concurrent_runs=1, max_queue=1)
+
+
+def tiny_config(epochs: int = 2, train_limit: int = 200, batch_size: int = 25) -> RunConfig:
+    config = RunConfig()
+    config.data.train_limit, config.data.eval_limit = train_limit, 60
+    config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "gru", 16, 16
+    config.train.epochs, config.train.batch_size, config.train.patience = epochs, batch_size, None
+    return config
+
+
+def wait_for(condition, root, limits=ONE_AT_A_TIME, timeout=120.0, every=0.2):
+    """Poll the way the page does (advancing the queue) until condition() is truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs.advance_queue(root, limits)
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def fake_cli_run(root, name="terminal-run"):
+    """A run training in a terminal (this test process stands in for it): it holds a slot."""
+    run_dir = create_run(tiny_config(), root=root, name=name)
+    write_status(run_dir, state="running", pid=os.getpid())
+    return run_dir
+
+
+def test_the_command_is_the_cli_train_command(tmp_path):
+    run_dir = tmp_path / "r"
+    args = build_parser().parse_args(jobs.train_command(run_dir, data_dir="/data/sst")[3:])
+    assert (args.command, args.out, args.config, args.data_dir) == ("train", str(run_dir.resolve()),
+                                                                     str(run_dir.resolve() / "config.json"), "/data/sst")
+    args = build_parser().parse_args(jobs.train_command(run_dir, resume=True, epochs=7)[3:])
+    assert (args.resume, args.epochs) == (str(run_dir.resolve()), 7)
+
+
+def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_stop(tmp_path, sst_dir):
+    root = tmp_path / "runs"
+    first = jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="first")
+    assert jobs.job_view(first).state in ("starting", "running")  # returned at once, the process works on
+    # Enough batches that the kill below lands mid-run: 20 per epoch.
+    second = jobs.start_run(tiny_config(epochs=5, train_limit=200, batch_size=10), root=root, limits=ONE_AT_A_TIME,
+                            data_dir=sst_dir, name="second")
+    view = jobs.job_view(second)
+    assert (view.state, view.queue_place, view.job["state"]) == ("queued", 1, jobs.PENDING)
+    with pytest.raises(jobs.QueueFull, match="queue is full"):
+        jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="third")
+    assert sorted(p.name for p in jobs.run_dirs(root)) == ["first", "second"]  # nothing created
+
+    follower = jobs.MetricsFollower(first)
+    seen_live = wait_for(lambda: follower.update().steps, root)  # batches show while it trains
+    assert seen_live and jobs.job_view(second).state == "queued"  # one at a time
+    wait_for(lambda: jobs.job_view(first).terminal, root)
+    view = jobs.job_view(first)
+    assert view.state == "finished" and view.has_checkpoint and not view.can_resume
+    assert 0 < view.status["results"]["test"]["accuracy"] <= 1
+    metrics = follower.update()
+    assert sorted(metrics.epochs) == [1, 2] and metrics.end["state"] == "finished"
+    assert len(metrics.steps) == 2 * 8 and metrics.steps == sorted(set(metrics.steps))
+    assert sorted(metrics.probes) == [0, 1, 2] and metrics.evaluations["test"]["count"] == 60
+    assert metrics.problems == [] and jobs.progress(metrics).fraction == 1.0
+    assert (first / jobs.LOG_FILE).read_text().startswith("$ ")  # the command, then its output
+    assert "finished" in (first / jobs.LOG_FILE).read_text()
+
+    # The freed slot goes to the queued run. It is killed from outside mid-run, resumed, then stopped.
+    follower = jobs.MetricsFollower(second)
+    wait_for(lambda: 1 in follower.update().epochs and (second / LAST).is_file(), root, every=0.05)
+    os.kill(jobs.read_job(second)["pid"], signal.SIGKILL)
+    wait_for(lambda: jobs.job_view(second).state == "interrupted" and jobs.read_job(second)["state"] == jobs.DONE,
+             root)
+    view = jobs.job_view(second)
+    assert view.can_resume and "ended without finishing" in view.message
+    assert view.job["exit_code"] == -signal.SIGKILL
+
+    jobs.resume_run(second, limits=ONE_AT_A_TIME, data_dir=sst_dir)
+    assert jobs.job_view(second).state in ("starting", "running")
+    wait_for(lambda: follower.update().begin["resumed"] and len(follower.update().steps) > 30, root, every=0.05)
+    message = jobs.stop_run(second, limits=ONE_AT_A_TIME)
+    assert "stop after its current batch" in message and jobs.job_view(second).stop_requested
+    wait_for(lambda: jobs.job_view(second).terminal and jobs.read_job(second)["state"] == jobs.DONE, root)
+    view = jobs.job_view(second)
+    assert view.state == "stopped" and "Stopped on request" in view.message and view.has_checkpoint
+    assert view.job["exit_code"] == 0 and view.can_resume
+    metrics = follower.update()
+    assert metrics.steps == list(range(1, len(metrics.steps) + 1))  # the killed epoch's batches replaced
+    assert 1 in metrics.epochs and metrics.end["state"] == "stopped" and metrics.begin["resumed"]
+    with pytest.raises(jobs.JobError, match="nothing to stop"):
+        jobs.stop_run(second, limits=ONE_AT_A_TIME)
+    with pytest.raises(jobs.JobError, match="only a stopped or interrupted run"):
+        jobs.resume_run(first, limits=ONE_AT_A_TIME)
+
+
+def test_a_process_that_dies_before_training_shows_why(tmp_path):
+    root = tmp_path / "runs"
+    run_dir = jobs.start_run(tiny_config(), root=root, limits=Limits(), data_dir=tmp_path / "no-treebank-here")
+    wait_for(lambda: jobs.job_view(run_dir).terminal, root, Limits())
+    view = jobs.job_view(run_dir)
+    assert view.state == "failed" and "ended before training started (exit code 2)" in view.message
+    assert "does not hold the treebank" in view.message and jobs.LOG_FILE in view.message
+
+
+def test_a_full_queue_and_out_of_range_settings_create_nothing(tmp_path):
+    root = tmp_path / "runs"
+    busy = fake_cli_run(root)
+    with pytest.raises(LimitExceeded, match="SENTIMENT_MAX_HIDDEN"):
+        config = tiny_config()
+        config.model.hidden_dim = 100_000
+        jobs.start_run(config, root=root, limits=ONE_AT_A_TIME)
+    with pytest.raises(ValueError, match="learning rate"):
+        config = tiny_config()
+        config.train.lr = 0.0
+        jobs.start_run(config, root=root, limits=ONE_AT_A_TIME)
+    waiting = jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, name="waiting")
+    assert jobs.job_view(waiting).queue_place == 1 and jobs.read_job(waiting)["pid"] is None  # slot held
+    with pytest.raises(jobs.QueueFull, match="SENTIMENT_MAX_QUEUE"):
+        jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, name="refused")
+    assert sorted(p.name for p in jobs.run_dirs(root)) == ["terminal-run", "waiting"]
+    assert {v.name: v.state for v in jobs.list_jobs(root)} == {"terminal-run": "running", "waiting": "queued"}
+
+    # A waiting run is cancelled without ever starting; deleting obeys the switch and refuses a live run.
+    assert "taken out of the queue" in jobs.stop_run(waiting, limits=ONE_AT_A_TIME)
+    view = jobs.job_view(waiting)
+    assert view.state == "stopped" and "nothing was trained" in view.message and not view.can_resume
+    with pytest.raises(jobs.JobError, match="SENTIMENT_ALLOW_DELETE"):
+        jobs.delete_run(waiting, limits=Limits(allow_delete=False))
+    with pytest.raises(jobs.JobError, match="still training"):
+        jobs.delete_run(busy, limits=Limits())
+    jobs.delete_run(waiting, limits=Limits())
+    assert not waiting.exists() and busy.exists()
+    with pytest.raises(RunNotFound, match="no longer exists"):
+        jobs.job_view(waiting)
+
+
+def test_a_queued_resume_can_be_cancelled_back_to_its_state(tmp_path):
+    root = tmp_path / "runs"
+    fake_cli_run(root)
+    stopped = create_run(tiny_config(), root=root, name="stopped")
+    write_status(stopped, state="stopped", message="Stopped on request.")
+    with pytest.raises(jobs.JobError, match="no saved training state"):
+        jobs.resume_run(stopped, limits=ONE_AT_A_TIME)
+    (stopped / LAST).write_bytes(b"state")  # never read: the slot is held, so it only queues
+    jobs.resume_run(stopped, limits=ONE_AT_A_TIME, epochs=3)
+    view = jobs.job_view(stopped)
+    assert (view.state, view.queue_place, read_status(stopped)["state"]) == ("queued", 1, "queued")
+    assert view.job["command"][-2:] == ["--epochs", "3"] and "--resume" in view.job["command"]
+    jobs.stop_run(stopped, limits=ONE_AT_A_TIME)
+    view = jobs.job_view(stopped)
+    assert view.state == "stopped" and "cancelled" in view.message and view.can_resume
+
+
+def write_lines(path, lines, mode="a"):
+    with open(path, mode, encoding="utf-8") as handle:
+        handle.write("".join(lines))
+
+
+def batch(step, loss=1.0, epoch=1, batches=4, speed=100.0, eta=10.0, when=1000.0):
+    return json.dumps({"event": "batch_end", "epoch": epoch, "batch": (step - 1) % batches + 1, "batches": batches,
+                       "step": step, "loss": loss, "sentences_per_second": speed, "eta": eta, "elapsed": step,
+                       "time": when}) + "\n"
+
+
+def test_the_metrics_follower_reads_only_new_lines_and_names_damaged_ones(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    follower = jobs.MetricsFollower(run_dir)
+    assert follower.update().steps == []  # no file yet
+    path = run_dir / METRICS
+    begin = {"event": "train_begin", "epochs": 2, "batches_per_epoch": 4, "start_epoch": 1, "start_batch": 0}
+    write_lines(path, [json.dumps(begin) + "\n", batch(1), batch(2)])
+    assert follower.update().steps == [1, 2]
+    write_lines(path, [batch(3)[:-10]])  # half a line: still being written
+    assert follower.update().steps == [1, 2] and follower.offset == path.stat().st_size
+    write_lines(path, [batch(3)[-10:], "{not json\n", "[1, 2]\n", batch(4, loss=0.5)])
+    metrics = follower.update()
+    assert metrics.steps == [1, 2, 3, 4] and metrics.losses[-1] == 0.5
+    assert metrics.problems == [f"{METRICS} line 5 is damaged (not valid JSON) and was skipped.",
+                                f"{METRICS} line 6 is not an event and was skipped."]
+    assert read_metrics(run_dir)[0][-1]["step"] == 4  # runs.read_metrics agrees on the events
+
+    # A replaced (shorter) file is read again from the start; a deleted run says so.
+    write_lines(path, [json.dumps(begin) + "\n", batch(1, loss=2.0)], mode="w")
+    metrics = follower.update()
+    assert metrics.steps == [1] and metrics.losses == [2.0] and metrics.problems == []
+    path.unlink()
+    run_dir.rmdir()
+    with pytest.raises(RunNotFound, match="no longer exists"):
+        follower.update()
+
+
+def test_progress_speed_and_resumed_batches(tmp_path):
+    metrics = jobs.RunMetrics()
+    assert jobs.progress(metrics) is None
+    metrics.take({"event": "train_begin", "epochs": 2, "batches_per_epoch": 4, "start_epoch": 1, "start_batch": 0})
+    for step in range(1, 7):
+        metrics.take(json.loads(batch(step, epoch=1 if step <= 4 else 2, speed=100.0 if step % 2 else 300.0,
+                                      eta=8.0 - step)))
+    metrics.take({"event": "epoch_end", "epoch": 1, "dev_accuracy": 0.5})
+    p = jobs.progress(metrics, now=1001.0)
+    assert (p.epoch, p.batch, p.batches, p.fraction) == (2, 2, 4, 6 / 8)
+    assert p.sentences_per_second == pytest.approx(150.0)  # harmonic mean of 100 and 300
+    assert p.seconds_left == pytest.approx(1.0)  # eta 2 s at the event, 1 s ago
+    # After a resume from the start of epoch 2, the repeated steps replace the old ones.
+    metrics.take(json.loads(batch(5, epoch=2, loss=9.0)))
+    assert metrics.steps == [1, 2, 3, 4, 5] and metrics.losses[-1] == 9.0
+    assert jobs.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
+    assert jobs.smooth([0.0, 10.0], weight=0.5) == pytest.approx([0.0, 10 * 0.5 / 0.75])

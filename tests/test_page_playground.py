@@ -1,0 +1,229 @@
+"""AppTest of the playground page with runs trained in the test on a slice of the treebank."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sentiment_core import jobs
+from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from sentiment_core.inference import QUICK_PRESET, Predictor, usable_runs
+from sentiment_core.limits import Limits
+from sentiment_core.runs import is_process_alive, train_run
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGE = "views/playground.py"
+NEGATION = "This movie was actually neither that funny, nor super witty."
+
+
+def tiny_config(cell: str, bidirectional: bool = False) -> RunConfig:
+    return RunConfig(data=DataConfig(labels=3, train_limit=200, eval_limit=50),
+                     model=ModelConfig(cell=cell, bidirectional=bidirectional, embedding_dim=16, hidden_dim=16),
+                     train=TrainConfig(epochs=1, batch_size=32, patience=None, probe_every=0))
+
+
+@pytest.fixture(scope="module")
+def runs_dir(corpus, tmp_path_factory) -> Path:
+    """Two small runs: an older bidirectional LSTM and a newer GRU (the page's default)."""
+    root = tmp_path_factory.mktemp("playground") / "runs"
+    train_run(tiny_config("lstm", True), root=root, name="older-lstm", corpus=corpus, catch_signals=False)
+    time.sleep(0.01)  # distinct creation times: newest first
+    train_run(tiny_config("gru"), root=root, name="newer-gru", corpus=corpus, catch_signals=False)
+    return root
+
+
+@pytest.fixture
+def env(monkeypatch, sst_dir, runs_dir):
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(runs_dir))
+    monkeypatch.delenv("SENTIMENT_MAX_INPUT_TOKENS", raising=False)
+    monkeypatch.delenv("SENTIMENT_MAX_BATCH_ROWS", raising=False)
+    return runs_dir
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_spec(at: AppTest, key: str) -> dict:
+    charts = [c for c in at.get("plotly_chart") if key in c.proto.id]
+    assert len(charts) == 1, f"expected one chart keyed {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def all_text(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def type_text(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="pg_text").input(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_predicts_a_sentence_with_its_trajectory(env):
+    at = open_page()
+    assert at.selectbox(key="pg_run").value == "newer-gru"  # newest first
+    assert at.text_area(key="pg_text").value == NEGATION      # the tutorial's sentence by default
+    predictor = Predictor.from_run(env / "newer-gru")
+    expected = predictor.predict(NEGATION)
+    label = next(m for m in at.metric if m.label == "Predicted label")
+    assert label.value == expected.label
+    bars = chart_spec(at, "pg_probabilities")["data"][0]
+    assert bars["y"] == expected.class_names and bars["x"] == pytest.approx(expected.probabilities, abs=1e-6)
+    traces = {t["name"]: t for t in chart_spec(at, "pg_trajectory")["data"]}
+    assert list(traces) == expected.class_names
+    tokens = expected.encoded.tokens
+    assert traces["positive"]["x"] == [f"{i}: {t}" for i, t in enumerate(tokens)]
+    last = [traces[name]["y"][-1] for name in expected.class_names]
+    assert last == pytest.approx(expected.probabilities, abs=1e-5)  # the trajectory ends at the answer
+    assert "Completeness" in all_text(at.caption)
+    assert "units by tokens" in json.dumps(chart_spec(at, "pg_states")["layout"]["title"])
+    assert at.radio(key="pg_gate").options == ["reset", "update", "new"]  # a GRU's gates
+    at.radio(key="pg_gate").set_value("update").run()
+    assert "update gate" in json.dumps(chart_spec(at, "pg_gates")["layout"]["title"])
+
+
+def test_example_picker_and_query_parameter(env):
+    at = open_page({"text": "The film is not bad at all."})
+    assert at.text_area(key="pg_text").value == "The film is not bad at all."
+    at.selectbox(key="pg_example").set_value("I did not like this movie.").run()
+    assert at.text_area(key="pg_text").value == "I did not like this movie."
+    assert not at.exception
+
+
+def test_unknown_words_are_highlighted(env):
+    at = type_text(open_page(), "The movie was zorglubious and flimflammy")
+    html = all_text(at.markdown)
+    assert 'class="unk"' in html and "zorglubious" in html and "flimflammy" in html
+    assert html.count('class="unk"') == 2
+    assert "2 of 6 tokens are not in the training vocabulary" in all_text(at.caption)
+    table = at.dataframe[0].value
+    assert list(table.loc[table["unknown"], "token"]) == ["zorglubious", "flimflammy"]
+    assert set(table.loc[table["unknown"], "index"]) == {0}
+
+
+def test_empty_odd_and_too_long_text(env, monkeypatch):
+    at = type_text(open_page(), "   ")
+    assert "nothing to classify" in all_text(at.info)
+    for odd in ("!!! ???", "😀 🎬", "映画はとても良かった"):
+        at = type_text(at, odd)
+        assert any(m.label == "Predicted label" for m in at.metric)
+    monkeypatch.setenv("SENTIMENT_MAX_INPUT_TOKENS", "12")
+    at = type_text(open_page(), NEGATION + " And more words here.")
+    assert "cap of 12" in all_text(at.error) and not at.get("plotly_chart")
+    at = type_text(at, "Short and fine.")
+    assert not at.error and any(m.label == "Predicted label" for m in at.metric)
+
+
+def test_compare_two_runs(env):
+    at = open_page()
+    at.radio(key="pg_mode").set_value("Compare two runs").run()
+    assert not at.exception
+    assert at.selectbox(key="pg_run_b").value == "older-lstm"
+    for tag, run in (("a", "newer-gru"), ("b", "older-lstm")):
+        expected = Predictor.from_run(env / run).predict(NEGATION)
+        assert chart_spec(at, f"pg_compare_bars_{tag}")["data"][0]["x"] == pytest.approx(expected.probabilities,
+                                                                                         abs=1e-6)
+    assert len([c for c in at.get("plotly_chart") if "compare_trajectory" in c.proto.id]) == 2
+
+
+def test_many_sentences_from_a_csv(env):
+    at = open_page()
+    at.radio(key="pg_mode").set_value("Many sentences").run()
+    at.radio(key="pg_batch_source").set_value("Upload a CSV file").run()
+    at.button(key="pg_batch_go").click().run()
+    assert "no file yet" in all_text(at.error) and not at.dataframe  # nothing to predict yet
+    data = 'id,text\n1,"A fine, moving film."\n2,Dull and tedious.\n3,\n'.encode()
+    at.file_uploader(key="pg_csv").set_value(("reviews.csv", data, "text/csv")).run()
+    at.button(key="pg_batch_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert list(table["text"]) == ["A fine, moving film.", "Dull and tedious.", ""]
+    predictor = Predictor.from_run(env / "newer-gru")
+    assert table["label"][0] == predictor.predict("A fine, moving film.").label
+    assert "nothing to classify" in table["note"][2]
+    assert "2 sentences classified" in all_text(at.success)
+    assert at.get("download_button")
+
+    at.file_uploader(key="pg_csv").set_value(("bad.csv", b"id,review\n1,good\n", "text/csv")).run()
+    at.button(key="pg_batch_go").click().run()
+    assert "no text column" in all_text(at.error) and not at.get("download_button")
+
+
+def test_many_sentences_pasted_with_a_row_limit(env, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_MAX_BATCH_ROWS", "2")
+    at = open_page()
+    at.radio(key="pg_mode").set_value("Many sentences").run()
+    at.button(key="pg_batch_go").click().run()
+    assert "no sentences" in all_text(at.error)
+    at.text_area(key="pg_lines").input("good film\nbad film\nok film").run()
+    at.button(key="pg_batch_go").click().run()
+    assert "limit of 2 rows" in all_text(at.error)
+    at.text_area(key="pg_lines").input("good film\n\nbad film").run()
+    at.button(key="pg_batch_go").click().run()
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_without_runs_offers_a_quick_model(monkeypatch, sst_dir, tmp_path):
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(tmp_path / "runs"))
+    at = open_page()
+    assert "no trained model yet" in all_text(at.info)
+    assert at.button(key="pg_quick").label == "Train a quick model"
+    monkeypatch.delenv("SST_DIR")
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "empty"))
+    at = open_page()
+    assert "needs the Stanford Sentiment Treebank" in all_text(at.warning)
+    assert not at.get("button")  # no button that cannot work
+
+
+@pytest.mark.slow
+def test_quick_model_trains_in_the_background_then_answers(monkeypatch, sst_dir, tmp_path):
+    """The real thing: the button starts `python -m sentiment_core train` as a background process."""
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    root = tmp_path / "runs"
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
+    at = open_page()
+    at.button(key="pg_quick").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (run,) = jobs.list_jobs(root)
+    assert run.status.get("preset") == QUICK_PRESET
+    try:
+        assert at.get("progress")  # the bar that follows the run
+        deadline = time.monotonic() + 600
+        while not usable_runs(root):
+            assert time.monotonic() < deadline, "the quick model did not finish in 10 minutes"
+            assert jobs.job_view(run.path).state not in ("failed", "interrupted"), jobs.job_view(run.path).message
+            time.sleep(2)
+            jobs.advance_queue(root, Limits())
+    finally:
+        view = jobs.job_view(run.path)
+        if view.active:
+            jobs.stop_run(run.path, limits=Limits())
+        pid, deadline = (view.job or {}).get("pid"), time.monotonic() + 60
+        while is_process_alive(pid) and time.monotonic() < deadline:  # leave no process behind
+            time.sleep(0.5)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.label == "Predicted label" for m in at.metric)
+
+
+def test_chart_helpers_escape_text_and_order_units():
+    from dashboard.charts import playground as charts
+
+    html = charts.tokens_html(["<sos>", "<b>bold</b>", "ok", "<eos>"], [False, True, False, False])
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html and html.count('class="unk"') == 1
+    attribution = charts.attribution_html(["good", "<script>"], [0.5, -0.25], "positive")
+    assert "<script>" not in attribution and "rgba(27,120,55,0.80)" in attribution  # the strongest is fully coloured
+    assert charts.order_by_last_value([[0.0, 0.1], [0.0, 0.9], [0.0, -0.5]]) == [1, 0, 2]
+    figure = charts.units_by_tokens_heatmap(["a", "b"], [[0.0, 0.1], [0.0, 0.9]], "h", order=[1, 0])
+    assert list(figure.data[0].y) == ["unit 1", "unit 0"] and list(figure.data[0].z[0]) == [0.0, 0.9]

@@ -1,0 +1,226 @@
+"""AppTest of the training page inside the app's navigation: start, watch and stop a real background
+run; failed and interrupted runs (and resuming one); limits, prefilled settings, a full queue;
+results, comparison, damaged metrics, deleting."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sentiment_core import jobs
+from sentiment_core.config import RunConfig
+from sentiment_core.runs import create_run, read_status, request_stop, train_run, write_status
+from sentiment_core.training import Callback
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGE = "views/training.py"
+
+
+@pytest.fixture
+def runs_root(sst_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    root = tmp_path / "runs"
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
+    for name in ("SENTIMENT_MAX_QUEUE", "SENTIMENT_ALLOW_DELETE", "SENTIMENT_MAX_CONCURRENT_RUNS"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def tiny_config(**train) -> RunConfig:
+    config = RunConfig()
+    config.data.train_limit, config.data.eval_limit = 200, 60
+    config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "gru", 16, 16
+    config.train.epochs, config.train.batch_size, config.train.patience = 2, 25, None
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return config
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def chart(at: AppTest, key: str) -> dict | None:
+    found = [c for c in at.get("plotly_chart") if key in c.proto.id]
+    return json.loads(found[0].proto.spec) if found else None
+
+
+def metric(at: AppTest, label: str) -> str | None:
+    return next((m.value for m in at.metric if m.label == label), None)
+
+
+def header(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown if m.value.startswith("### "))
+
+
+def rerun_until(at: AppTest, condition, timeout: float = 150.0) -> None:
+    """Rerun the page (as its 1 s polling does) until condition(at) holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        if condition(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; the page shows: {header(at)} {texts(at.error)} {texts(at.info)}")
+
+
+def set_settings(at: AppTest, **values) -> None:
+    for key, value in values.items():
+        widget = next(w for w in [*at.number_input, *at.selectbox, *at.checkbox] if w.key == f"train_{key}")
+        widget.set_value(value)
+    at.run()
+
+
+def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
+    at = open_page()
+    at.selectbox(key="train_preset").set_value("custom").run()
+    set_settings(at, cell="gru", embedding_dim=16, hidden_dim=16, epochs=20, batch_size=10, train_limit=400,
+                 eval_limit=60, patience=0)
+    assert not at.error, texts(at.error)
+    at.text_input(key="train_name").set_value("from-the-page")
+    at.button(key="train_start").click().run()
+    assert "from-the-page** started in the background" in texts(at.success)
+    assert (runs_root / "from-the-page" / jobs.LOG_FILE).is_file()  # a real process writes it
+
+    # Live: progress bar, batch losses, then the first epoch's dev accuracy.
+    rerun_until(at, lambda a: metric(a, "Best dev accuracy so far") not in (None, "-"))
+    assert "running" in header(at)
+    progress = at.get("progress")[0].proto
+    assert "epoch" in progress.text and "sentences/s" in progress.text and 0 < progress.value < 100
+    losses = chart(at, "train_batch_loss")
+    assert losses and len(losses["data"][0]["y"]) >= 40  # epoch 1's 40 batches at least
+    accuracy = chart(at, "train_epoch_accuracy")
+    assert accuracy["layout"]["annotations"][-1]["text"].startswith("No published figure exists for the 3-class")
+    assert any("always" in a["text"] for a in accuracy["layout"]["annotations"])  # the majority baseline
+    assert chart(at, "train_gradient_flow") is not None
+
+    # A second browser (a new session) sees the same run in progress.
+    other = open_page()
+    assert other.selectbox(key="train_watch").value == "from-the-page" and "running" in header(other)
+
+    at.button(key="train_stop").click().run()
+    rerun_until(at, lambda a: "stopped" in header(a))
+    assert "Stopped on request" in texts(at.warning) and "best checkpoint is kept" in texts(at.warning)
+    assert "sentiment_core evaluate" in texts(at.caption)  # stopping skips the final evaluation
+    assert read_status(runs_root / "from-the-page")["state"] == "stopped"
+    assert (runs_root / "from-the-page" / "checkpoint.pt").is_file() and at.button(key="train_resume")
+
+
+class StopAt(Callback):
+    def __init__(self, run_dir_of, epoch, batch):
+        self.run_dir_of, self.epoch, self.batch = run_dir_of, epoch, batch
+
+    def on_batch_end(self, event, control):
+        if (event["epoch"], event["batch"]) == (self.epoch, self.batch):
+            request_stop(self.run_dir_of())
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_failed_and_interrupted_runs_say_so_and_an_interrupted_one_resumes(runs_root, corpus):
+    failed, _ = train_run(tiny_config(optimizer="sgd", lr=1e38, clip=None), root=runs_root, name="diverged",
+                          corpus=corpus, catch_signals=False)
+    holder = {}
+    callback = StopAt(lambda: holder["dir"], 2, 1)
+    interrupted = runs_root / "killed"
+    holder["dir"] = interrupted
+    train_run(tiny_config(), interrupted, corpus=corpus, callbacks=[callback], catch_signals=False)
+    write_status(interrupted, state="running", pid=dead_pid())  # what a killed process leaves behind
+
+    at = open_page()
+    at.selectbox(key="train_watch").set_value("diverged").run()
+    assert "failed" in header(at) and "Training diverged" in texts(at.error) and "learning rate" in texts(at.error)
+    assert not [b for b in at.button if b.key == "train_resume"]
+
+    at.selectbox(key="train_watch").set_value("killed").run()
+    assert "interrupted" in header(at) and "Interrupted" in texts(at.error)
+    at.button(key="train_resume").click().run()
+    assert "will resume" in texts(at.info)
+    rerun_until(at, lambda a: "finished" in header(a))
+    assert "Finished 2 epochs" in texts(at.success) and metric(at, "test accuracy") is not None
+
+
+def test_prefilled_settings_limits_and_a_full_queue(runs_root, monkeypatch):
+    at = open_page({"preset": "seed", "cell": "lstm"})
+    assert at.selectbox(key="train_preset").value == "seed" and at.selectbox(key="train_cell").value == "lstm"
+    assert at.number_input(key="train_batch_size").value == 4 and at.number_input(key="train_max_batches").value == 200
+    assert not at.error and not at.button(key="train_start").disabled
+
+    set_settings(at, hidden_dim=100_000)
+    assert "Hidden size is 100000, above this server's limit" in texts(at.error)
+    assert at.button(key="train_start").disabled
+    set_settings(at, hidden_dim=16, lr=0.0)
+    assert "Learning rate must be positive" in texts(at.error)
+    assert not runs_root.exists() or jobs.run_dirs(runs_root) == []
+
+    bad = open_page({"preset": "nope", "cell": "transformer"})
+    assert "no preset called 'nope'" in texts(bad.warning) and "no cell called 'transformer'" in texts(bad.warning)
+
+    # A run training in a terminal holds the only slot, and no queue is allowed.
+    monkeypatch.setenv("SENTIMENT_MAX_QUEUE", "0")
+    busy = create_run(tiny_config(), root=runs_root, name="terminal-run")
+    write_status(busy, state="running", pid=os.getpid())
+    at = open_page()
+    set_settings(at, embedding_dim=16, hidden_dim=16, train_limit=100, eval_limit=50, max_batches=0)
+    at.button(key="train_start").click().run()
+    assert "The queue is full" in texts(at.error) and "SENTIMENT_MAX_QUEUE" in texts(at.error)
+    assert [p.name for p in jobs.run_dirs(runs_root)] == ["terminal-run"]
+
+
+def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monkeypatch):
+    first, _ = train_run(tiny_config(), root=runs_root, name="first", corpus=corpus, catch_signals=False)
+    second, _ = train_run(tiny_config(lr=3e-3), root=runs_root, name="second", corpus=corpus, catch_signals=False)
+    at = open_page()
+    at.selectbox(key="train_watch").set_value("first").run()
+    assert "finished" in header(at) and metric(at, "test accuracy").endswith("%")
+    assert metric(at, "majority class (test)") is not None
+    per_class = [d.value for d in at.dataframe if "precision" in d.value.columns]
+    assert list(per_class[0]["class"]) == ["positive", "negative", "neutral"]  # test, then dev
+    assert per_class[0]["support"].sum() == 60 and chart(at, "train_confusion_test") is not None
+
+    at.multiselect(key="train_compare").set_value(["first", "second"]).run()
+    overlay = chart(at, "train_overlay")
+    assert [t["name"] for t in overlay["data"]] == ["first", "second"]
+    table = at.dataframe[-1].value
+    assert list(table["run"]) == ["first", "second"] and list(table["lr"]) == [1e-3, 3e-3]
+
+    with open(first / "metrics.jsonl", "a", encoding="utf-8") as handle:
+        handle.write("{this line is damaged\n")
+    at.run()
+    assert "could not be read" in texts(at.warning) and "not valid JSON" in texts(at.warning)
+    assert "finished" in header(at)  # the other events still show
+
+    at.selectbox(key="train_watch").set_value("second").run()
+    at.checkbox(key="train_confirm_delete_second").check().run()
+    monkeypatch.setenv("SENTIMENT_ALLOW_DELETE", "0")
+    at.button(key="train_delete").click().run()
+    assert "switched off" in texts(at.error) and second.exists()
+    monkeypatch.setenv("SENTIMENT_ALLOW_DELETE", "1")
+    at.button(key="train_delete").click().run()
+    assert "Deleted second" in texts(at.success) and not second.exists()
+
+    at.selectbox(key="train_watch").set_value("first").run()
+    shutil.rmtree(first)  # deleted behind the page's back
+    at.run()
+    assert not at.exception and "No runs yet" in texts(at.info)

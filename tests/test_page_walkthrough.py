@@ -1,0 +1,219 @@
+"""AppTest of the walkthrough page, run inside the app's real navigation (so its page links resolve)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sentiment_core import lessons
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGE = "views/walkthrough.py"
+
+
+@pytest.fixture
+def page(sst_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(tmp_path / "runs"))  # no runs
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_spec(at: AppTest, key: str) -> dict:
+    """The plotly figure of the chart with this key, as the browser would receive it."""
+    charts = [c for c in at.get("plotly_chart") if key in c.proto.id]
+    assert len(charts) == 1, f"expected one chart keyed {key}"
+    return json.loads(charts[0].proto.spec)
+
+
+def traces(spec: dict) -> dict[str, list]:
+    return {t["name"]: t["y"] for t in spec["data"]}
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_step_the_cell_twice_and_see_the_shared_weights(page):
+    at = page
+    assert not at.get("graphviz_chart") and any("Take 2 more steps" in i.value for i in at.info)
+    at.button(key="wt_next_step").click().run()
+    at.button(key="wt_next_step").click().run()
+    assert not at.exception
+    codes = [c.value for c in at.code]
+    assert any(c.startswith("y_1 (3, 1):\ntensor(") for c in codes)
+    assert any(c.startswith("h_2 (3, 10):\ntensor(") for c in codes)
+    graphs = at.get("graphviz_chart")
+    assert len(graphs) == 2
+    y1_dot, y2_dot = (g.proto.spec for g in graphs)
+    assert 'label="y_2\\n(3, 1)"' in y2_dot and 'label="x_2\\n(3, 1024)"' in y2_dot and "x_2" not in y1_dot
+    assert metric(at, "uses of fc_hh.weight in y_1's graph") == "1"
+    assert metric(at, "uses of fc_hh.weight in y_2's graph") == "2"
+    # The two red edges leave the one fc_hh.weight node of y_2's graph.
+    hot = next(line.split()[0] for line in y2_dot.splitlines() if 'label="fc_hh.weight' in line)
+    assert sum(1 for line in y2_dot.splitlines() if line.strip().startswith(f"{hot} ->")) == 2
+
+    at.button(key="wt_reset").click().run()
+    assert not at.get("graphviz_chart")
+
+
+def test_changing_the_sizes_starts_a_new_cell(page):
+    at = page
+    at.button(key="wt_next_step").click().run()
+    at.slider(key="wt_h_dim").set_value(4).run()
+    at.slider(key="wt_batch").set_value(2).run()
+    assert any("starts again" in i.value for i in at.info) or not any(c.value.startswith("y_1") for c in at.code)
+    at.button(key="wt_next_step").click().run()
+    assert any(c.value.startswith("h_1 (2, 4):") for c in at.code)
+
+
+def test_bptt_sliders_change_the_plot(page):
+    at = page
+    start = traces(chart_spec(at, "wt_bptt_chart"))
+    assert len(start["tanh: without truncation"]) == 50 and len(start["tanh: truncated at k = 20"]) == 21
+
+    at.slider(key="wt_radius").set_value(1.2).run()
+    steeper = traces(chart_spec(at, "wt_bptt_chart"))
+    assert steeper["tanh: without truncation"] != start["tanh: without truncation"]
+
+    at.radio(key="wt_activation").set_value("identity").run()
+    linear = traces(chart_spec(at, "wt_bptt_chart"))["identity: without truncation"]
+    for k, norm in enumerate(linear):  # orthogonal W_hh by default: exactly 1.2 ** k
+        assert norm == pytest.approx(1.2 ** k, rel=0.01)
+    assert metric(at, f"explodes (> {lessons.EXPLODING_ABOVE:g}) from") == "38 steps back"  # 1.2**38 > 1000
+
+    at.slider(key="wt_length").set_value(30).run()
+    at.slider(key="wt_truncate").set_value(5).run()
+    cut = traces(chart_spec(at, "wt_bptt_chart"))
+    assert len(cut["identity: without truncation"]) == 30 and len(cut["identity: truncated at k = 5"]) == 6
+
+
+def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path):
+    """The button starts real background training through the jobs module; the test ends it early."""
+    import os
+    import signal
+    import time
+
+    from sentiment_core import jobs
+    from sentiment_core.runs import is_process_alive, read_config
+
+    at = page
+    assert any("No vanilla RNN and LSTM" in i.value for i in at.info)
+    assert all("wt_probe_chart" not in c.proto.id for c in at.get("plotly_chart"))
+    at.button(key="wt_train_comparison").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    try:
+        views = {v.name: v for v in jobs.list_jobs(tmp_path / "runs")}
+        assert len(views) == 2 and all(name.startswith(lessons.COMPARISON_PREFIX) for name in views)
+        cells = sorted(read_config(v.path).model.cell for v in views.values())
+        assert cells == sorted(lessons.COMPARISON_CELLS)
+        assert all(v.active for v in views.values())  # one starting, one waiting for its slot (1 at a time)
+        assert any("Training in the background" in i.value for i in at.info)
+        assert not [b for b in at.button if b.key == "wt_train_comparison"]  # no second launch
+    finally:  # end the training processes this test started (each leads its own process group)
+        pids = [(jobs.read_job(v.path) or {}).get("pid") for v in jobs.list_jobs(tmp_path / "runs")]
+        for pid in pids:
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # already ended
+        deadline = time.time() + 30
+        while any(pid and is_process_alive(pid) for pid in pids) and time.time() < deadline:
+            for pid in pids:
+                if pid:
+                    try:
+                        os.waitpid(pid, os.WNOHANG)  # our child: reap it
+                    except ChildProcessError:
+                        pass
+            time.sleep(0.2)
+
+
+def test_text_to_tensors_and_links(page):
+    at = page
+    dataframes = at.dataframe
+    assert len(dataframes) == 4  # indices, embedding rows, the two batches
+    indices = dataframes[0].value
+    assert list(indices.loc["token"])[:3] == ["<sos>", "this", "movie"] and indices.loc["index", "t=0"] == "2"
+    assert indices.loc["token", "t=8"] == "," and int(indices.loc["count in training sentences", "t=8"]) > 1000
+    batches = [df.value for df in dataframes[2:]]  # time-major: one column per sentence
+    for batch in batches:
+        assert "your sentence" in batch.columns and batch.shape[1] == 4
+        ours = batch["your sentence"].tolist()
+        assert ours[:3] == ["<sos>", "this", "movie"] and ours[13] == "<eos>" and set(ours[14:]) <= {"<pad>"}
+    # Bucketing: the other sentences are close in length, so less padding than without.
+    pads = [int((batch == "<pad>").sum().sum()) for batch in batches]
+    assert pads[0] < pads[1]
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
+    assert any("Dataset explorer" in label for label in links)
+    # Links to the training and playground pages carry their settings (query parameters the pages read).
+    assert links["Training: the seed preset"].query_string == "preset=seed"
+    assert links["Training: the seed preset with an LSTM"].query_string == "preset=seed&cell=lstm"
+    assert links["Playground: the negation sentence"].query_string == (
+        "text=This+movie+was+actually+neither+that+funny%2C+nor+super+witty.")
+    assert all(link.page_script_hash for link in links.values())  # each resolves to a page of the app
+
+    at.text_input(key="wt_sentence").set_value("good , bad , good zzqxv").run()  # repeated tokens, an unknown word
+    assert not at.exception
+    assert list(at.dataframe[0].value.loc["token"]) == ["<sos>", "good", ",", "bad", ",", "good", "<unk>", "<eos>"]
+    assert any("zzqxv" in c.value and "<unk>" in c.value for c in at.caption)
+    at.text_input(key="wt_sentence").set_value("   ").run()
+    assert any("empty" in e.value for e in at.error)
+
+
+def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus, vocab):
+    """Two runs (a vanilla RNN and an LSTM) with probes measured by the trainer's own probe code."""
+    import torch
+
+    from sentiment_core.batching import EncodedDataset
+    from sentiment_core.config import preset
+    from sentiment_core.models import build_model
+    from sentiment_core.runs import MetricsWriter, create_run, save_checkpoint
+    from sentiment_core.text import label_scheme
+    from sentiment_core.training import probe_batch, run_probe
+
+    root = tmp_path / "runs"
+    dev = EncodedDataset(corpus.examples(3, "dev")[:200], vocab)
+    batch = probe_batch(dev)
+    models = {}
+    for cell in ("scratch", "lstm"):
+        config = preset("seed")
+        config.model.cell, config.model.tutorial = cell, False
+        config.model.vocab_size, config.model.num_classes = len(vocab), 3
+        torch.manual_seed(0)
+        model = build_model(config.model, vocab)
+        run_dir = create_run(config, vocab, root=root, name=f"probe-{cell}")
+        writer = MetricsWriter(run_dir)
+        for epoch in (0, 1):  # two probes of the same untrained model: the page shows the last one
+            writer.write(run_probe(model, batch, epoch, "cpu"))
+        writer.close()
+        save_checkpoint(run_dir / "checkpoint.pt", model, config.model, label_scheme(3), {"epoch": 1})
+        models[cell] = (run_dir, model)
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert sorted(at.multiselect[0].value) == ["probe-lstm", "probe-scratch"]
+    names = traces(chart_spec(at, "wt_probe_chart"))
+    assert len(names) == 4  # two runs, after epoch 1 and before training
+    for name, norms in names.items():
+        assert len(norms) == batch.tokens.shape[1] and norms[0] == pytest.approx(1.0)
+    assert not any("No vanilla RNN and LSTM" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "wt_train_comparison"]  # nothing left to train
+    at.multiselect[0].set_value(["probe-lstm"]).run()
+    assert len(traces(chart_spec(at, "wt_probe_chart"))) == 2
+
+    # The embedding lookup can read a run's checkpoint: the rows are that model's word vectors.
+    run_dir, model = models["lstm"]
+    at.selectbox(key="wt_embedding_source").set_value(str(run_dir)).run()
+    assert not at.exception
+    rows = next(df.value for df in at.dataframe if "dim 0" in df.value.columns)
+    ids = vocab.encode(["this", "movie"], add_sos_eos=False)
+    expected = model.embedding.weight[ids, :6].detach().numpy()
+    assert rows.loc[f"this ({ids[0]})"].tolist() == pytest.approx(expected[0].tolist(), abs=1e-4)
+    assert rows.loc[f"movie ({ids[1]})"].tolist() == pytest.approx(expected[1].tolist(), abs=1e-4)

@@ -1,0 +1,186 @@
+"""Runs on disk: names, status, metrics, checkpoints, listing, stop / resume, on the real treebank."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sentiment_core.config import RunConfig
+from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run,
+                                 delete_run, list_runs, load_checkpoint, load_model, load_run, read_metrics,
+                                 read_status, request_stop, sanitize_run_name, save_torch, sentence_class_weights,
+                                 train_run, write_status)
+from sentiment_core.training import Callback, TrainControl
+
+
+def tiny_config(**train) -> RunConfig:
+    config = RunConfig()
+    config.data.train_limit, config.data.eval_limit = 200, 60
+    config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "gru", 16, 16
+    config.train.epochs, config.train.batch_size, config.train.probe_every = 2, 25, 1
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return config
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+class StopAt(Callback):
+    """Asks for a stop the way the dashboard does: a `stop` file in the run directory."""
+
+    def __init__(self, run_dir_of, epoch, batch):
+        self.run_dir_of, self.epoch, self.batch = run_dir_of, epoch, batch
+
+    def on_batch_end(self, event, control):
+        if (event["epoch"], event["batch"]) == (self.epoch, self.batch):
+            request_stop(self.run_dir_of())
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("my run", "my-run"), ("../../etc/passwd", "etc-passwd"), (".hidden", "hidden"),
+    ("a/b\\c", "a-b-c"), ("lstm..v2", "lstm.v2"), ("ok_name-1.5", "ok_name-1.5")])
+def test_run_names_are_sanitised(given, expected):
+    assert sanitize_run_name(given) == expected
+
+
+@pytest.mark.parametrize("given", ["", "   ", "..", "/", "../.."])
+def test_a_name_with_nothing_usable_is_refused_clearly(given):
+    with pytest.raises(RunError, match="no usable characters"):
+        sanitize_run_name(given)
+
+
+def test_default_names_are_unique_and_user_names_do_not_clash(tmp_path):
+    first, second = create_run(tiny_config(), root=tmp_path), create_run(tiny_config(), root=tmp_path)
+    assert first != second and first.parent == second.parent == tmp_path
+    assert first.name.endswith("gru-3cls") and read_status(first)["state"] == "queued"
+    create_run(tiny_config(), root=tmp_path, name="mine")
+    with pytest.raises(RunError, match="already exists"):
+        create_run(tiny_config(), root=tmp_path, name="mine")
+
+
+def test_metrics_reader_skips_and_reports_damaged_lines(tmp_path):
+    (tmp_path / METRICS).write_text('{"event": "batch_end", "loss": 1.0}\nnot json\n[1, 2]\n'
+                                    '{"event": "epoch_end"}\n{"event": "batch_e', encoding="utf-8")
+    events, problems = read_metrics(tmp_path)
+    assert [e["event"] for e in events] == ["batch_end", "epoch_end"]
+    assert len(problems) == 3 and "line 2" in problems[0] and "incomplete" in problems[2]
+    writer = MetricsWriter(tmp_path)  # a writer after a half-written line starts a fresh one
+    writer.write({"event": "train_end"})
+    writer.close()
+    events, _ = read_metrics(tmp_path)
+    assert events[-1] == {"event": "train_end"}
+
+
+def test_a_running_run_whose_process_died_is_interrupted_and_broken_runs_are_listed(tmp_path):
+    alive = create_run(tiny_config(), root=tmp_path, name="alive")
+    write_status(alive, state="running", pid=os.getpid())
+    dead = create_run(tiny_config(), root=tmp_path, name="dead")
+    write_status(dead, state="running", pid=dead_pid())
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / STATUS).write_text("{not json", encoding="utf-8")
+    runs = {r.name: r for r in list_runs(tmp_path)}
+    assert runs["alive"].state == "running"
+    assert runs["dead"].state == "interrupted" and "--resume" in runs["dead"].status["message"]
+    assert runs["broken"].state == "broken" and runs["broken"].problems
+    names = [r.name for r in list_runs(tmp_path)]
+    assert names.index("dead") < names.index("alive")  # newest first
+
+
+def test_checkpoints_load_with_weights_only_and_refuse_pickled_objects(tmp_path):
+    save_torch(tmp_path / "ok.pt", {"model_state": {"w": torch.ones(2)}, "model_config": {}, "labels": 3})
+    assert torch.equal(load_checkpoint(tmp_path / "ok.pt")["model_state"]["w"], torch.ones(2))
+    torch.save({"model_state": {}, "model_config": {}, "labels": 3, "evil": RunConfig()}, tmp_path / "bad.pt")
+    with pytest.raises(RunError, match="cannot be read"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_a_run_trains_to_the_end_and_its_model_loads(tmp_path, corpus):
+    run_dir, status = train_run(tiny_config(), root=tmp_path, name="full", corpus=corpus, catch_signals=False)
+    assert status["state"] == "finished" and status["epoch"] == 2
+    assert set(status["results"]) == {"dev", "test"} and status["results"]["dev"]["count"] == 60
+    assert status["best_dev_accuracy"] == pytest.approx(status["results"]["dev"]["accuracy"])
+    events, problems = read_metrics(run_dir)
+    kinds = [e["event"] for e in events]
+    assert not problems and kinds[0] == "train_begin" and kinds.count("epoch_end") == 2
+    assert kinds.count("probe") == 3 and kinds[-2:] == ["evaluation", "evaluation"]
+    model, vocab, config, scheme = load_model(run_dir)
+    assert not model.training and len(vocab) == config.model.vocab_size and scheme.num_classes == 3
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["model"]["vocab_size"] == len(vocab) and saved["train"]["epochs"] == 2
+
+
+def test_a_stop_file_stops_and_resume_gives_the_uninterrupted_result(tmp_path, corpus):
+    config = tiny_config(epochs=2)
+    whole_dir, _ = train_run(config, root=tmp_path, name="whole", corpus=corpus, catch_signals=False)
+    run_dir = tmp_path / "halves"
+    _, status = train_run(tiny_config(epochs=2), run_dir, corpus=corpus, catch_signals=False,
+                          callbacks=[StopAt(lambda: run_dir, 1, 3)])
+    assert status["state"] == "stopped" and "epoch 1, batch 3" in status["message"]
+    assert (run_dir / CHECKPOINT).is_file() and (run_dir / LAST).is_file()
+    load_model(run_dir)  # a stopped run always has a loadable checkpoint
+    _, status = train_run(None, run_dir, resume=True, corpus=corpus, catch_signals=False)
+    assert status["state"] == "finished" and status["epoch"] == 2
+    events, _ = read_metrics(run_dir)
+    assert [e["resumed"] for e in events if e["event"] == "train_begin"] == [False, True]
+    assert [e["epoch"] for e in events if e["event"] == "epoch_end"] == [1, 2]
+    # Same seed, no dropout: the stopped-and-resumed run ends with the same weights.
+    whole = load_checkpoint(whole_dir / CHECKPOINT)["model_state"]
+    halves = load_checkpoint(run_dir / CHECKPOINT)["model_state"]
+    assert all(torch.allclose(whole[k], halves[k]) for k in whole)
+    with pytest.raises(RunError, match="already completed"):
+        train_run(None, run_dir, resume=True, corpus=corpus, catch_signals=False)
+
+
+def test_a_stop_via_the_control_leaves_a_loadable_checkpoint(tmp_path, corpus):
+    control = TrainControl(should_stop=True)  # asked before the first batch
+    run_dir, status = train_run(tiny_config(), root=tmp_path, corpus=corpus, control=control, catch_signals=False)
+    assert status["state"] == "stopped" and read_status(run_dir)["state"] == "stopped"
+    load_model(run_dir)
+
+
+def test_divergence_fails_the_run_and_keeps_the_last_good_checkpoint(tmp_path, corpus):
+    config = tiny_config(optimizer="sgd", lr=1e38, clip=None)
+    run_dir, status = train_run(config, root=tmp_path, corpus=corpus, catch_signals=False)
+    assert status["state"] == "failed" and "learning rate" in status["message"]
+    assert read_status(run_dir)["state"] == "failed" and "results" not in status
+    model, _, _, _ = load_model(run_dir)
+    assert all(torch.isfinite(p).all() for p in model.state_dict().values())
+
+
+def test_delete_run_removes_a_run_and_refuses_other_folders(tmp_path):
+    run_dir = create_run(tiny_config(), root=tmp_path, name="gone")
+    delete_run(run_dir)
+    assert not run_dir.exists() and list_runs(tmp_path) == []
+    other = tmp_path / "photos"
+    other.mkdir()
+    with pytest.raises(RunError, match="does not look like a run"):
+        delete_run(other)
+    assert other.exists()
+    busy = create_run(tiny_config(), root=tmp_path, name="busy")
+    write_status(busy, state="running", pid=os.getpid())
+    with pytest.raises(RunError, match="stop it first"):
+        delete_run(busy)
+
+
+def test_load_run_reports_a_missing_run(tmp_path):
+    with pytest.raises(RunError, match="no run"):
+        load_run(tmp_path / "nothing")
+
+
+def test_reweighting_makes_phrases_count_like_sentences(corpus):
+    phrases = [e.label for e in corpus.examples(3, "train", phrases=True)]
+    sentences = [e.label for e in corpus.examples(3, "train")]
+    weights = sentence_class_weights(phrases, sentences, 3)
+    assert weights[2] < 0.5 and weights[0] > 1 and weights[1] > 1  # half the phrases are neutral
+    weighted = [phrases.count(c) * weights[c] for c in range(3)]
+    assert [w / sum(weighted) for w in weighted] == pytest.approx([sentences.count(c) / len(sentences)
+                                                                   for c in range(3)])

@@ -1,0 +1,165 @@
+"""The training loop and evaluation metrics, on small slices of the real treebank."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from sentiment_core.batching import EncodedDataset
+from sentiment_core.config import ModelConfig
+from sentiment_core.models import build_model
+from sentiment_core.text import label_scheme
+from sentiment_core.training import (Callback, EventLog, classification_metrics, evaluate, fit, predict_batches,
+                                     probe_batch)
+
+
+@pytest.fixture(scope="module")
+def data(corpus, vocab):
+    scheme = label_scheme(3)
+    train = EncodedDataset(corpus.examples(scheme, "train")[:240], vocab)
+    dev = EncodedDataset(corpus.examples(scheme, "dev")[:80], vocab)
+    return train, dev
+
+
+def tiny_model(vocab, cell="gru", seed=0, dropout=0.0):
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(vocab_size=len(vocab), num_classes=3, cell=cell, embedding_dim=16,
+                                   hidden_dim=16, dropout=dropout))
+
+
+def run_fit(vocab, data, **settings):
+    train, dev = data
+    model = tiny_model(vocab, settings.pop("cell", "gru"), settings.pop("model_seed", 0),
+                       settings.pop("dropout", 0.0))
+    log = EventLog()
+    options = dict(num_classes=3, epochs=2, batch_size=24, probe_every=0)
+    options.update(settings)
+    result = fit(model, train, dev, callbacks=[log, *options.pop("callbacks", [])], **options)
+    return model, result, log
+
+
+def test_classification_metrics_on_a_hand_made_example():
+    labels = [0, 0, 0, 1, 1, 2]
+    predictions = [0, 0, 1, 1, 2, 0]
+    m = classification_metrics(labels, predictions, 3, ["pos", "neg", "neu"])
+    assert m["confusion"] == [[2, 1, 0], [0, 1, 1], [1, 0, 0]]
+    assert m["accuracy"] == pytest.approx(3 / 6)
+    pos, neg, neu = m["per_class"]
+    assert (pos["precision"], pos["recall"], pos["support"]) == (pytest.approx(2 / 3), pytest.approx(2 / 3), 3)
+    assert pos["f1"] == pytest.approx(2 / 3)
+    assert (neg["precision"], neg["recall"]) == (pytest.approx(1 / 2), pytest.approx(1 / 2))
+    assert (neu["precision"], neu["recall"], neu["f1"]) == (0.0, 0.0, 0.0)  # never right: no division by zero
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+
+
+def test_evaluate_matches_metrics_of_the_models_own_predictions(vocab, data):
+    _, dev = data
+    model = tiny_model(vocab)
+    result = evaluate(model, dev, 3)
+    with torch.no_grad():
+        ids, labels = zip(*(dev[i] for i in range(len(dev))))
+        predictions = [int(model(x.unsqueeze(0), torch.tensor([len(x)])).argmax()) for x in ids]
+    expected = classification_metrics(list(labels), predictions, 3)
+    assert result["confusion"] == expected["confusion"]
+    assert result["count"] == len(dev) and math.isfinite(result["loss"])
+
+
+def test_predict_batches_gives_probabilities_for_every_example_once(vocab, data):
+    _, dev = data
+    labels, probabilities, order = predict_batches(tiny_model(vocab), dev)
+    assert sorted(order) == list(range(len(dev)))
+    assert labels == [dev[i][1] for i in order]
+    assert all(len(p) == 3 and sum(p) == pytest.approx(1) for p in probabilities)
+
+
+def test_a_short_training_lowers_the_loss_and_reports_events(vocab, data):
+    train, _ = data
+    before = evaluate(tiny_model(vocab), train, 3)["loss"]
+    model, result, log = run_fit(vocab, data, epochs=3, lr=1e-2, probe_every=1)
+    after = evaluate(model, train, 3)["loss"]
+    assert result.state == "finished" and result.epochs_done == 3
+    assert after < before - 0.05
+    batches = log.of_kind("batch_end")
+    assert len(batches) == 3 * 10  # 240 examples in batches of 24
+    first = batches[0]
+    for key in ("epoch", "batch", "batches", "loss", "accuracy", "grad_norm", "sentences_per_second", "elapsed",
+                "eta", "running_loss", "running_accuracy"):
+        assert key in first
+    assert (first["epoch"], first["batch"], first["batches"]) == (1, 1, 10)
+    epochs = log.of_kind("epoch_end")
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert epochs[-1]["best_dev_accuracy"] == max(e["dev_accuracy"] for e in epochs)
+    probes = log.of_kind("probe")
+    assert [p["epoch"] for p in probes] == [0, 1, 2, 3]
+    assert len(probes[-1]["norms"]) == probes[-1]["length"] and all(n >= 0 for n in probes[-1]["norms"])
+    assert [e["event"] for e in log.events][0] == "train_begin" and log.events[-1]["event"] == "train_end"
+
+
+def test_the_same_seed_gives_the_same_curve(vocab, data):
+    curves = []
+    for seed in (3, 3, 4):
+        _, _, log = run_fit(vocab, data, seed=seed, model_seed=seed, dropout=0.3, epochs=2)
+        curves.append([e["loss"] for e in log.of_kind("batch_end")])
+    assert curves[0] == curves[1]
+    assert curves[0] != curves[2]
+
+
+def test_a_stop_request_from_a_callback_ends_between_batches_with_saved_state(vocab, data):
+    class StopAtThirdBatch(Callback):
+        def on_batch_end(self, event, control):
+            if event["batch"] == 3:
+                control.should_stop = True
+
+    saved, best = [], []
+    _, result, log = run_fit(vocab, data, callbacks=[StopAtThirdBatch()], save_state=saved.append,
+                             save_best=lambda model, info: best.append(info))
+    assert result.state == "stopped" and "epoch 1, batch 3" in result.message
+    assert len(log.of_kind("batch_end")) == 3
+    assert saved[-1]["epoch"] == 1 and saved[-1]["batch"] == 3 and "optimizer" in saved[-1]
+    assert best and best[-1]["provisional"]  # a usable checkpoint even before the first epoch ended
+
+
+def test_a_huge_learning_rate_fails_with_a_clear_message(vocab, data):
+    # Gated cells saturate instead of overflowing; a step this large overflows float32 at once.
+    _, result, log = run_fit(vocab, data, optimizer="sgd", lr=1e38, clip=None, epochs=2)
+    assert result.state == "failed"
+    assert "learning rate" in result.message and "clipping" in result.message and "epoch 1" in result.message
+    assert log.events[-1]["event"] == "train_end" and log.events[-1]["state"] == "failed"
+    assert not log.of_kind("epoch_end")
+
+
+def test_early_stopping_after_patience_epochs_without_improvement(vocab, data):
+    # An SGD step of 1e-12 changes nothing, so dev accuracy never improves after epoch 1.
+    _, result, log = run_fit(vocab, data, optimizer="sgd", lr=1e-12, epochs=6, patience=2)
+    assert result.state == "finished" and "Early stopping" in result.message
+    assert [e["epoch"] for e in log.of_kind("epoch_end")] == [1, 2, 3]
+    assert result.best_epoch == 1
+
+
+def test_the_best_weights_are_restored_at_the_end(vocab, data):
+    model, result, _ = run_fit(vocab, data, epochs=3, lr=1e-2)
+    assert evaluate(model, data[1], 3)["accuracy"] == pytest.approx(result.best_dev_accuracy)
+
+
+def test_truncated_bptt_is_passed_to_the_model(vocab, data):
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = tiny_model(vocab)
+
+        def forward(self, tokens, lengths, bptt=None):
+            seen.append(bptt)
+            return self.inner(tokens, lengths, bptt=bptt)
+
+    train, dev = data
+    fit(Recorder(), train, dev, num_classes=3, epochs=1, batch_size=60, bptt=5, probe_every=0)
+    assert 5 in seen  # training batches
+    assert None in seen  # evaluation reads whole sentences
+
+
+def test_the_probe_batch_holds_sentences_of_one_length(data):
+    batch = probe_batch(data[1])
+    assert len(batch) >= 2 and bool((batch.lengths == batch.tokens.shape[1]).all())
