@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+import torch
 
 # `streamlit run` puts dashboard/ on sys.path; the pages import `dashboard.*`, so add the repository root.
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,6 +13,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard.views import home  # noqa: E402  (needs the path above)
+
+# One intra-op thread per request: the models are small, and with several visitors (and a training
+# run) sharing the cores, torch's default thread pool makes every request wait on the others.
+torch.set_num_threads(1)
 
 st.set_page_config(page_title="RNN Sentiment Lab", page_icon=":material/psychology:", layout="wide")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import streamlit as st
 
 from sentiment_core import explore, stats, vocab_stats
+from sentiment_core import paths
 from sentiment_core.corpus import Corpus, load_corpus
 from sentiment_core.sst import SPLITS, SST_DIR_ENV, TreebankError, TreebankNotFound, locate_treebank, split_paths
 from sentiment_core.text import Vocab, label_scheme
@@ -38,20 +39,20 @@ SESSION_TREEBANK = "treebank_folder"  # session_state key: a folder chosen on th
 
 
 def data_root() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or ROOT / "data")
+    return paths.data_root()
 
 
 def install_dir() -> Path:
     """Where a downloaded or uploaded treebank is installed (and looked for last)."""
-    return data_root() / "sst"
+    return paths.default_sst_dir()
 
 
 def runs_root() -> Path:
-    return Path(os.environ.get(RUNS_DIR_ENV) or data_root() / "runs")
+    return paths.default_runs_root()
 
 
 def corpus_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_DIR_ENV) or data_root() / "cache")
+    return paths.default_cache_dir()
 
 
 @dataclass(frozen=True)

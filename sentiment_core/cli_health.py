@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from . import paths
+
 HEALTH_PATH = "/_stcore/health"
 
 
@@ -35,11 +36,11 @@ def add_commands(commands) -> None:
 
 
 def data_root(env: Mapping[str, str]) -> Path:
-    return Path(env.get("SENTIMENT_DATA_DIR") or PROJECT_ROOT / "data")
+    return paths.data_root(env)
 
 
 def runs_root(env: Mapping[str, str]) -> Path:
-    return Path(env.get("SENTIMENT_RUNS_DIR") or data_root(env) / "runs")
+    return paths.default_runs_root(env)
 
 
 def check_treebank(env: Mapping[str, str]) -> tuple[bool, str]:

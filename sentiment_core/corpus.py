@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from array import array
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
+from .paths import default_cache_dir
 from .sst import SPLITS, Tree, find_treebank, parse_tree, scan_treebank, split_paths, treebank_checksum, unescape_ptb
 from .text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, atomic_write_text, label_scheme
 
@@ -107,10 +107,6 @@ def tokenize_trees(scanned: dict[str, list], tokenizer: Tokenizer):
                 seen.add(key)
                 spans.extend((index, start, end, label))
     return sentences, spans
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SENTIMENT_CACHE_DIR", Path(__file__).resolve().parent.parent / "data" / "cache"))
 
 
 def load_corpus(data_dir: str | Path | None = None, cache_dir: str | Path | None = None,

@@ -17,11 +17,12 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+from .paths import default_sst_dir
+
 SST_URL = "http://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"  # the URL torchtext used
 SST_DIR_ENV = "SST_DIR"
 SPLITS = ("train", "dev", "test")
 SPLIT_FILES = {split: f"{split}.txt" for split in SPLITS}
-DEFAULT_SST_DIR = Path(__file__).resolve().parent.parent / "data" / "sst"
 
 PTB_UNESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
 
@@ -262,7 +263,8 @@ def _tree_folder(directory: Path) -> Path | None:
     return None
 
 
-def not_found_message(default_dir: Path = DEFAULT_SST_DIR) -> str:
+def not_found_message(default_dir: Path | None = None) -> str:
+    default_dir = default_dir or default_sst_dir()
     return (
         "The Stanford Sentiment Treebank was not found and could not be downloaded. "
         f"Download {SST_URL}, then either unzip it and set the environment variable "
@@ -272,13 +274,14 @@ def not_found_message(default_dir: Path = DEFAULT_SST_DIR) -> str:
 
 
 def locate_treebank(data_dir: str | Path | None = None, env: dict | None = None,
-                    default_dir: Path = DEFAULT_SST_DIR) -> Path | None:
+                    default_dir: Path | None = None) -> Path | None:
     """The folder holding the split files, searched in order: explicit folder, $SST_DIR, data/sst.
 
     An explicit folder or variable that does not hold the treebank is an error (the user
     asked for it), not a reason to look elsewhere.
     """
     env = os.environ if env is None else env
+    default_dir = default_dir or default_sst_dir(env)
     for origin, candidate in (("folder", data_dir), (f"${SST_DIR_ENV}", env.get(SST_DIR_ENV))):
         if candidate:
             folder = _tree_folder(Path(candidate))
@@ -291,9 +294,10 @@ def locate_treebank(data_dir: str | Path | None = None, env: dict | None = None,
 
 
 def find_treebank(data_dir: str | Path | None = None, env: dict | None = None,
-                  default_dir: Path = DEFAULT_SST_DIR, download: bool = True,
+                  default_dir: Path | None = None, download: bool = True,
                   url: str = SST_URL, progress: ProgressCallback | None = None) -> Path:
     """Locate the treebank, downloading it into `default_dir` as the last resort."""
+    default_dir = default_dir or default_sst_dir(env)
     folder = locate_treebank(data_dir, env, default_dir)
     if folder is not None:
         return folder

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from sentiment_core.corpus import load_corpus
-from sentiment_core.text import LABEL_SCHEMES, SPECIALS, Tokenizer, Vocab, label_scheme
+from sentiment_core.text import SPECIALS, Tokenizer, Vocab, label_scheme
 
 
 def test_tokenizer_is_spacy_english_lowercased():
