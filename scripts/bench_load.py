@@ -20,12 +20,12 @@ t0 = time.perf_counter()
 import torch, spacy
 from sentiment_core.text import _spacy_tokenizer
 _spacy_tokenizer()
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 from sentiment_core.corpus import load_corpus
 corpus = load_corpus(sys.argv[1], sys.argv[2], use_cache=sys.argv[3] == "1")
 vocab = corpus.build_vocab()
-t2 = time.perf_counter()
-print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "vocab": len(vocab)}))
+t2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({"imports": t1 - t0, "load": t2 - t1, "load_cpu": c2 - c1, "vocab": len(vocab)}))
 """
 
 
@@ -50,12 +50,17 @@ def main() -> None:
     result = {
         "cold_load_s": round(statistics.median(r["load"] for r in cold), 3),
         "warm_load_s": round(statistics.median(r["load"] for r in warm), 3),
+        "cold_load_cpu_s": round(statistics.median(r["load_cpu"] for r in cold), 3),
+        "warm_load_cpu_s": round(statistics.median(r["load_cpu"] for r in warm), 3),
         "library_imports_s": round(statistics.median(r["imports"] for r in cold + warm), 3),
         "vocab_size": cold[0]["vocab"],
         "repeats": args.repeats,
     }
-    print(f"cold load (parse + tokenize + vocabulary): {result['cold_load_s']:.3f} s  (target <= 2 s)")
-    print(f"warm load (cache file + vocabulary):       {result['warm_load_s']:.3f} s  (target <= 0.3 s)")
+    # CPU time is printed beside wall time: on a shared machine it is the steadier figure
+    print(f"cold load (parse + tokenize + vocabulary): {result['cold_load_s']:.3f} s wall, "
+          f"{result['cold_load_cpu_s']:.3f} s CPU  (target <= 2 s)")
+    print(f"warm load (cache file + vocabulary):       {result['warm_load_s']:.3f} s wall, "
+          f"{result['warm_load_cpu_s']:.3f} s CPU  (target <= 0.3 s)")
     print(f"library imports (torch, spaCy), once per process: {result['library_imports_s']:.3f} s")
     print(json.dumps(result))
 
