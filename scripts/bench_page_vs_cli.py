@@ -58,13 +58,15 @@ def training_figures(run_dir: Path) -> tuple[float, float]:
     raise RuntimeError(f"{run_dir} has no train_end event; see its train.log")
 
 
-def run_cli(config: RunConfig, work: Path, data_dir: str | None, index: int) -> dict:
+def run_cli(config: RunConfig, work: Path, data_dir: str | None, index: int, threads: int | None) -> dict:
     out = work / f"cli-{index}"
     config_path = work / f"cli-{index}.json"
     config_path.write_text(json.dumps(config.to_dict()), encoding="utf-8")
     command = [sys.executable, "-m", "sentiment_core", "train", "--config", str(config_path), "--out", str(out)]
     if data_dir:
         command += ["--data-dir", data_dir]
+    if threads:
+        command += ["--threads", str(threads)]
     started = time.monotonic()
     with open(work / f"cli-{index}.log", "wb") as log:  # the progress bars go where a terminal would show them
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=ROOT)
@@ -117,12 +119,12 @@ def watch_with_the_real_page(root: Path, run_dir: Path, poll_seconds: float) -> 
 
 
 def run_page(config: RunConfig, work: Path, data_dir: str | None, index: int, poll_seconds: float,
-             watch: str = "page") -> dict:
+             watch: str = "page", threads: int | None = None) -> dict:
     root = work / f"page-{index}"
     limits = Limits(max_epochs=10_000, max_hidden=10_000, max_embedding=10_000, max_layers=100, max_batch=100_000,
                     max_run_minutes=1e9)
     started, watch_started = time.monotonic(), time.process_time()
-    run_dir = jobs.start_run(config, root=root, limits=limits, data_dir=data_dir)
+    run_dir = jobs.start_run(config, root=root, limits=limits, data_dir=data_dir, threads=threads)
     if watch == "page":
         watch_with_the_real_page(root, run_dir, poll_seconds)
     else:
@@ -143,7 +145,8 @@ def compare(args) -> None:
     config = make_config(args)
     print(f"settings: preset {args.preset}, cell {config.model.cell}, {config.train.epochs} epochs, "
           f"batch {config.train.batch_size}, train_limit {config.data.train_limit}, "
-          f"max_batches {config.train.max_batches}; {args.rounds} round(s), watched by the {args.watch}; "
+          f"max_batches {config.train.max_batches}, threads {args.threads or 'default'}; {args.rounds} round(s), "
+          f"watched by the {args.watch}; "
           f"machine: {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
     results = {"page": [], "cli": []}
@@ -153,9 +156,9 @@ def compare(args) -> None:
             order = ("cli", "page") if index % 2 == 0 else ("page", "cli")
             for path in order:
                 if path == "cli":
-                    figures = run_cli(config, work, args.data_dir, index)
+                    figures = run_cli(config, work, args.data_dir, index, args.threads)
                 else:
-                    figures = run_page(config, work, args.data_dir, index, args.poll, args.watch)
+                    figures = run_page(config, work, args.data_dir, index, args.poll, args.watch, args.threads)
                 results[path].append(figures)
                 print(f"round {index + 1} {path:>4}: wall {figures['wall']:7.1f} s   training {figures['train']:7.1f} s"
                       f"   trainer CPU {figures['cpu']:7.1f} s   polling CPU {figures['watch_cpu']:5.2f} s", flush=True)
@@ -287,6 +290,8 @@ def main() -> None:
     parser.add_argument("--watch", choices=("page", "library"), default="page",
                         help="page: rerun the real training page headless every poll (default); library: only the "
                              "jobs / charts calls the page makes")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads for both paths (`train --threads`; 1 steadies figures on a busy machine)")
     parser.add_argument("--data-dir", default=None, help="treebank folder (default: $SST_DIR, then data/sst)")
     parser.add_argument("--estimate", action="store_true", help="compare the time estimate with measurements")
     parser.add_argument("--sentences", type=int, default=1280, help="--estimate: sentences per setting (default 1280)")

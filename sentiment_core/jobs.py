@@ -65,8 +65,8 @@ class QueueFull(JobError):
 
 
 def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path | None = None,
-                  epochs: int | None = None, python: str | None = None) -> list[str]:
-    """The `train` command line a terminal would type for this run."""
+                  epochs: int | None = None, threads: int | None = None, python: str | None = None) -> list[str]:
+    """The `train` command line a terminal would type for this run (`threads`: torch's CPU threads)."""
     run_dir = Path(run_dir).resolve()
     command = [python or sys.executable, "-m", "sentiment_core", "train"]
     if resume:
@@ -77,6 +77,8 @@ def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path |
         command += ["--config", str(run_dir / CONFIG), "--out", str(run_dir)]
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
+    if threads is not None:
+        command += ["--threads", str(int(threads))]
     return command
 
 
@@ -339,7 +341,7 @@ def _check_queue_room(root: Path, limits: Limits) -> None:
 
 
 def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: DataShape | None = None,
-              name: str | None = None, data_dir: str | Path | None = None) -> Path:
+              name: str | None = None, data_dir: str | Path | None = None, threads: int | None = None) -> Path:
     """Check the settings, create the run (state queued) and start it now or when a slot frees.
 
     Raises LimitExceeded / ValueError for bad settings and QueueFull when no room is left;
@@ -353,7 +355,7 @@ def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: Dat
         _check_queue_room(root, limits)
         run_dir = create_run(config, None, root=root, name=name)
         write_job(run_dir, kind="train", state=PENDING, queued_at=time.time(), pid=None,
-                  command=train_command(run_dir, data_dir=data_dir))
+                  command=train_command(run_dir, data_dir=data_dir, threads=threads))
         _advance_locked(root, limits)
     return run_dir
 

@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from . import paths
 from .config import ModelConfig, RunConfig, validate
 from .text import LabelScheme, Vocab, atomic_write_text, label_scheme
 
@@ -53,8 +54,7 @@ class RunNotFound(RunError, FileNotFoundError):
 
 
 def default_runs_root() -> Path:
-    env = os.environ.get("SENTIMENT_RUNS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "data" / "runs"
+    return paths.default_runs_root()
 
 
 def sanitize_run_name(name: str) -> str:

@@ -51,8 +51,8 @@ def test_the_command_is_the_cli_train_command(tmp_path):
     args = build_parser().parse_args(jobs.train_command(run_dir, data_dir="/data/sst")[3:])
     assert (args.command, args.out, args.config, args.data_dir) == ("train", str(run_dir.resolve()),
                                                                      str(run_dir.resolve() / "config.json"), "/data/sst")
-    args = build_parser().parse_args(jobs.train_command(run_dir, resume=True, epochs=7)[3:])
-    assert (args.resume, args.epochs) == (str(run_dir.resolve()), 7)
+    args = build_parser().parse_args(jobs.train_command(run_dir, resume=True, epochs=7, threads=1)[3:])
+    assert (args.resume, args.epochs, args.threads) == (str(run_dir.resolve()), 7, 1)
 
 
 def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_stop(tmp_path, sst_dir):
@@ -60,7 +60,7 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
     first = jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="first")
     assert jobs.job_view(first).state in ("starting", "running")  # returned at once, the process works on
     # Enough batches that the kill below lands mid-run: 20 per epoch.
-    second = jobs.start_run(tiny_config(epochs=5, train_limit=200, batch_size=10), root=root, limits=ONE_AT_A_TIME,
+    second = jobs.start_run(tiny_config(epochs=10, train_limit=200, batch_size=10), root=root, limits=ONE_AT_A_TIME,
                             data_dir=sst_dir, name="second")
     view = jobs.job_view(second)
     assert (view.state, view.queue_place, view.job["state"]) == ("queued", 1, jobs.PENDING)
