@@ -3,7 +3,7 @@
     python scripts/bench_page_vs_cli.py                      # the seed preset, 2 rounds
     python scripts/bench_page_vs_cli.py --preset best-3 --epochs 1 --train-limit 20000 --rounds 1
     python scripts/bench_page_vs_cli.py --estimate           # limits.estimate_run against measured CPU time
-    python scripts/bench_page_vs_cli.py --peak-memory        # resident memory of the largest allowed model
+    python scripts/bench_page_vs_cli.py --peak-memory        # peak memory of the largest allowed model
 
 Page path: sentiment_core.jobs.start_run (the page's own call: a background `train` process),
 watched by the real training page rerun headless (AppTest) every second, in this process, as
@@ -255,15 +255,17 @@ def peak_memory(args) -> None:
     from sentiment_core.batching import EncodedDataset, pad_collate
     from sentiment_core.config import ModelConfig
     from sentiment_core.corpus import load_corpus
-    from sentiment_core.limits import Limits
+    from sentiment_core.limits import limits_from_env
     from sentiment_core.models import build_model
 
-    limits = Limits()
+    limits = limits_from_env()  # the defaults, or what the SENTIMENT_MAX_* variables say
     corpus = load_corpus(args.data_dir)
     vocab = corpus.build_vocab()
     examples = corpus.examples(5, "train", phrases=True)  # the phrase list in memory too, as best-* runs hold it
     dataset = EncodedDataset(examples, vocab)
-    longest = sorted(range(len(dataset)), key=lambda i: -dataset.lengths[i])[:limits.max_batch]
+    lengths = dataset.lengths  # a property that builds a list: read it once
+    longest = sorted(range(len(dataset)), key=lambda i: -lengths[i])[:limits.max_batch]
+    print(f"data loaded: resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
     for cell in ("lstm", "scratch"):
         config = ModelConfig(vocab_size=len(vocab), num_classes=5, cell=cell, embedding_dim=limits.max_embedding,
                              hidden_dim=limits.max_hidden, layers=limits.max_layers, bidirectional=True)

@@ -533,7 +533,7 @@ class MetricsFollower:
         with self._lock:
             try:
                 stat = self.path.stat()
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 if not self.run_dir.is_dir():
                     raise RunNotFound(f"The run {self.run_dir.name} no longer exists (its folder was deleted); "
                                       "pick another run.") from None

@@ -12,7 +12,7 @@ Environment variables (unset or empty: the default):
   SENTIMENT_MAX_HIDDEN            largest hidden state size per direction (default 512)
   SENTIMENT_MAX_EMBEDDING         largest word vector size (default 300)
   SENTIMENT_MAX_LAYERS            most stacked recurrent layers (default 3)
-  SENTIMENT_MAX_BATCH             largest batch size (default 256)
+  SENTIMENT_MAX_BATCH             largest batch size (default 128)
   SENTIMENT_MAX_RUN_MINUTES       largest estimated training time in minutes (default 10; see
                                   `estimate_run`: single-core CPU minutes, so a 2-core machine
                                   usually trains faster; the best-* presets need about 7)
@@ -24,8 +24,9 @@ Environment variables (unset or empty: the default):
                                   runs (default 1)
 
 Memory: with the default caps the largest model (3 bidirectional layers of 512, embeddings of
-300, batches of 256 of the longest sentences) peaks at about 1.3 GB resident (measured with
-scripts/bench_page_vs_cli.py --peak-memory); every other allowed setting needs less.
+300, a batch of the 128 longest training sentences, the phrase list loaded) peaks at about
+1.5 GB resident, measured with `python scripts/bench_page_vs_cli.py --peak-memory` (batches of
+256 would need 2.3 GB); every other allowed setting needs less.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class Limits:
     max_hidden: int = 512             # SENTIMENT_MAX_HIDDEN
     max_embedding: int = 300          # SENTIMENT_MAX_EMBEDDING
     max_layers: int = 3               # SENTIMENT_MAX_LAYERS
-    max_batch: int = 256              # SENTIMENT_MAX_BATCH
+    max_batch: int = 128              # SENTIMENT_MAX_BATCH
     max_run_minutes: float = 10.0     # SENTIMENT_MAX_RUN_MINUTES (estimated, see estimate_run)
     max_concurrent_runs: int = 1      # SENTIMENT_MAX_CONCURRENT_RUNS
     max_queue: int = 3                # SENTIMENT_MAX_QUEUE

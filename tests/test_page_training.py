@@ -224,3 +224,23 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     shutil.rmtree(first)  # deleted behind the page's back
     at.run()
     assert not at.exception and "No runs yet" in texts(at.info)
+
+
+def test_chart_builders_thin_long_curves_and_spread_probe_lines():
+    from dashboard.charts import training as charts
+
+    xs, ys = charts.thin_out(list(range(10_001)), list(range(10_001)), max_points=100)
+    assert len(xs) <= 102 and xs[0] == 0 and xs[-1] == 10_000 and xs == ys
+    assert charts.spread_pick(list(range(21)), 6) == [0, 4, 8, 12, 16, 20]
+    probes = {e: {"norms": [10.0 ** -(5 - t) for t in range(6)], "length": 6, "size": 16} for e in range(21)}
+    probes[3] = {"norms": [], "error": "probe failed"}  # a failed probe draws nothing
+    figure = charts.gradient_flow_chart(probes)
+    names = [t.name for t in figure.data]
+    assert len(names) == 6 and names[0] == "before training" and names[-1] == "after epoch 20"
+    assert "after epoch 3" not in names
+    assert figure.layout.yaxis.type == "log"
+    rows = [{"epoch": 1, "dev_accuracy": 0.5, "train_loss": 1.0}, {"epoch": 2, "dev_accuracy": 0.6, "train_loss": 0.8}]
+    overlay = charts.overlay_chart({"a": rows, "b": rows[:1]}, "dev_accuracy", [("RNTN (published, test)", 0.854,
+                                                                                 "published")])
+    assert [t.name for t in overlay.data] == ["a", "b"] and overlay.layout.shapes[0].y0 == 0.854
+    assert not charts.overlay_chart({"a": rows}, "train_loss", [("x", 0.5, "baseline")]).layout.shapes  # no % lines

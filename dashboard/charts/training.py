@@ -68,7 +68,7 @@ def _reference_lines(references: Sequence[tuple[str, float, str]], note: str | N
                                 text=f"{label} {value:.1%}", font=dict(size=10, color=colour)))
     if note:
         annotations.append(dict(xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom",
-                                showarrow=False, text=note, font=dict(size=10, color="#555")))
+                                showarrow=False, text=note.replace(": ", ":<br>", 1), font=dict(size=10, color="#555")))
     return shapes, annotations
 
 
@@ -90,14 +90,22 @@ def epoch_accuracy_chart(epoch_rows: Sequence[Mapping], references: Sequence[tup
                    shapes=shapes, annotations=annotations)
 
 
-def gradient_flow_chart(probes: Mapping[int, Mapping]) -> go.Figure:
+def spread_pick(values: Sequence[int], most: int) -> list[int]:
+    """At most `most` values, evenly spread, the first and the last always kept."""
+    if len(values) <= most:
+        return list(values)
+    picks = {values[round(i * (len(values) - 1) / (most - 1))] for i in range(most)}
+    return sorted(picks)
+
+
+def gradient_flow_chart(probes: Mapping[int, Mapping], most_lines: int = 6) -> go.Figure:
     """|dLoss/dh_t| against the step t, one line per probed epoch (0: before training), log y.
 
     A vanilla RNN's lines fall steeply towards t = 0 (early words get almost no gradient);
-    an LSTM's stay level.
+    an LSTM's stay level. With many epochs, `most_lines` of them are drawn, spread out.
     """
     traces = []
-    epochs = sorted(e for e, probe in probes.items() if probe.get("norms"))
+    epochs = spread_pick(sorted(e for e, probe in probes.items() if probe.get("norms")), most_lines)
     for rank, epoch in enumerate(epochs):
         norms = probes[epoch]["norms"]
         shade = 0.35 + 0.65 * (rank + 1) / len(epochs)  # later epochs darker
@@ -106,10 +114,10 @@ def gradient_flow_chart(probes: Mapping[int, Mapping]) -> go.Figure:
                            name="before training" if epoch == 0 else f"after epoch {epoch}",
                            line=dict(color=f"rgba(31, 59, 115, {shade:.2f})", dash="dot" if epoch == 0 else "solid"),
                            hovertemplate="t = %{x}: %{y:.2e}<extra></extra>"))
-    length = probes[epochs[-1]].get("length") if epochs else None
-    subtitle = f" ({probes[epochs[-1]].get('size', '?')} dev sentences of {length} tokens)" if length else ""
-    return _figure(traces, "Gradient flow: norm of dLoss/dh_t at each step t" + subtitle,
-                   xaxis=dict(title=dict(text="step t (0 = <sos>; the loss is read after the last step)")),
+    last = probes[epochs[-1]] if epochs else {}
+    batch = f"{last.get('size', '?')} dev sentences of {last.get('length')} tokens; " if last.get("length") else ""
+    return _figure(traces, "Gradient flow through time",
+                   xaxis=dict(title=dict(text=f"step t ({batch}the loss is read after the last step)")),
                    yaxis=dict(title=dict(text="||dLoss/dh_t||"), type="log", exponentformat="power"))
 
 

@@ -28,8 +28,9 @@ K = "train_"                           # prefix of this page's widget keys
 WATCH = "train_watch"                  # session_state / selectbox: the run shown in the live panel
 FLASH = "train_flash"                  # session_state: (kind, message) to show after a rerun
 SCHEME_NAMES = {2: "2: negative / positive", 3: "3: negative / neutral / positive", 5: "5: very negative ... very positive"}
-STATE_ICONS = {"queued": "⏳", "starting": "🚀", "running": "▶️", "finished": "✅", "stopped": "⏹️", "failed": "❌",
-               "interrupted": "⚠️", "broken": "🛑"}
+STATE_ICONS = {"queued": ":material/schedule:", "starting": ":material/rocket_launch:", "running": ":material/sync:",
+               "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:",
+               "interrupted": ":material/warning:", "broken": ":material/broken_image:"}
 
 # Widget key -> (config section, field). Optional settings ("0 = off") are converted below.
 FIELDS = {
@@ -258,6 +259,7 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir, poll: bool) -> N
 
     @st.fragment(run_every=POLL_SECONDS if poll else None)
     def live():
+        import time as _t; _c = _t.process_time(); _w = _t.perf_counter()  # DEBUGTIME
         try:
             jobs.advance_queue(root, limits)
             views = jobs.list_jobs(root)
@@ -271,6 +273,7 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir, poll: bool) -> N
         if any(v.active for v in views) != poll:
             st.rerun(scope="app")  # polling starts or stops with the runs
         show_run(view, limits, corpus, data_dir)
+        print(f"DEBUGTIME fragment cpu {(_t.process_time() - _c) * 1000:.1f} ms wall {(_t.perf_counter() - _w) * 1000:.1f} ms", flush=True)
 
     live()
 
@@ -539,8 +542,7 @@ else:
         if requested and requested not in names:
             st.warning(f"There is no run called {requested!r} (it may have been deleted); showing another.")
     states = {v.name: v.state for v in views}
-    chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{STATE_ICONS.get(states[n], '')} {n} "
-                                                                         f"({states[n]})")
+    chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")
     if st.query_params.get("run") != chosen:
         st.query_params["run"] = chosen
     run_panel(root / chosen, root, limits, corpus, data_dir, poll=any_active)
