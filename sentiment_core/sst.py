@@ -2,7 +2,7 @@
 
 The treebank ships as `trainDevTestTrees_PTB.zip` holding `trees/{train,dev,test}.txt`,
 one sentence per line as a labelled binary parse tree in Penn Treebank notation:
-`(3 (2 (2 The) (2 Rock)) (4 ...))`. Every node carries a sentiment label 0-4.
+`(3 (2 (2 A) (2 film)) (4 ...))`. Every node carries a sentiment label 0-4.
 """
 from __future__ import annotations
 

@@ -15,17 +15,17 @@ from sentiment_core.sst import (TreebankFormatError, TreebankNotFound, find_tree
                                 install_treebank_zip, locate_treebank, parse_tree, read_tree_file, scan_tree,
                                 unescape_ptb)
 
-SMALL = "(3 (2 (2 The) (2 Rock)) (4 (3 (2 is) (4 great)) (2 .)))"
+SMALL = "(3 (2 (2 The) (2 Film)) (4 (3 (2 is) (4 great)) (2 .)))"
 
 
 def test_parse_tree_labels_children_leaves():
     tree = parse_tree(SMALL)
     assert tree.label == 3
     assert len(tree.children) == 2
-    assert tree.leaves() == ["The", "Rock", "is", "great", "."]
+    assert tree.leaves() == ["The", "Film", "is", "great", "."]
     phrases = [(t.label, t.text) for t in tree.subtrees()]
-    assert phrases[0] == (3, "The Rock is great .")
-    assert (2, "The Rock") in phrases and (4, "great") in phrases
+    assert phrases[0] == (3, "The Film is great .")
+    assert (2, "The Film") in phrases and (4, "great") in phrases
     assert len(phrases) == 9  # 5 leaves + 4 inner nodes of a binary tree
     assert parse_tree(tree.to_ptb()) == tree
 
