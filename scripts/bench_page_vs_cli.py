@@ -6,9 +6,10 @@
     python scripts/bench_page_vs_cli.py --peak-memory        # peak memory of the largest allowed model
 
 Page path: sentiment_core.jobs.start_run (the page's own call: a background `train` process),
-watched by the real training page rerun headless (AppTest) every second, in this process, as
-the Streamlit server would (`--watch library` instead makes only the jobs / charts calls the
-page's live fragment makes).
+watched every second from this process the way the page's live fragment watches it: the queue
+advanced, the runs listed, the new metrics read, the four live charts built and serialised
+(`--watch page` reruns the whole training page through AppTest instead, an upper bound that
+includes the test harness; `--watch none` only waits).
 CLI path: the plain `python -m sentiment_core train --config ... --out ...` command.
 Both run the same settings, one after the other, alternating which goes first. Printed per
 round: wall time of the process, training time and the trainer's CPU time (train_end's
@@ -106,6 +107,7 @@ def watch_with_the_real_page(root: Path, run_dir: Path, poll_seconds: float) -> 
     from streamlit.testing.v1 import AppTest
 
     os.environ["SENTIMENT_RUNS_DIR"] = str(root)
+    os.chdir(ROOT)  # Streamlit reads .streamlit/config.toml from here, as `streamlit run` from the root does
     page = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
     page.switch_page("views/training.py")
     while True:
@@ -127,8 +129,11 @@ def run_page(config: RunConfig, work: Path, data_dir: str | None, index: int, po
     run_dir = jobs.start_run(config, root=root, limits=limits, data_dir=data_dir, threads=threads)
     if watch == "page":
         watch_with_the_real_page(root, run_dir, poll_seconds)
-    else:
+    elif watch == "library":
         watch_like_the_page(root, run_dir, limits, poll_seconds)
+    else:
+        while not jobs.job_view(run_dir).terminal:
+            time.sleep(poll_seconds)
     watch_cpu = time.process_time() - watch_started  # what the page's polling costs
     job = jobs.read_job(run_dir)
     while jobs.is_process_alive(job.get("pid")):  # the process still writes its last lines
@@ -289,9 +294,11 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, help="use only the first N training examples")
     parser.add_argument("--rounds", type=int, default=2, help="page and CLI runs each (default 2)")
     parser.add_argument("--poll", type=float, default=1.0, help="page polling interval in seconds (default 1)")
-    parser.add_argument("--watch", choices=("page", "library"), default="page",
-                        help="page: rerun the real training page headless every poll (default); library: only the "
-                             "jobs / charts calls the page makes")
+    parser.add_argument("--watch", choices=("library", "page", "none"), default="library",
+                        help="library (default): each poll makes the calls the page's live fragment makes (queue, "
+                             "runs, metrics, charts built and serialised); page: the whole training page rerun "
+                             "headless through AppTest (an upper bound: whole-page reruns plus the test harness); "
+                             "none: the background process alone")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads for both paths (`train --threads`; 1 steadies figures on a busy machine)")
     parser.add_argument("--data-dir", default=None, help="treebank folder (default: $SST_DIR, then data/sst)")

@@ -41,7 +41,7 @@ from typing import Any, Iterable
 from .config import RunConfig, validate
 from .limits import DataShape, Limits, check_limits
 from .runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
-                   is_process_alive, read_config, read_json, read_status, request_stop, write_json, write_status)
+                   is_process_alive, read_config, read_status, request_stop, write_json, write_status)
 from .runs import delete_run as delete_run_directory
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
@@ -50,6 +50,7 @@ PENDING, LAUNCHED, DONE = "pending", "launched", "done"
 ACTIVE = ("queued", "starting", "running")
 TERMINAL = ("finished", "stopped", "failed", "interrupted")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ABANDONED_SECONDS = 120  # a terminal's run still `queued` after this long was abandoned before training
 
 
 class JobError(RunError):
@@ -188,6 +189,11 @@ def job_view(run_dir: str | Path, queue: list[Path] | None = None) -> JobView:
         state, message = "starting", "the training process is loading the data and building the model"
     elif state == "queued" and job and job.get("state") == LAUNCHED:
         message = "the training process ended before training started; the next poll records why"
+    elif state == "queued" and job is None and time.time() - (status.get("updated_at") or 0) > ABANDONED_SECONDS:
+        # `train` from a terminal writes `queued` and `running` moments apart: this one never ran.
+        state = "failed"
+        message = ("This run was created by a train command that never started training (no process works on "
+                   "it); delete it, or start a new run with its settings.")
     stop_requested = state in ACTIVE and (run_dir / STOP_FILE).exists()
     can_resume = state in ("stopped", "interrupted") and (run_dir / LAST).is_file()
     return JobView(run_dir, run_dir.name, state, message, status, job, place, stop_requested,

@@ -152,6 +152,16 @@ def test_a_full_queue_and_out_of_range_settings_create_nothing(tmp_path):
         jobs.job_view(waiting)
 
 
+def test_a_terminal_run_abandoned_before_training_is_not_shown_as_waiting(tmp_path):
+    run_dir = create_run(tiny_config(), root=tmp_path, name="abandoned")  # queued, no job record
+    assert jobs.job_view(run_dir).state == "queued"  # a train command may be about to start it
+    status = json.loads((run_dir / "status.json").read_text())
+    status["updated_at"] -= jobs.ABANDONED_SECONDS + 1
+    (run_dir / "status.json").write_text(json.dumps(status))
+    view = jobs.job_view(run_dir)
+    assert view.state == "failed" and not view.active and "never started training" in view.message
+
+
 def test_a_queued_resume_can_be_cancelled_back_to_its_state(tmp_path):
     root = tmp_path / "runs"
     fake_cli_run(root)

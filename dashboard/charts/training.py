@@ -115,9 +115,9 @@ def gradient_flow_chart(probes: Mapping[int, Mapping], most_lines: int = 6) -> g
                            line=dict(color=f"rgba(31, 59, 115, {shade:.2f})", dash="dot" if epoch == 0 else "solid"),
                            hovertemplate="t = %{x}: %{y:.2e}<extra></extra>"))
     last = probes[epochs[-1]] if epochs else {}
-    batch = f"{last.get('size', '?')} dev sentences of {last.get('length')} tokens; " if last.get("length") else ""
+    batch = f" ({last.get('size', '?')} dev sentences of {last.get('length')} tokens)" if last.get("length") else ""
     return _figure(traces, "Gradient flow through time",
-                   xaxis=dict(title=dict(text=f"step t ({batch}the loss is read after the last step)")),
+                   xaxis=dict(title=dict(text=f"step t{batch}")),
                    yaxis=dict(title=dict(text="||dLoss/dh_t||"), type="log", exponentformat="power"))
 
 

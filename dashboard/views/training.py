@@ -20,7 +20,6 @@ from sentiment_core.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfi
 from sentiment_core.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
 from sentiment_core.runs import RunError, RunNotFound, read_config
 from sentiment_core.sst import TreebankError
-from sentiment_core.text import label_scheme
 
 POLL_SECONDS = 1.0
 CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"
@@ -259,7 +258,6 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir, poll: bool) -> N
 
     @st.fragment(run_every=POLL_SECONDS if poll else None)
     def live():
-        import time as _t; _c = _t.process_time(); _w = _t.perf_counter()  # DEBUGTIME
         try:
             jobs.advance_queue(root, limits)
             views = jobs.list_jobs(root)
@@ -273,7 +271,6 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir, poll: bool) -> N
         if any(v.active for v in views) != poll:
             st.rerun(scope="app")  # polling starts or stops with the runs
         show_run(view, limits, corpus, data_dir)
-        print(f"DEBUGTIME fragment cpu {(_t.process_time() - _c) * 1000:.1f} ms wall {(_t.perf_counter() - _w) * 1000:.1f} ms", flush=True)
 
     live()
 
@@ -406,8 +403,9 @@ def live_charts(view, metrics: jobs.RunMetrics, references, note) -> None:
                           width="stretch")
     if any(p.get("norms") for p in metrics.probes.values()):
         right.plotly_chart(charts.gradient_flow_chart(metrics.probes), key=K + "gradient_flow", width="stretch")
-        right.caption("The gradient reaching each step of a fixed dev batch. In a vanilla RNN the lines fall "
-                      "steeply towards the first words (vanishing gradients); in an LSTM or GRU they stay level.")
+        right.caption("The gradient of the loss (read after the last step) reaching each step of a fixed dev batch. "
+                      "In a vanilla RNN the lines fall steeply towards the first words (vanishing gradients); in an "
+                      "LSTM or GRU they stay level.")
 
 
 def show_results(results: dict, corpus, config) -> None:
