@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import native
 from .config import CELLS, POOLINGS, ModelConfig
 from .text import PAD_INDEX, SPECIALS
 
@@ -312,8 +313,24 @@ class PackedTanhRNN(torch.autograd.Function):
         return dz, d_w, None, None
 
 
+def _native_lstm(*tensors: torch.Tensor):
+    """The compiled step kernels when every tensor suits them (CPU, float32, contiguous), else None."""
+    if not all(t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous() for t in tensors):
+        return None
+    return native.lstm_kernels()
+
+
+def _row_pointer(tensor: torch.Tensor, row: int) -> int:
+    """Address of row `row` of a contiguous 2-D float32 tensor."""
+    return tensor.data_ptr() + 4 * row * tensor.shape[1]
+
+
 class PackedLSTM(torch.autograd.Function):
-    """torch's LSTM step (gates input, forget, cell, output); xp holds W_ih x_t + b_ih + b_hh."""
+    """torch's LSTM step (gates input, forget, cell, output); xp holds W_ih x_t + b_ih + b_hh.
+
+    Each step is one matrix product (torch) and the elementwise rest: with the compiled kernels
+    (sentiment_core.native) one pass over the step's rows, else a handful of torch operations.
+    """
 
     @staticmethod
     def forward(ctx, xp, w_hh, sizes, cut):
@@ -323,12 +340,19 @@ class PackedLSTM(torch.autograd.Function):
         tanh_cells = xp.new_empty(N, H)          # (N, H) tanh(c_t)
         out = xp.new_empty(N, H)                 # (N, H) h_t
         offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
+        kernels = _native_lstm(gates, cells)
         for t, (start, size) in enumerate(zip(offsets, sizes)):
             rows = slice(start, start + size)
             z = gates[rows]
+            prev = offsets[t - 1] if t > 0 else None
             if t > 0:
-                prev = offsets[t - 1]
                 z.addmm_(out[prev:prev + size], w_t)
+            if kernels is not None:
+                kernels.lstm_forward_step(size, H, _row_pointer(gates, start),
+                                          None if prev is None else _row_pointer(cells, prev),
+                                          _row_pointer(cells, start), _row_pointer(tanh_cells, start),
+                                          _row_pointer(out, start))
+                continue
             z[:, :2 * H].sigmoid_()
             z[:, 2 * H:3 * H].tanh_()
             z[:, 3 * H:].sigmoid_()
@@ -347,35 +371,66 @@ class PackedLSTM(torch.autograd.Function):
     def backward(ctx, grad_out):
         gates, cells, tanh_cells, out, w_hh = ctx.saved_tensors
         sizes, cut = ctx.sizes, ctx.cut
-        offsets, H = _offsets(sizes), w_hh.shape[1]
-        i, f, g, o = gates.split(H, 1)
-        c_prev = _previous_states(cells, sizes, offsets)     # (N, H) c_{t-1}, 0 at t = 0
-        # Everything that does not depend on the carried gradient, for all steps at once:
-        # d(pre-activation of input, forget, cell gates) per unit of dLoss/dc_t, side by side as in dz,
-        per_dc = torch.cat([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], 1).view(-1, 3, H)
-        # d(pre-activation of output gate) and dc_t per unit of dLoss/dh_t.
-        per_dh = tanh_cells * o * (1.0 - o)                   # (N, H)
-        dh_to_dc = o * (1.0 - tanh_cells * tanh_cells)        # (N, H)
+        offsets = _offsets(sizes)
         dh = grad_out.contiguous().clone()                    # (N, H) dLoss/dh, grows with the carry
-        dz = torch.empty_like(gates)                          # (N, 4H) dLoss/d(pre-activations)
-        dc_carry = None                                       # (b_{t+1}, H) dLoss/dc_t from step t+1
-        for t in range(len(sizes) - 1, -1, -1):
-            start, size = offsets[t], sizes[t]
-            rows = slice(start, start + size)
-            dh_t, dz_t = dh[rows], dz[rows]
-            dc = dh_t * dh_to_dc[rows]                        # (b, H) dLoss/dc_t
-            if dc_carry is not None:
-                dc[:dc_carry.shape[0]] += dc_carry
-            torch.mul(dc.unsqueeze(1), per_dc[rows], out=dz_t[:, :3 * H].view(size, 3, H))
-            torch.mul(dh_t, per_dh[rows], out=dz_t[:, 3 * H:])
-            if _carries(t, cut):
-                prev = offsets[t - 1]
-                dc_carry = dc * f[rows]
-                dh[prev:prev + size].addmm_(dz_t, w_hh)
-            else:
-                dc_carry = None
+        kernels = _native_lstm(dh, gates, cells, tanh_cells)
+        if kernels is not None:
+            dz = _lstm_backward_native(kernels, dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut)
+        else:
+            dz = _lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut)
         d_w = dz.t().mm(_previous_states(out, sizes, offsets)) if ctx.needs_input_grad[1] else None
         return dz, d_w, None, None
+
+
+def _lstm_backward_native(kernels, dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut):
+    """dLoss/d(pre-activations) (N, 4H), the elementwise part of each step in compiled code."""
+    H = w_hh.shape[1]
+    dz = torch.empty_like(gates)                              # (N, 4H)
+    carry = gates.new_empty(sizes[0], H)                      # dLoss/dc flowing to the step before
+    carried = 0                                               # rows of `carry` that hold a value
+    for t in range(len(sizes) - 1, -1, -1):
+        start, size = offsets[t], sizes[t]
+        prev = offsets[t - 1] if t > 0 else None
+        kernels.lstm_backward_step(size, carried, H, _row_pointer(dh, start), carry.data_ptr(),
+                                   _row_pointer(gates, start), None if prev is None else _row_pointer(cells, prev),
+                                   _row_pointer(tanh_cells, start), _row_pointer(dz, start))
+        if _carries(t, cut):
+            dh[prev:prev + size].addmm_(dz[start:start + size], w_hh)
+            carried = size
+        else:
+            carried = 0
+    return dz
+
+
+def _lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut):
+    """The same as _lstm_backward_native with torch operations."""
+    H = w_hh.shape[1]
+    i, f, g, o = gates.split(H, 1)
+    c_prev = _previous_states(cells, sizes, offsets)     # (N, H) c_{t-1}, 0 at t = 0
+    # Everything that does not depend on the carried gradient, for all steps at once:
+    # d(pre-activation of input, forget, cell gates) per unit of dLoss/dc_t, side by side as in dz,
+    per_dc = torch.cat([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], 1).view(-1, 3, H)
+    # d(pre-activation of output gate) and dc_t per unit of dLoss/dh_t.
+    per_dh = tanh_cells * o * (1.0 - o)                   # (N, H)
+    dh_to_dc = o * (1.0 - tanh_cells * tanh_cells)        # (N, H)
+    dz = torch.empty_like(gates)                          # (N, 4H) dLoss/d(pre-activations)
+    dc_carry = None                                       # (b_{t+1}, H) dLoss/dc_t from step t+1
+    for t in range(len(sizes) - 1, -1, -1):
+        start, size = offsets[t], sizes[t]
+        rows = slice(start, start + size)
+        dh_t, dz_t = dh[rows], dz[rows]
+        dc = dh_t * dh_to_dc[rows]                        # (b, H) dLoss/dc_t
+        if dc_carry is not None:
+            dc[:dc_carry.shape[0]] += dc_carry
+        torch.mul(dc.unsqueeze(1), per_dc[rows], out=dz_t[:, :3 * H].view(size, 3, H))
+        torch.mul(dh_t, per_dh[rows], out=dz_t[:, 3 * H:])
+        if _carries(t, cut):
+            prev = offsets[t - 1]
+            dc_carry = dc * f[rows]
+            dh[prev:prev + size].addmm_(dz_t, w_hh)
+        else:
+            dc_carry = None
+    return dz
 
 
 class PackedGRU(torch.autograd.Function):

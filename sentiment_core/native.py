@@ -1,0 +1,117 @@
+"""Optional compiled kernels: the elementwise half of an LSTM step (see native_lstm.c).
+
+The C file is compiled once per machine with the system's C compiler (`cc`, or $CC) into the
+cache folder, keyed by the source, the compiler and the CPU, and loaded with ctypes: no Python
+headers, no build step at install time. Where there is no compiler, or it fails, or
+SENTIMENT_NATIVE=0 is set, `lstm_kernels()` returns None and the models use their pure-torch
+path, which computes the same thing (tests hold the two together).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from .paths import default_cache_dir
+
+SOURCE = Path(__file__).with_name("native_lstm.c")
+NATIVE_ENV = "SENTIMENT_NATIVE"
+# -O3 vectorises the loops; -march=native because the library is built on the machine that runs it.
+FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
+COMPILE_SECONDS = 120
+_lock = threading.Lock()
+_last_error: list[str] = []
+
+
+def enabled() -> bool:
+    return os.environ.get(NATIVE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _compiler() -> str | None:
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def _cpu_signature() -> str:
+    """The CPU's feature flags (what -march=native compiles for)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _library_path(compiler: str) -> Path:
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    key = hashlib.sha256("\n".join([SOURCE.read_text(), compiler, version, " ".join(FLAGS),
+                                    platform.machine(), _cpu_signature()]).encode()).hexdigest()[:16]
+    return default_cache_dir() / "native" / f"lstm-{key}.so"
+
+
+def _compile(compiler: str, target: Path) -> None:
+    """Compile into a temporary file beside the target, then rename: never a half-written library."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(handle)
+    try:
+        result = subprocess.run([compiler, *FLAGS, "-o", temporary, str(SOURCE)], capture_output=True,
+                                text=True, timeout=COMPILE_SECONDS)
+        if result.returncode != 0:
+            raise RuntimeError(f"{compiler} failed: {result.stderr.strip()[-500:]}")
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    library.lstm_forward_step.argtypes = [i64, i64, ptr, ptr, ptr, ptr, ptr]
+    library.lstm_forward_step.restype = None
+    library.lstm_backward_step.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr]
+    library.lstm_backward_step.restype = None
+    return library
+
+
+@lru_cache(maxsize=1)
+def _load() -> ctypes.CDLL | None:
+    compiler = _compiler()
+    if compiler is None:
+        _last_error.append("no C compiler found (install gcc, or set CC)")
+        return None
+    try:
+        with _lock:
+            target = _library_path(compiler)
+            if not target.exists():
+                _compile(compiler, target)
+            return _bind(ctypes.CDLL(str(target)))
+    except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
+        _last_error.append(str(error))
+        return None
+
+
+def lstm_kernels() -> ctypes.CDLL | None:
+    """The compiled LSTM step kernels, or None (then the pure-torch path is used)."""
+    if not enabled():
+        return None
+    return _load()
+
+
+def status() -> str:
+    """One line for a report: whether the compiled kernels are in use, and why not."""
+    if not enabled():
+        return f"off ({NATIVE_ENV}=0)"
+    if lstm_kernels() is not None:
+        return "on"
+    return "unavailable: " + (_last_error[-1] if _last_error else "unknown error")
