@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import native
 from .batching import Batch, EncodedDataset, make_loader
 from .config import ModelConfig
 from .models import SentimentRNN, build_model
@@ -154,7 +155,7 @@ RATIOS = (("scratch", "torch_rnn"), ("scratch", "tutorial"), ("scratch", "tutori
           ("ours_lstm", "torch_lstm"), ("ours_gru", "torch_gru"))
 
 
-def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None, threads: int = 1,
+def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None, threads: int | None = None,
                   fused_adam: bool = True, only: list[str] | None = None, progress=None) -> dict:
     """Time every contender on SST-3 train; returns a plain dict (see format_report)."""
     from .corpus import load_corpus
@@ -162,6 +163,7 @@ def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None
     unknown = set(only or ()) - set(ROWS)
     if unknown:
         raise ValueError(f"unknown benchmark rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
+    threads = threads or torch.get_num_threads()  # torch's default: one per core
     torch.set_num_threads(threads)
     repeats = repeats or (1 if quick else 3)
     corpus = load_corpus(data_dir)
@@ -215,6 +217,7 @@ def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None
         "data": {"split": "train", "labels": 3, "sentences": len(dataset), "vocab_size": len(vocab),
                  "embedding_dim": EMBEDDING_DIM, "hidden_dim": HIDDEN_DIM, "quick": quick},
         "threads": threads,
+        "compiled_recurrences": native.status(),
         "optimizer": "Adam (fused)" if fused_adam else "Adam",
         "repeats": repeats,
         "training": training,
@@ -231,6 +234,7 @@ def format_report(result: dict) -> str:
              f"embedding {d['embedding_dim']}, hidden {d['hidden_dim']}{', QUICK slices' if d['quick'] else ''})",
              f"torch {result['torch']}, {result['threads']} thread(s), {result['optimizer']}, "
              f"median of {result['repeats']} run(s); forward + backward + optimizer step",
+             f"compiled recurrences (scratch, rnn, lstm): {result['compiled_recurrences']}",
              "",
              f"{'model':<46} {'sent/s':>8} {'s/epoch':>8} {'sent/CPU-s':>11} {'latency ms':>11}"]
     for name, row in result["training"].items():

@@ -10,9 +10,8 @@ def add_commands(commands) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="time small slices once (a smoke test, not a measurement)")
     p.add_argument("--repeats", type=int, help="timed passes per model, median reported (default 3; quick 1)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: the per-step matrices are too small to split well, "
-                        "and the machine is shared)")
+    p.add_argument("--threads", type=int,
+                   help="torch threads (default: torch's own, one per core; 1 shows the speed of a single core)")
     p.add_argument("--plain-adam", action="store_true", help="use torch's default Adam, not the fused kernel")
     p.add_argument("--only", nargs="+", metavar="ROW",
                    help="time only these rows (tutorial tutorial_64 scratch torch_rnn ours_rnn torch_lstm ours_lstm "
@@ -26,7 +25,7 @@ def run_bench(args) -> int:
 
     if args.repeats is not None and args.repeats < 1:
         raise ValueError(f"--repeats must be at least 1, not {args.repeats}")
-    if args.threads < 1:
+    if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be at least 1, not {args.threads}")
     bar = ProgressBar(None, "Timing", unit=" passes")
     result = run_benchmark(args.data_dir, quick=args.quick, repeats=args.repeats, threads=args.threads,

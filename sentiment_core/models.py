@@ -21,10 +21,12 @@ written out by hand" below), checked against autograd in tests/test_models.py.
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -128,6 +130,7 @@ class PackedLayout:
     offsets: list[int]           # (T,) first packed row of each step
     time_of: torch.Tensor        # (N,) time step of each packed row
     row_of: torch.Tensor         # (N,) sorted sentence of each packed row
+    sentence_of: torch.Tensor    # (N,) original batch index of each packed row (order[row_of])
     reverse_index: torch.Tensor  # (N,) packed row of the same sentence read right to left
     last_index: torch.Tensor     # (B,) packed row of each sorted sentence's last step
 
@@ -137,23 +140,33 @@ class PackedLayout:
 
 
 def packed_layout(lengths: torch.Tensor, device=None) -> PackedLayout:
+    # Index arithmetic on a few hundred integers: numpy does it in microseconds, where a dozen
+    # small torch operations cost more than the recurrent step of a small model.
     if lengths.dim() != 1 or lengths.numel() == 0:
         raise ValueError("lengths must be a non-empty 1-D tensor, one length per sentence")
-    lengths = lengths.detach().to("cpu", torch.long)
+    lengths = lengths.detach().to("cpu", torch.long).numpy()
     if int(lengths.min()) < 1:
         raise ValueError("every sentence needs at least one token (a length of 0 was given)")
-    sorted_lengths, order = torch.sort(lengths, descending=True, stable=True)
-    steps = int(sorted_lengths[0])
-    batch_sizes = (sorted_lengths.unsqueeze(0) > torch.arange(steps).unsqueeze(1)).sum(1)  # (T,)
-    offsets = torch.cumsum(batch_sizes, 0) - batch_sizes
-    time_of = torch.repeat_interleave(torch.arange(steps), batch_sizes)                     # (N,)
-    row_of = torch.arange(len(time_of)) - offsets[time_of]                                  # (N,)
+    order = np.argsort(-lengths, kind="stable")
+    sorted_lengths = lengths[order]
+    count, steps = len(lengths), int(sorted_lengths[0])
+    ended_by = np.cumsum(np.bincount(sorted_lengths, minlength=steps + 1))[:steps]  # lengths <= t
+    batch_sizes = count - ended_by                                                  # (T,) lengths > t
+    offsets = np.cumsum(batch_sizes) - batch_sizes
+    time_of = np.repeat(np.arange(steps), batch_sizes)                              # (N,)
+    row_of = np.arange(len(time_of)) - offsets[time_of]                             # (N,)
     reverse_index = offsets[sorted_lengths[row_of] - 1 - time_of] + row_of
-    last_index = offsets[sorted_lengths - 1] + torch.arange(len(lengths))
-    device = device or "cpu"
-    return PackedLayout(order.to(device), torch.argsort(order).to(device), sorted_lengths.to(device),
-                        batch_sizes.tolist(), offsets.tolist(), time_of.to(device), row_of.to(device),
-                        reverse_index.to(device), last_index.to(device))
+    last_index = offsets[sorted_lengths - 1] + np.arange(count)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(count)
+
+    def tensor(values: np.ndarray) -> torch.Tensor:
+        result = torch.from_numpy(np.ascontiguousarray(values, dtype=np.int64))
+        return result if device is None or str(device) == "cpu" else result.to(device)
+
+    return PackedLayout(tensor(order), tensor(inverse), tensor(sorted_lengths), batch_sizes.tolist(),
+                        offsets.tolist(), tensor(time_of), tensor(row_of), tensor(order[row_of]),
+                        tensor(reverse_index), tensor(last_index))
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,13 +295,17 @@ class PackedTanhRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, w_hh, sizes, cut):
         out = xp.clone()  # (N, H): each step adds h_{t-1} W_hh^T to its rows in place
-        offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
-        prev = None
-        for start, size in zip(offsets, sizes):
-            h_t = out[start:start + size]
-            if prev is not None:
-                h_t.addmm_(prev[:size], w_t)
-            prev = h_t.tanh_()
+        kernels = _native_loops(out, w_hh)
+        if kernels is not None:
+            kernels.rnn_forward(len(sizes), _step_sizes(sizes), w_hh.shape[1], out.data_ptr(), w_hh.data_ptr())
+        else:
+            offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
+            prev = None
+            for start, size in zip(offsets, sizes):
+                h_t = out[start:start + size]
+                if prev is not None:
+                    h_t.addmm_(prev[:size], w_t)
+                prev = h_t.tanh_()
         ctx.save_for_backward(out, w_hh)
         ctx.sizes, ctx.cut = sizes, cut
         return out
@@ -300,37 +317,38 @@ class PackedTanhRNN(torch.autograd.Function):
         sizes, cut = ctx.sizes, ctx.cut
         offsets = _offsets(sizes)
         dz = grad_out.contiguous().clone()       # (N, H): dLoss/dh, becomes dLoss/d(pre-activation)
-        slope = 1.0 - out * out                  # (N, H) tanh'
-        for t in range(len(sizes) - 1, -1, -1):
-            start, size = offsets[t], sizes[t]
-            dz_t = dz[start:start + size].mul_(slope[start:start + size])
-            if _carries(t, cut):
-                prev = offsets[t - 1]
-                dz[prev:prev + size].addmm_(dz_t, w_hh)  # into dLoss/dh_{t-1}
+        kernels = _native_loops(dz, out, w_hh)
+        if kernels is not None:
+            kernels.rnn_backward(len(sizes), _step_sizes(sizes), w_hh.shape[1], cut, dz.data_ptr(),
+                                 out.data_ptr(), w_hh.data_ptr())
+        else:
+            slope = 1.0 - out * out              # (N, H) tanh'
+            for t in range(len(sizes) - 1, -1, -1):
+                start, size = offsets[t], sizes[t]
+                dz_t = dz[start:start + size].mul_(slope[start:start + size])
+                if _carries(t, cut):
+                    prev = offsets[t - 1]
+                    dz[prev:prev + size].addmm_(dz_t, w_hh)  # into dLoss/dh_{t-1}
         d_w = None
         if ctx.needs_input_grad[1]:
             d_w = dz.t().mm(_previous_states(out, sizes, offsets))  # sum_t dz_t^T h_{t-1} (a cut keeps it)
         return dz, d_w, None, None
 
 
-def _native_lstm(*tensors: torch.Tensor):
-    """The compiled step kernels when every tensor suits them (CPU, float32, contiguous), else None."""
+def _native_loops(*tensors: torch.Tensor):
+    """The compiled recurrences when every tensor suits them (CPU, float32, contiguous), else None."""
     if not all(t.device.type == "cpu" and t.dtype == torch.float32 and t.is_contiguous() for t in tensors):
         return None
-    return native.lstm_kernels()
+    return native.recurrence_kernels()
 
 
-def _row_pointer(tensor: torch.Tensor, row: int) -> int:
-    """Address of row `row` of a contiguous 2-D float32 tensor."""
-    return tensor.data_ptr() + 4 * row * tensor.shape[1]
+def _step_sizes(sizes: tuple[int, ...]):
+    """The running sentences per step as a C array of int64."""
+    return (ctypes.c_int64 * len(sizes))(*sizes)
 
 
 class PackedLSTM(torch.autograd.Function):
-    """torch's LSTM step (gates input, forget, cell, output); xp holds W_ih x_t + b_ih + b_hh.
-
-    Each step is one matrix product (torch) and the elementwise rest: with the compiled kernels
-    (sentiment_core.native) one pass over the step's rows, else a handful of torch operations.
-    """
+    """torch's LSTM step (gates input, forget, cell, output); xp holds W_ih x_t + b_ih + b_hh."""
 
     @staticmethod
     def forward(ctx, xp, w_hh, sizes, cut):
@@ -339,29 +357,12 @@ class PackedLSTM(torch.autograd.Function):
         cells = xp.new_empty(N, H)               # (N, H) c_t
         tanh_cells = xp.new_empty(N, H)          # (N, H) tanh(c_t)
         out = xp.new_empty(N, H)                 # (N, H) h_t
-        offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
-        kernels = _native_lstm(gates, cells)
-        for t, (start, size) in enumerate(zip(offsets, sizes)):
-            rows = slice(start, start + size)
-            z = gates[rows]
-            prev = offsets[t - 1] if t > 0 else None
-            if t > 0:
-                z.addmm_(out[prev:prev + size], w_t)
-            if kernels is not None:
-                kernels.lstm_forward_step(size, H, _row_pointer(gates, start),
-                                          None if prev is None else _row_pointer(cells, prev),
-                                          _row_pointer(cells, start), _row_pointer(tanh_cells, start),
-                                          _row_pointer(out, start))
-                continue
-            z[:, :2 * H].sigmoid_()
-            z[:, 2 * H:3 * H].tanh_()
-            z[:, 3 * H:].sigmoid_()
-            c = cells[rows]
-            if t == 0:
-                torch.mul(z[:, :H], z[:, 2 * H:3 * H], out=c)
-            else:
-                torch.mul(z[:, H:2 * H], cells[prev:prev + size], out=c).addcmul_(z[:, :H], z[:, 2 * H:3 * H])
-            torch.mul(z[:, 3 * H:], torch.tanh(c, out=tanh_cells[rows]), out=out[rows])
+        kernels = _native_loops(gates, w_hh)
+        if kernels is not None:
+            kernels.lstm_forward(len(sizes), _step_sizes(sizes), H, gates.data_ptr(), cells.data_ptr(),
+                                 tanh_cells.data_ptr(), out.data_ptr(), w_hh.data_ptr())
+        else:
+            _lstm_forward_torch(gates, cells, tanh_cells, out, w_hh, sizes)
         ctx.save_for_backward(gates, cells, tanh_cells, out, w_hh)
         ctx.sizes, ctx.cut = sizes, cut
         return out
@@ -371,39 +372,44 @@ class PackedLSTM(torch.autograd.Function):
     def backward(ctx, grad_out):
         gates, cells, tanh_cells, out, w_hh = ctx.saved_tensors
         sizes, cut = ctx.sizes, ctx.cut
-        offsets = _offsets(sizes)
+        offsets, H = _offsets(sizes), w_hh.shape[1]
         dh = grad_out.contiguous().clone()                    # (N, H) dLoss/dh, grows with the carry
-        kernels = _native_lstm(dh, gates, cells, tanh_cells)
+        kernels = _native_loops(dh, gates, w_hh)
         if kernels is not None:
-            dz = _lstm_backward_native(kernels, dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut)
+            dz = torch.empty_like(gates)                      # (N, 4H) dLoss/d(pre-activations)
+            carry = gates.new_empty(sizes[0], H)              # scratch: dLoss/dc carried one step back
+            kernels.lstm_backward(len(sizes), _step_sizes(sizes), H, cut, dh.data_ptr(), gates.data_ptr(),
+                                  cells.data_ptr(), tanh_cells.data_ptr(), dz.data_ptr(), carry.data_ptr(),
+                                  w_hh.data_ptr())
         else:
             dz = _lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut)
         d_w = dz.t().mm(_previous_states(out, sizes, offsets)) if ctx.needs_input_grad[1] else None
         return dz, d_w, None, None
 
 
-def _lstm_backward_native(kernels, dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut):
-    """dLoss/d(pre-activations) (N, 4H), the elementwise part of each step in compiled code."""
+def _lstm_forward_torch(gates, cells, tanh_cells, out, w_hh, sizes):
+    """The LSTM recurrence with torch operations; fills the buffers as lstm_forward (C) does."""
     H = w_hh.shape[1]
-    dz = torch.empty_like(gates)                              # (N, 4H)
-    carry = gates.new_empty(sizes[0], H)                      # dLoss/dc flowing to the step before
-    carried = 0                                               # rows of `carry` that hold a value
-    for t in range(len(sizes) - 1, -1, -1):
-        start, size = offsets[t], sizes[t]
-        prev = offsets[t - 1] if t > 0 else None
-        kernels.lstm_backward_step(size, carried, H, _row_pointer(dh, start), carry.data_ptr(),
-                                   _row_pointer(gates, start), None if prev is None else _row_pointer(cells, prev),
-                                   _row_pointer(tanh_cells, start), _row_pointer(dz, start))
-        if _carries(t, cut):
-            dh[prev:prev + size].addmm_(dz[start:start + size], w_hh)
-            carried = size
+    offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
+    for t, (start, size) in enumerate(zip(offsets, sizes)):
+        rows = slice(start, start + size)
+        z = gates[rows]
+        if t > 0:
+            prev = offsets[t - 1]
+            z.addmm_(out[prev:prev + size], w_t)
+        z[:, :2 * H].sigmoid_()
+        z[:, 2 * H:3 * H].tanh_()
+        z[:, 3 * H:].sigmoid_()
+        c = cells[rows]
+        if t == 0:
+            torch.mul(z[:, :H], z[:, 2 * H:3 * H], out=c)
         else:
-            carried = 0
-    return dz
+            torch.mul(z[:, H:2 * H], cells[prev:prev + size], out=c).addcmul_(z[:, :H], z[:, 2 * H:3 * H])
+        torch.mul(z[:, 3 * H:], torch.tanh(c, out=tanh_cells[rows]), out=out[rows])
 
 
 def _lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, offsets, cut):
-    """The same as _lstm_backward_native with torch operations."""
+    """dLoss/d(pre-activations) (N, 4H) with torch operations, as lstm_backward (C) computes it."""
     H = w_hh.shape[1]
     i, f, g, o = gates.split(H, 1)
     c_prev = _previous_states(cells, sizes, offsets)     # (N, H) c_{t-1}, 0 at t = 0
@@ -599,7 +605,7 @@ class RecurrentClassifier(nn.Module):
         layout = packed_layout(lengths, tokens.device)
         if layout.steps > tokens.shape[1]:
             raise ValueError(f"a length of {layout.steps} is longer than the batch's {tokens.shape[1]} tokens")
-        packed_tokens = tokens[layout.order[layout.row_of], layout.time_of]  # (N,)
+        packed_tokens = tokens[layout.sentence_of, layout.time_of]  # (N,)
         return self.dropout(self.embedding(packed_tokens)), layout           # (N, E)
 
     def pool(self, out: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
@@ -632,7 +638,7 @@ class RecurrentClassifier(nn.Module):
         # embedded: (B, T, E) word vectors -> logits (B, C); lets callers take gradients w.r.t.
         # the vectors (attributions), which token indices cannot carry.
         layout = packed_layout(lengths, embedded.device)
-        x = embedded[layout.order[layout.row_of], layout.time_of]  # (N, E) packed
+        x = embedded[layout.sentence_of, layout.time_of]  # (N, E) packed
         return self.classify(self.encoder(self.dropout(x), layout), layout)
 
     def trace(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Trace:
@@ -652,7 +658,7 @@ class RecurrentClassifier(nn.Module):
         weights = enc.weights(top, 0)
         B, T = len(layout.lengths), layout.steps
         xp = weights.project(x)                                          # (N, G*H) packed, sorted
-        grid = xp.new_zeros(T, B, xp.shape[1]).index_put((layout.time_of, layout.order[layout.row_of]), xp)
+        grid = xp.new_zeros(T, B, xp.shape[1]).index_put((layout.time_of, layout.sentence_of), xp)
         lengths_orig = layout.lengths[layout.inverse]                     # (B,) original order
         w_hh_t = weights.w_hh.t()
         state = tuple(xp.new_zeros(B, enc.hidden_dim) for _ in range(enc.n_state))
@@ -663,7 +669,7 @@ class RecurrentClassifier(nn.Module):
             state = tuple(torch.where(running, n, s) for n, s in zip(new, state))
             states.append(state[0])
         stacked = torch.stack(states)                                     # (T, B, H) original order
-        forward_out = stacked[layout.time_of, layout.order[layout.row_of]]  # (N, H) packed
+        forward_out = stacked[layout.time_of, layout.sentence_of]  # (N, H) packed
         if enc.directions == 2:
             forward_out = torch.cat([forward_out, enc.run_direction(top, 1, x, layout)], 1)
         gates = None

@@ -1,10 +1,13 @@
-"""Optional compiled kernels: the elementwise half of an LSTM step (see native_lstm.c).
+"""Optional compiled recurrences: the tanh RNN and the LSTM loops in C (see native_lstm.c).
 
 The C file is compiled once per machine with the system's C compiler (`cc`, or $CC) into the
 cache folder, keyed by the source, the compiler and the CPU, and loaded with ctypes: no Python
-headers, no build step at install time. Where there is no compiler, or it fails, or
-SENTIMENT_NATIVE=0 is set, `lstm_kernels()` returns None and the models use their pure-torch
-path, which computes the same thing (tests hold the two together).
+headers, no build step at install time. Its matrix products call the BLAS inside torch (MKL's
+`sgemm_64_`, exported by torch's CPU library), so they run exactly as fast as torch's own.
+
+Where there is no compiler, or it fails, or torch's library does not export that routine (a
+build without MKL), or SENTIMENT_NATIVE=0 is set, `recurrence_kernels()` returns None and the
+models use their pure-torch path, which computes the same thing (tests hold the two together).
 """
 from __future__ import annotations
 
@@ -56,7 +59,7 @@ def _library_path(compiler: str) -> Path:
         version = ""
     key = hashlib.sha256("\n".join([SOURCE.read_text(), compiler, version, " ".join(FLAGS),
                                     platform.machine(), _cpu_signature()]).encode()).hexdigest()[:16]
-    return default_cache_dir() / "native" / f"lstm-{key}.so"
+    return default_cache_dir() / "native" / f"recurrences-{key}.so"
 
 
 def _compile(compiler: str, target: Path) -> None:
@@ -75,12 +78,35 @@ def _compile(compiler: str, target: Path) -> None:
             os.unlink(temporary)
 
 
+SGEMM_NAMES = ("sgemm_64_", "sgemm_64", "SGEMM_64")  # Fortran sgemm with 64-bit integers
+
+
+def _torch_sgemm() -> int:
+    """Address of the single-precision matrix product inside torch's CPU library."""
+    import torch
+
+    library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+    for name in SGEMM_NAMES:
+        try:
+            return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+        except AttributeError:
+            continue
+    raise RuntimeError("torch's CPU library exports no 64-bit sgemm (a build without MKL)")
+
+
 def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    library.lstm_forward_step.argtypes = [i64, i64, ptr, ptr, ptr, ptr, ptr]
-    library.lstm_forward_step.restype = None
-    library.lstm_backward_step.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr]
-    library.lstm_backward_step.restype = None
+    signatures = {
+        "set_sgemm": [ptr],
+        "rnn_forward": [i64, ptr, i64, ptr, ptr],
+        "rnn_backward": [i64, ptr, i64, i64, ptr, ptr, ptr],
+        "lstm_forward": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr],
+        "lstm_backward": [i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
+    }
+    for name, argtypes in signatures.items():
+        function = getattr(library, name)
+        function.argtypes, function.restype = argtypes, None
+    library.set_sgemm(_torch_sgemm())
     return library
 
 
@@ -101,8 +127,8 @@ def _load() -> ctypes.CDLL | None:
         return None
 
 
-def lstm_kernels() -> ctypes.CDLL | None:
-    """The compiled LSTM step kernels, or None (then the pure-torch path is used)."""
+def recurrence_kernels() -> ctypes.CDLL | None:
+    """The compiled recurrences, or None (then the pure-torch path is used)."""
     if not enabled():
         return None
     return _load()
@@ -112,6 +138,6 @@ def status() -> str:
     """One line for a report: whether the compiled kernels are in use, and why not."""
     if not enabled():
         return f"off ({NATIVE_ENV}=0)"
-    if lstm_kernels() is not None:
+    if recurrence_kernels() is not None:
         return "on"
     return "unavailable: " + (_last_error[-1] if _last_error else "unknown error")

@@ -1,9 +1,9 @@
-/* The elementwise half of one LSTM time step, forward and backward, in one pass each.
+/* The recurrences of the tanh RNN and the LSTM, forward and backward, in C.
  *
- * The recurrent matrix product of each step stays in torch (its BLAS is faster than anything
- * written here); what this file replaces is the dozen small tensor operations around it
- * (three activations, the cell update, and in backward the derivative of each gate), which
- * in Python cost a dispatch and a full pass over memory each.
+ * In Python each time step costs a dozen small tensor operations (slices, the matrix product,
+ * the activations, the cell update; in backward the derivative of each gate), each with its
+ * dispatch and its own pass over memory. Here the loop over time runs in C, the elementwise
+ * work of a step is one pass, and the matrix products go to torch's own BLAS.
  *
  * Layout (torch's nn.LSTM): a row of `z` holds 4H pre-activations in the order input, forget,
  * cell, output. All arrays are row-major and contiguous; `b` rows are the sentences still
@@ -62,7 +62,7 @@ static inline void forward_row(int64_t H, float *restrict zi, float *restrict zf
 
 /* Forward: z (b, 4H) pre-activations -> activated gates in place; c_t, tanh(c_t), h_t (b, H).
  * c_prev (b, H) is NULL at the first step (c_{-1} = 0). */
-void lstm_forward_step(int64_t b, int64_t H, float *z, const float *c_prev,
+static void lstm_forward_step(int64_t b, int64_t H, float *z, const float *c_prev,
                        float *c, float *tanh_c, float *h) {
     for (int64_t row = 0; row < b; ++row) {
         float *zi = z + row * 4 * H;
@@ -102,7 +102,7 @@ static inline void backward_row(int64_t H, const float *restrict dh, const float
  * dLoss/dc_t arriving from step t+1 in its first `carried` rows (the others have no step t+1);
  * gates (b, 4H) activated; c_prev (b, H) or NULL at t = 0; tanh_c (b, H).
  * Out: dz (b, 4H) dLoss/d(pre-activations); carry becomes dLoss/dc_{t-1} = dc_t * f_t. */
-void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const float *dh, float *carry,
+static void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const float *dh, float *carry,
                         const float *gates, const float *c_prev, const float *tanh_c, float *dz) {
     float zeros[H], incoming[H];
     for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
@@ -118,5 +118,104 @@ void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const float *dh, 
         }
         backward_row(H, dh + row * H, incoming, carry_row, g, g + H, g + 2 * H, g + 3 * H,
                      c_prev ? c_prev + row * H : zeros, tanh_c + row * H, d, d + H, d + 2 * H, d + 3 * H);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Whole recurrences in C: the loop over time steps with no Python in between.
+ *
+ * The matrix products go to the BLAS torch itself uses (MKL's Fortran sgemm with 64-bit
+ * integers), whose address Python hands over with set_sgemm; without it these functions are
+ * not called. Packed layout as in models.py: step t's rows start at sum(sizes[:t]); the batch
+ * is sorted by falling length, so the sentences running at step t are the first sizes[t]
+ * rows of step t-1. `cut` > 0 stops the gradient between steps t-1 and t when t % cut == 0.
+ * ------------------------------------------------------------------------------------------ */
+
+typedef void (*sgemm64_fn)(const char *, const char *, const int64_t *, const int64_t *, const int64_t *,
+                           const float *, const float *, const int64_t *, const float *, const int64_t *,
+                           const float *, float *, const int64_t *);
+static sgemm64_fn sgemm64 = 0;
+
+void set_sgemm(void *address) {
+    sgemm64 = (sgemm64_fn)address;
+}
+
+/* Row-major C (m x n) += A (m x k, or its transpose) . B (k x n, or its transpose); a row-major
+ * matrix is its column-major transpose, so this is C^T += B^T A^T in Fortran's terms. */
+static void gemm_add(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
+    const float one = 1.0f;
+    sgemm64(&trans_b, &trans_a, &n, &m, &k, &one, b, &ldb, a, &lda, &one, c, &ldc);
+}
+
+static int carries(int64_t t, int64_t cut) {
+    return t > 0 && !(cut > 0 && t % cut == 0);
+}
+
+/* tanh RNN. In: out (N, H) holds W_xh x_t + biases; w_hh (H, H). Out: out holds h_t. */
+void rnn_forward(int64_t steps, const int64_t *sizes, int64_t H, float *out, const float *w_hh) {
+    int64_t start = 0, prev = 0;
+    for (int64_t t = 0; t < steps; ++t) {
+        int64_t b = sizes[t];
+        float *h = out + start * H;
+        if (t > 0) gemm_add('N', 'T', b, H, H, out + prev * H, H, w_hh, H, h, H);
+        for (int64_t j = 0; j < b * H; ++j) h[j] = tanh_approx(h[j]);
+        prev = start;
+        start += b;
+    }
+}
+
+/* In: dz (N, H) holds dLoss/dh_t from above; out (N, H) h_t. Out: dz = dLoss/d(pre-activation). */
+void rnn_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dz,
+                  const float *out, const float *w_hh) {
+    int64_t total = 0;
+    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
+    int64_t start = total;
+    for (int64_t t = steps - 1; t >= 0; --t) {
+        int64_t b = sizes[t];
+        start -= b;
+        float *d = dz + start * H;
+        const float *h = out + start * H;
+        for (int64_t j = 0; j < b * H; ++j) d[j] *= 1.0f - h[j] * h[j];
+        if (carries(t, cut)) gemm_add('N', 'N', b, H, H, d, H, w_hh, H, dz + (start - sizes[t - 1]) * H, H);
+    }
+}
+
+/* LSTM. In: gates (N, 4H) holds W_ih x_t + biases; w_hh (4H, H). Out: gates activated, cells,
+ * tanh_cells and out (N, H). */
+void lstm_forward(int64_t steps, const int64_t *sizes, int64_t H, float *gates, float *cells,
+                  float *tanh_cells, float *out, const float *w_hh) {
+    int64_t start = 0, prev = 0;
+    for (int64_t t = 0; t < steps; ++t) {
+        int64_t b = sizes[t];
+        float *z = gates + start * 4 * H;
+        if (t > 0) gemm_add('N', 'T', b, 4 * H, H, out + prev * H, H, w_hh, H, z, 4 * H);
+        lstm_forward_step(b, H, z, t > 0 ? cells + prev * H : 0, cells + start * H, tanh_cells + start * H,
+                          out + start * H);
+        prev = start;
+        start += b;
+    }
+}
+
+/* In: dh (N, H) dLoss/dh_t from above (overwritten); carry: scratch space of sizes[0] x H.
+ * Out: dz (N, 4H) dLoss/d(pre-activations). */
+void lstm_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dh,
+                   const float *gates, const float *cells, const float *tanh_cells, float *dz,
+                   float *carry, const float *w_hh) {
+    int64_t total = 0, carried = 0;
+    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
+    int64_t start = total;
+    for (int64_t t = steps - 1; t >= 0; --t) {
+        int64_t b = sizes[t];
+        start -= b;
+        int64_t prev = t > 0 ? start - sizes[t - 1] : 0;
+        lstm_backward_step(b, carried, H, dh + start * H, carry, gates + start * 4 * H,
+                           t > 0 ? cells + prev * H : 0, tanh_cells + start * H, dz + start * 4 * H);
+        if (carries(t, cut)) {
+            gemm_add('N', 'N', b, H, 4 * H, dz + start * 4 * H, 4 * H, w_hh, H, dh + prev * H, H);
+            carried = b;
+        } else {
+            carried = 0;
+        }
     }
 }

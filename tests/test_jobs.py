@@ -81,7 +81,8 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
     assert sorted(metrics.probes) == [0, 1, 2] and metrics.evaluations["test"]["count"] == 60
     assert metrics.problems == [] and jobs.progress(metrics).fraction == 1.0
     assert (first / jobs.LOG_FILE).read_text().startswith("$ ")  # the command, then its output
-    assert "finished" in (first / jobs.LOG_FILE).read_text()
+    # The status is written before the command prints its last line: wait for that line.
+    assert wait_for(lambda: "finished" in (first / jobs.LOG_FILE).read_text(), root)
 
     # The freed slot goes to the queued run. It is killed from outside mid-run, resumed, then stopped.
     follower = jobs.MetricsFollower(second)
