@@ -44,6 +44,7 @@ def test_step_the_cell_twice_and_see_the_shared_weights(page):
     at.button(key="wt_next_step").click().run()
     at.button(key="wt_next_step").click().run()
     assert not at.exception
+    assert at.button(key="wt_next_step").label == "Next step: feed x_3"  # names the input it will feed
     codes = [c.value for c in at.code]
     assert any(c.startswith("y_1 (3, 1):\ntensor(") for c in codes)
     assert any(c.startswith("h_2 (3, 10):\ntensor(") for c in codes)
@@ -58,7 +59,7 @@ def test_step_the_cell_twice_and_see_the_shared_weights(page):
     assert sum(1 for line in y2_dot.splitlines() if line.strip().startswith(f"{hot} ->")) == 2
 
     at.button(key="wt_reset").click().run()
-    assert not at.get("graphviz_chart")
+    assert not at.get("graphviz_chart") and at.button(key="wt_next_step").label == "Next step: feed x_1"
 
 
 def test_changing_the_sizes_starts_a_new_cell(page):

@@ -114,11 +114,15 @@ st.markdown("The weights are the same at every step: the cell is one function ap
             f"This layer has {sum(p.numel() for p in layer.parameters()):,} parameters:")
 st.code(repr(layer), language="text")
 
+def restart_walk() -> None:
+    st.session_state[WALK] = lessons.start_cell_walk(sizes)
+
+
+# Callbacks run before the page is drawn again, so the button already names the next input.
 step_col, reset_col, _ = st.columns([2, 1, 3])
-if step_col.button(f"Next step: feed x_{len(walk.steps) + 1}", key="wt_next_step", type="primary"):
-    lessons.next_cell_step(walk)
-if reset_col.button("Reset", key="wt_reset", disabled=not walk.steps):
-    walk = st.session_state[WALK] = lessons.start_cell_walk(sizes)
+step_col.button(f"Next step: feed x_{len(walk.steps) + 1}", key="wt_next_step", type="primary",
+                on_click=lessons.next_cell_step, args=(walk,))
+reset_col.button("Reset", key="wt_reset", disabled=not walk.steps, on_click=restart_walk)
 if not walk.steps:
     st.info("Press **Next step** to feed the first input x_1 (random, seeded) through the cell.")
 SHOWN_STEPS = 4

@@ -33,6 +33,7 @@ def test_walkthrough_steps_the_cell_and_unrolls_it(app):
     assert " ".join(lessons.describe_tensor("h_1", expected[0].h).split()) in shown
     assert " ".join(lessons.describe_tensor("y_1", expected[0].y).split()) in shown
     expect(app.main().get_by_text("Take 1 more step above")).to_be_visible()
+    expect(step_button).to_have_text("Next step: feed x_2")  # the label follows the click at once
 
     step_button.click()
     app.idle()
