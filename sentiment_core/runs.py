@@ -536,7 +536,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     from .corpus import load_corpus
     from .distributed import World, save_rank_weights
     from .models import build_model
-    from .training import TrainControl, evaluate, fit, stop_on_signals
+    from .training import TrainControl, fit, stop_on_signals
 
     control = control or TrainControl()
     world = world or World()
@@ -595,14 +595,9 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
         save_rank_weights(world, model)  # test hook; does nothing unless its variable is set
         if not main:
             return (Path(run_dir) if run_dir else None), final
-        if result.state == "finished":  # a stop should be quick: `evaluate` gives figures later
-            best, _, _, _ = load_model(run_dir)
-            results = {}
-            for split, data in (("dev", dev_data), ("test", test_data)):
-                if len(data):
-                    results[split] = evaluate(best, data, scheme.num_classes, scheme.class_names, device=device)
-                    writer.write({"event": "evaluation", "time": time.time(), "split": split, **results[split]})
-            final["results"] = results
+        if result.state == "finished":  # a stop should be quick: evaluate_best gives figures later
+            final["results"] = _evaluate_checkpoint(run_dir, {"dev": dev_data, "test": test_data}, writer,
+                                                    scheme, device)
         status = write_status(run_dir, ended_at=time.time(), **final)
     except KeyboardInterrupt:
         if not main:
@@ -619,6 +614,44 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
         if writer is not None:
             writer.close()
     return run_dir, status
+
+
+def _evaluate_checkpoint(run_dir: Path, splits: dict, writer: MetricsWriter, scheme, device=None) -> dict:
+    """Dev and test figures of the best checkpoint, each also appended to metrics.jsonl."""
+    from .training import evaluate
+
+    best, _, _, _ = load_model(run_dir)
+    results = {}
+    for split, data in splits.items():
+        if len(data):
+            results[split] = evaluate(best, data, scheme.num_classes, scheme.class_names, device=device)
+            writer.write({"event": "evaluation", "time": time.time(), "split": split, **results[split]})
+    return results
+
+
+def evaluate_best(run_dir: str | Path, corpus) -> dict:
+    """Evaluate a stopped run's best checkpoint on dev and test and keep the figures in its status.
+
+    A finished run is evaluated when it ends; a stop skips that to stay quick, and this fills it in
+    (the training page's "Evaluate" button). Returns the new status.
+    """
+    from .batching import EncodedDataset
+
+    run_dir = Path(run_dir)
+    status = read_status(run_dir)
+    if status.get("state") != "stopped":
+        raise RunError(f"only a stopped run is evaluated this way; {run_dir.name} is {status.get('state')}")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise RunError(f"{run_dir.name} stopped before its first checkpoint: there is nothing to evaluate")
+    _, vocab, config, scheme = load_model(run_dir)
+    limit = config.data.eval_limit  # the same sentences a finished run of these settings is scored on
+    splits = {split: EncodedDataset(corpus.examples(scheme, split)[:limit], vocab) for split in ("dev", "test")}
+    writer = MetricsWriter(run_dir)
+    try:
+        results = _evaluate_checkpoint(run_dir, splits, writer, scheme)
+    finally:
+        writer.close()
+    return write_status(run_dir, results=results)
 
 
 def _prepare_resume(run_dir: Path, requested: RunConfig | None):

@@ -118,9 +118,17 @@ def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
     at.button(key="train_stop").click().run()
     rerun_until(at, lambda a: "stopped" in header(a))
     assert "Stopped on request" in texts(at.warning) and "best checkpoint is kept" in texts(at.warning)
-    assert "sentiment_core evaluate" in texts(at.caption)  # stopping skips the final evaluation
+    assert "not evaluated when it stops" in texts(at.caption)  # stopping skips the final evaluation
     assert read_status(runs_root / "from-the-page")["state"] == "stopped"
     assert (runs_root / "from-the-page" / "checkpoint.pt").is_file() and at.button(key="train_resume")
+    # ... which one click fills in: the test and dev figures of the best checkpoint.
+    at.button(key="train_evaluate").click().run()
+    assert not at.exception and "Evaluated from-the-page" in texts(at.info)
+    results = read_status(runs_root / "from-the-page")["results"]
+    assert results["test"]["count"] == 60
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["test accuracy"] == f"{results['test']['accuracy']:.1%}"
+    assert not [b for b in at.button if b.key == "train_evaluate"]  # nothing left to evaluate
 
 
 class StopAt(Callback):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sentiment_core.config import RunConfig
-from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run,
+from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, evaluate_best,
                                  delete_run, list_runs, load_checkpoint, load_model, load_run, read_metrics,
                                  read_status, request_stop, sanitize_run_name, save_torch, sentence_class_weights,
                                  train_run, write_status)
@@ -127,6 +127,15 @@ def test_a_stop_file_stops_and_resume_gives_the_uninterrupted_result(tmp_path, c
     assert status["state"] == "stopped" and "epoch 1, batch 3" in status["message"]
     assert (run_dir / CHECKPOINT).is_file() and (run_dir / LAST).is_file()
     load_model(run_dir)  # a stopped run always has a loadable checkpoint
+    assert "results" not in status  # stopping skips the evaluation; evaluate_best fills it in
+    evaluated = evaluate_best(run_dir, corpus)
+    assert evaluated["state"] == "stopped" and set(evaluated["results"]) == {"dev", "test"}
+    assert evaluated["results"]["test"]["count"] == config.data.eval_limit
+    assert read_status(run_dir)["results"] == evaluated["results"]
+    events, _ = read_metrics(run_dir)
+    assert [e["split"] for e in events if e["event"] == "evaluation"] == ["dev", "test"]
+    with pytest.raises(RunError, match="only a stopped run"):
+        evaluate_best(whole_dir, corpus)
     _, status = train_run(None, run_dir, resume=True, corpus=corpus, catch_signals=False)
     assert status["state"] == "finished" and status["epoch"] == 2
     events, _ = read_metrics(run_dir)

@@ -18,7 +18,7 @@ from dashboard.charts import training as charts
 from sentiment_core import baselines, jobs
 from sentiment_core.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfig, preset, validate
 from sentiment_core.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
-from sentiment_core.runs import RunError, RunNotFound, read_config
+from sentiment_core.runs import RunError, RunNotFound, evaluate_best, read_config
 from sentiment_core.sst import TreebankError
 
 POLL_SECONDS = 1.0
@@ -303,10 +303,13 @@ def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
     results = view.status.get("results") or {}
     if results:
         show_results(results, corpus, config)
-    elif view.state == "stopped" and view.has_checkpoint:
-        st.caption("A stopped run is not evaluated on test when it stops (stopping stays quick). Its best "
-                   f"checkpoint can be evaluated with `python -m sentiment_core evaluate {view.path} --split test`, "
-                   "or resumed to finish its epochs.")
+    elif view.state == "stopped" and view.has_checkpoint and corpus is not None:
+        st.caption("A stopped run is not evaluated when it stops (stopping stays quick). Evaluate its best "
+                   "checkpoint on dev and test now, or resume it to finish its epochs.")
+        if st.button("Evaluate the best checkpoint", key=K + "evaluate", icon=":material/fact_check:"):
+            with st.spinner("Evaluating on dev and test..."):
+                act(lambda: (evaluate_best(view.path, corpus),
+                             f"Evaluated {view.name}'s best checkpoint on dev and test.")[1])
     if view.state in ("failed", "interrupted", "broken") or (view.state == "starting"):
         tail = jobs.log_tail(view.path, 4000)
         if tail.strip():
