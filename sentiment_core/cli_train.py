@@ -194,6 +194,19 @@ class ProgressPrinter:
             self.stream.write(message + "\n")
 
 
+def hand_over_slot_quietly(run_dir: Path) -> None:
+    """A run started by the training page's queue starts the next waiting run as it ends."""
+    from .jobs import hand_over_slot
+
+    try:
+        started = hand_over_slot(run_dir)
+    except Exception as err:  # never let the queue change how training ends; the pages retry
+        print(f"warning: could not start the next queued run: {err}", file=sys.stderr)
+        return
+    for path in started:
+        print(f"started the next queued run: {path.name}")
+
+
 def run_train(args) -> int:
     from .distributed import close_world, init_world
     from .runs import RunError, train_run
@@ -222,6 +235,9 @@ def run_train(args) -> int:
         raise
     except RuntimeError as err:  # torch errors (e.g. out of memory) as one line
         raise ValueError(f"training failed: {err}") from None
+    finally:
+        if world.is_main and (args.resume or args.out):
+            hand_over_slot_quietly(Path(args.resume or args.out))
     close_world(world)
     if not world.is_main:  # rank 0 reports; the others trained the same weights silently
         return 1 if status["state"] == "failed" else 0

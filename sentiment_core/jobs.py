@@ -14,9 +14,10 @@ lives on disk, so any process or browser session sees the same runs and the same
 
 At most `Limits.max_concurrent_runs` runs train at once (runs started from a terminal count
 too); later starts wait as `pending` jobs, in `queued_at` order, and start when a slot
-frees. Nothing runs in the background to notice that: every job call (`advance_queue`,
-`start_run`, `stop_run`, ...) advances the queue, and the training page calls
-`advance_queue` each time it polls. The lock makes two sessions polling at once start a
+frees. No extra process watches for that: a job's training process starts the next waiting
+run as it ends (`hand_over_slot`, called by the train command), and every job call
+(`advance_queue`, `start_run`, `stop_run`, ...) advances the queue too, as the pages do each
+time they poll (which also catches a process that was killed). The lock makes two sessions polling at once start a
 queued run only once.
 
 Watching reads small files only: status.json, job.json and the new bytes of metrics.jsonl
@@ -241,10 +242,29 @@ def advance_queue(root: str | Path, limits: Limits) -> list[Path]:
         return _advance_locked(root, limits)
 
 
-def _advance_locked(root: Path, limits: Limits) -> list[Path]:
+def hand_over_slot(run_dir: str | Path) -> list[Path]:
+    """Called by a job's training process as it ends: start the next waiting run now.
+
+    Otherwise the queue would move only when a page or a command next polls it, and a server
+    nobody visits would keep its queued runs waiting. The ending process still holds its slot
+    (it is alive while it calls this), so it is left out of the count. The limits are the
+    server's: the process inherited its environment. Returns the runs started.
+    """
+    from .limits import limits_from_env
+
+    run_dir = Path(run_dir).resolve()
+    if read_job(run_dir) is None:  # started from a terminal, not through the queue
+        return []
+    root = run_dir.parent
+    with queue_lock(root):
+        return _advance_locked(root, limits_from_env(), ending=run_dir)
+
+
+def _advance_locked(root: Path, limits: Limits, ending: Path | None = None) -> list[Path]:
     for path in run_dirs(root):
         _record_if_ended(path)
-    free = limits.max_concurrent_runs - len(active_runs(root))
+    active = [path for path in active_runs(root) if ending is None or path.resolve() != ending]
+    free = limits.max_concurrent_runs - len(active)
     started = []
     for path in _pending_order(root)[:max(free, 0)]:
         _launch(path)
