@@ -234,7 +234,7 @@ def format_report(result: dict) -> str:
              f"embedding {d['embedding_dim']}, hidden {d['hidden_dim']}{', QUICK slices' if d['quick'] else ''})",
              f"torch {result['torch']}, {result['threads']} thread(s), {result['optimizer']}, "
              f"median of {result['repeats']} run(s); forward + backward + optimizer step",
-             f"compiled recurrences (scratch, rnn, lstm): {result['compiled_recurrences']}",
+             f"compiled recurrences: {result['compiled_recurrences']}",
              "",
              f"{'model':<46} {'sent/s':>8} {'s/epoch':>8} {'sent/CPU-s':>11} {'latency ms':>11}"]
     for name, row in result["training"].items():

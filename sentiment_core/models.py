@@ -452,17 +452,14 @@ class PackedGRU(torch.autograd.Function):
         hn = xp.new_empty(N, H)                  # (N, H) W_hn h_{t-1} + b_hn
         new = xp.new_empty(N, H)                 # (N, H) n_t
         out = xp.new_empty(N, H)                 # (N, H) h_t
-        offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
-        h_prev = xp.new_zeros(sizes[0], H)
-        for t, (start, size) in enumerate(zip(offsets, sizes)):
-            rows = slice(start, start + size)
-            h_prev = h_prev[:size]
-            hp = torch.mm(h_prev, w_t)           # (b, 3H)
-            torch.add(xp[rows, :2 * H], hp[:, :2 * H], out=rz[rows]).sigmoid_()
-            torch.add(hp[:, 2 * H:], b_hn, out=hn[rows])
-            torch.addcmul(xp[rows, 2 * H:], rz[rows, :H], hn[rows], out=new[rows]).tanh_()
-            torch.addcmul(new[rows], rz[rows, H:], h_prev - new[rows], out=out[rows])
-            h_prev = out[rows]
+        xp = xp.contiguous()
+        kernels = _native_loops(xp, w_hh, b_hn)
+        if kernels is not None:
+            scratch = xp.new_empty(sizes[0], 3 * H)  # W_hh h_{t-1} of one step
+            kernels.gru_forward(len(sizes), _step_sizes(sizes), H, xp.data_ptr(), w_hh.data_ptr(), b_hn.data_ptr(),
+                                rz.data_ptr(), hn.data_ptr(), new.data_ptr(), out.data_ptr(), scratch.data_ptr())
+        else:
+            _gru_forward_torch(xp, w_hh, b_hn, sizes, rz, hn, new, out)
         ctx.save_for_backward(rz, hn, new, out, w_hh)
         ctx.sizes, ctx.cut = sizes, cut
         return out
@@ -474,29 +471,56 @@ class PackedGRU(torch.autograd.Function):
         sizes, cut = ctx.sizes, ctx.cut
         offsets, H = _offsets(sizes), w_hh.shape[1]
         h_prev = _previous_states(out, sizes, offsets)       # (N, H)
-        r, z = rz[:, :H], rz[:, H:]
-        # dLoss/d(pre-activation) per unit of dLoss/dh_t, for z and n side by side (the layout of dx).
-        per_dh = torch.cat([(h_prev - new) * z * (1.0 - z),   # update gate
-                            (1.0 - z) * (1.0 - new * new)], 1).view(-1, 2, H)  # new gate
-        reset_slope = hn * r * (1.0 - r)                      # (N, H) d(pre r) per d(pre n)
         dh = grad_out.contiguous().clone()                    # (N, H) dLoss/dh, grows with the carry
         dx = torch.empty(out.shape[0], 3 * H, dtype=out.dtype, device=out.device)  # (N, 3H)
         dhp = torch.empty_like(dx)                            # (N, 3H) dLoss/d(W_hh h_{t-1} + ...)
-        for t in range(len(sizes) - 1, -1, -1):
-            start, size = offsets[t], sizes[t]
-            rows = slice(start, start + size)
-            dh_t, dx_t, dhp_t = dh[rows], dx[rows], dhp[rows]
-            torch.mul(dh_t.unsqueeze(1), per_dh[rows], out=dx_t[:, H:].view(size, 2, H))
-            torch.mul(dx_t[:, 2 * H:], reset_slope[rows], out=dx_t[:, :H])
-            dhp_t[:, :2 * H] = dx_t[:, :2 * H]
-            torch.mul(dx_t[:, 2 * H:], r[rows], out=dhp_t[:, 2 * H:])
-            if _carries(t, cut):
-                prev = offsets[t - 1]
-                carry = dh[prev:prev + size]
-                carry.addcmul_(dh_t, z[rows]).addmm_(dhp_t, w_hh)
+        kernels = _native_loops(dh, rz, w_hh)
+        if kernels is not None:
+            kernels.gru_backward(len(sizes), _step_sizes(sizes), H, cut, dh.data_ptr(), rz.data_ptr(), hn.data_ptr(),
+                                 new.data_ptr(), out.data_ptr(), dx.data_ptr(), dhp.data_ptr(), w_hh.data_ptr())
+        else:
+            _gru_backward_torch(dh, rz, hn, new, h_prev, w_hh, sizes, offsets, cut, dx, dhp)
         d_w = dhp.t().mm(h_prev) if ctx.needs_input_grad[1] else None
         d_b = dhp[:, 2 * H:].sum(0) if ctx.needs_input_grad[2] else None
         return dx, d_w, d_b, None, None
+
+
+def _gru_forward_torch(xp, w_hh, b_hn, sizes, rz, hn, new, out):
+    """The GRU recurrence with torch operations; fills the buffers as gru_forward (C) does."""
+    H = w_hh.shape[1]
+    offsets, w_t = _offsets(sizes), w_hh.t().contiguous()  # (H, G*H): contiguous is faster
+    h_prev = xp.new_zeros(sizes[0], H)
+    for t, (start, size) in enumerate(zip(offsets, sizes)):
+        rows = slice(start, start + size)
+        h_prev = h_prev[:size]
+        hp = torch.mm(h_prev, w_t)           # (b, 3H)
+        torch.add(xp[rows, :2 * H], hp[:, :2 * H], out=rz[rows]).sigmoid_()
+        torch.add(hp[:, 2 * H:], b_hn, out=hn[rows])
+        torch.addcmul(xp[rows, 2 * H:], rz[rows, :H], hn[rows], out=new[rows]).tanh_()
+        torch.addcmul(new[rows], rz[rows, H:], h_prev - new[rows], out=out[rows])
+        h_prev = out[rows]
+
+
+def _gru_backward_torch(dh, rz, hn, new, h_prev, w_hh, sizes, offsets, cut, dx, dhp):
+    """Fills dx and dhp (N, 3H) with torch operations, as gru_backward (C) does."""
+    H = w_hh.shape[1]
+    r, z = rz[:, :H], rz[:, H:]
+    # dLoss/d(pre-activation) per unit of dLoss/dh_t, for z and n side by side (the layout of dx).
+    per_dh = torch.cat([(h_prev - new) * z * (1.0 - z),   # update gate
+                        (1.0 - z) * (1.0 - new * new)], 1).view(-1, 2, H)  # new gate
+    reset_slope = hn * r * (1.0 - r)                      # (N, H) d(pre r) per d(pre n)
+    for t in range(len(sizes) - 1, -1, -1):
+        start, size = offsets[t], sizes[t]
+        rows = slice(start, start + size)
+        dh_t, dx_t, dhp_t = dh[rows], dx[rows], dhp[rows]
+        torch.mul(dh_t.unsqueeze(1), per_dh[rows], out=dx_t[:, H:].view(size, 2, H))
+        torch.mul(dx_t[:, 2 * H:], reset_slope[rows], out=dx_t[:, :H])
+        dhp_t[:, :2 * H] = dx_t[:, :2 * H]
+        torch.mul(dx_t[:, 2 * H:], r[rows], out=dhp_t[:, 2 * H:])
+        if _carries(t, cut):
+            prev = offsets[t - 1]
+            carry = dh[prev:prev + size]
+            carry.addcmul_(dh_t, z[rows]).addmm_(dhp_t, w_hh)
 
 
 # --------------------------------------------------------------------------------------------

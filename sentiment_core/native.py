@@ -1,4 +1,4 @@
-"""Optional compiled recurrences: the tanh RNN and the LSTM loops in C (see native_lstm.c).
+"""Optional compiled recurrences: the tanh RNN, LSTM and GRU loops in C (see recurrences.c).
 
 The C file is compiled once per machine with the system's C compiler (`cc`, or $CC) into the
 cache folder, keyed by the source, the compiler and the CPU, and loaded with ctypes: no Python
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .paths import default_cache_dir
 
-SOURCE = Path(__file__).with_name("native_lstm.c")
+SOURCE = Path(__file__).with_name("recurrences.c")
 NATIVE_ENV = "SENTIMENT_NATIVE"
 # -O3 vectorises the loops; -march=native because the library is built on the machine that runs it.
 FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
@@ -102,6 +102,8 @@ def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
         "rnn_backward": [i64, ptr, i64, i64, ptr, ptr, ptr],
         "lstm_forward": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr],
         "lstm_backward": [i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
+        "gru_forward": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
+        "gru_backward": [i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
     }
     for name, argtypes in signatures.items():
         function = getattr(library, name)

@@ -1,4 +1,4 @@
-"""The compiled recurrences (sentiment_core/native_lstm.c) against the pure-torch path."""
+"""The compiled recurrences (sentiment_core/recurrences.c) against the pure-torch path."""
 from __future__ import annotations
 
 import shutil
@@ -43,7 +43,7 @@ def run_both(cell, monkeypatch, bptt, hidden=16, lengths=(9, 4, 9, 1, 6, 2, 12))
     return results
 
 
-@pytest.mark.parametrize("cell", ["scratch", "rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["scratch", "rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bptt", [None, 3])
 def test_compiled_recurrence_matches_the_torch_path(cell, bptt, monkeypatch, fresh_native):
     require_kernels()
@@ -53,7 +53,7 @@ def test_compiled_recurrence_matches_the_torch_path(cell, bptt, monkeypatch, fre
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("cell", ["scratch", "lstm"])
+@pytest.mark.parametrize("cell", ["scratch", "lstm", "gru"])
 def test_nan_and_huge_values_pass_through_the_compiled_activations(cell, fresh_native):
     """A diverging run must still show NaN (the trainer stops on it); huge inputs saturate."""
     require_kernels()
@@ -83,7 +83,8 @@ def test_without_a_compiler_or_when_switched_off_the_torch_path_runs(tmp_path, m
     assert native.status().startswith("unavailable: /bin/false failed")
     assert not (tmp_path / "native").exists() or not any((tmp_path / "native").iterdir())  # nothing half-built
     layout = packed_layout(torch.tensor([3, 1]))
-    out = run_packed("lstm", RecurrentEncoder("lstm", 4, 8).weights(0, 0), torch.randn(4, 4), layout)
-    assert out.shape == (4, 8) and out.isfinite().all()
+    for cell in ("scratch", "lstm", "gru"):
+        out = run_packed(cell, RecurrentEncoder(cell, 4, 8).weights(0, 0), torch.randn(4, 4), layout)
+        assert out.shape == (4, 8) and out.isfinite().all()
     monkeypatch.setenv(native.NATIVE_ENV, "0")
     assert native.recurrence_kernels() is None and native.status() == f"off ({native.NATIVE_ENV}=0)"

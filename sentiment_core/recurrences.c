@@ -1,4 +1,4 @@
-/* The recurrences of the tanh RNN and the LSTM, forward and backward, in C.
+/* The recurrences of the tanh RNN, the LSTM and the GRU, forward and backward, in C.
  *
  * In Python each time step costs a dozen small tensor operations (slices, the matrix product,
  * the activations, the cell update; in backward the derivative of each gate), each with its
@@ -13,7 +13,9 @@
  * compiler can vectorise every loop without -ffast-math (-fno-trapping-math suffices). NaN
  * passes through unchanged, so a diverging run still ends with a NaN loss and is stopped.
  */
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef union { float f; int32_t i; } bits32;
 
@@ -142,10 +144,15 @@ void set_sgemm(void *address) {
 
 /* Row-major C (m x n) += A (m x k, or its transpose) . B (k x n, or its transpose); a row-major
  * matrix is its column-major transpose, so this is C^T += B^T A^T in Fortran's terms. */
+static void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    const float one = 1.0f;
+    sgemm64(&trans_b, &trans_a, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
+}
+
 static void gemm_add(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a,
                      int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc) {
-    const float one = 1.0f;
-    sgemm64(&trans_b, &trans_a, &n, &m, &k, &one, b, &ldb, a, &lda, &one, c, &ldc);
+    gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, 1.0f, c, ldc);
 }
 
 static int carries(int64_t t, int64_t cut) {
@@ -217,5 +224,79 @@ void lstm_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, 
         } else {
             carried = 0;
         }
+    }
+}
+
+/* GRU (torch's): r, z = sigmoid(x_rz + W_h{r,z} h), n = tanh(x_n + r * (W_hn h + b_hn)),
+ * h_t = n + z * (h_{t-1} - n). In: xp (N, 3H) holds W_ih x_t + b_ih + (b_hr, b_hz, 0); w_hh (3H, H);
+ * b_hn (H). Out: rz (N, 2H), hn (N, H) = W_hn h_{t-1} + b_hn, n (N, H), out (N, H) h_t.
+ * hp: scratch space of sizes[0] x 3H. */
+void gru_forward(int64_t steps, const int64_t *sizes, int64_t H, const float *xp, const float *w_hh,
+                 const float *b_hn, float *rz, float *hn, float *n, float *out, float *hp) {
+    int64_t start = 0, prev = 0;
+    float zeros[H];  /* h_{-1} = 0 */
+    for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
+    for (int64_t t = 0; t < steps; ++t) {
+        int64_t b = sizes[t];
+        if (t > 0) {
+            gemm('N', 'T', b, 3 * H, H, out + prev * H, H, w_hh, H, 0.0f, hp, 3 * H);
+        } else {
+            memset(hp, 0, (size_t)(b * 3 * H) * sizeof(float));  /* W_hh h_{-1} = 0 */
+        }
+        for (int64_t row = 0; row < b; ++row) {
+            const float *x = xp + (start + row) * 3 * H, *p = hp + row * 3 * H;
+            const float *h_prev = t > 0 ? out + (prev + row) * H : zeros;
+            float *rz_row = rz + (start + row) * 2 * H, *hn_row = hn + (start + row) * H;
+            float *n_row = n + (start + row) * H, *h = out + (start + row) * H;
+            for (int64_t j = 0; j < 2 * H; ++j) rz_row[j] = sigmoid_approx(x[j] + p[j]);
+            for (int64_t j = 0; j < H; ++j) {
+                float r = rz_row[j], z = rz_row[H + j];
+                float hidden = p[2 * H + j] + b_hn[j];
+                float new_state = tanh_approx(x[2 * H + j] + r * hidden);
+                float previous = h_prev[j];
+                hn_row[j] = hidden;
+                n_row[j] = new_state;
+                h[j] = new_state + z * (previous - new_state);
+            }
+        }
+        prev = start;
+        start += b;
+    }
+}
+
+/* In: dh (N, H) dLoss/dh_t from above (overwritten: it gathers the carry). Out: dx (N, 3H)
+ * dLoss/d(xp), dhp (N, 3H) dLoss/d(W_hh h_{t-1} + (0, 0, b_hn)). */
+void gru_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dh, const float *rz,
+                  const float *hn, const float *n, const float *out, float *dx, float *dhp,
+                  const float *w_hh) {
+    int64_t total = 0;
+    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
+    int64_t start = total;
+    float zeros[H];  /* h_{-1} = 0 */
+    for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
+    for (int64_t t = steps - 1; t >= 0; --t) {
+        int64_t b = sizes[t];
+        start -= b;
+        int64_t prev = t > 0 ? start - sizes[t - 1] : 0;
+        int carry = carries(t, cut);
+        for (int64_t row = 0; row < b; ++row) {
+            const float *rz_row = rz + (start + row) * 2 * H, *hn_row = hn + (start + row) * H;
+            const float *n_row = n + (start + row) * H, *h_prev = t > 0 ? out + (prev + row) * H : zeros;
+            const float *d = dh + (start + row) * H;
+            float *dx_row = dx + (start + row) * 3 * H, *dhp_row = dhp + (start + row) * 3 * H;
+            float *d_prev = dh + (prev + row) * H;
+            for (int64_t j = 0; j < H; ++j) {
+                float r = rz_row[j], z = rz_row[H + j], nn = n_row[j], previous = h_prev[j];
+                float dz = d[j] * (previous - nn) * z * (1.0f - z);
+                float dn = d[j] * (1.0f - z) * (1.0f - nn * nn);
+                float dr = dn * hn_row[j] * r * (1.0f - r);
+                dx_row[j] = dr; dx_row[H + j] = dz; dx_row[2 * H + j] = dn;
+                dhp_row[j] = dr; dhp_row[H + j] = dz; dhp_row[2 * H + j] = dn * r;
+            }
+            if (carry) {
+                for (int64_t j = 0; j < H; ++j) d_prev[j] += d[j] * rz_row[H + j];
+            }
+        }
+        if (carry) gemm_add('N', 'N', b, H, 3 * H, dhp + start * 3 * H, 3 * H, w_hh, H, dh + prev * H, H);
     }
 }
