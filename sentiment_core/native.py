@@ -27,7 +27,7 @@ from .paths import default_cache_dir
 SOURCE = Path(__file__).with_name("recurrences.c")
 NATIVE_ENV = "SENTIMENT_NATIVE"
 # -O3 vectorises the loops; -march=native because the library is built on the machine that runs it.
-FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
+FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
 COMPILE_SECONDS = 120
 _lock = threading.Lock()
 _last_error: list[str] = []
