@@ -7,7 +7,8 @@ lives on disk, so any process or browser session sees the same runs and the same
 
     RUN_DIR/job.json   the launcher's record (this module's only file in a run directory):
                        kind (train | resume), state (pending | launched | done), queued_at,
-                       command, pid, launched_at, launcher_pid, exit_code, ended_at, and for a
+                       command, pid, pid_started (see runs.process_start_time), launched_at,
+                       launcher_pid, exit_code, ended_at, and for a
                        resume the state to restore if it never starts
     RUN_DIR/train.log  the training process's stdout and stderr
     ROOT/.jobs.lock    an flock held while the queue is read and changed
@@ -42,7 +43,8 @@ from typing import Any, Iterable
 from .config import RunConfig, validate
 from .limits import DataShape, Limits, check_limits
 from .runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
-                   is_process_alive, read_config, read_status, request_stop, write_json, write_status)
+                   is_process_alive, process_start_time, read_config, read_status, request_stop, write_json,
+                   write_status)
 from .runs import delete_run as delete_run_directory
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
@@ -152,7 +154,7 @@ def run_dirs(root: Path) -> list[Path]:
 
 
 def _launched_alive(job: dict | None) -> bool:
-    return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"))
+    return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"), job.get("pid_started"))
 
 
 def _pending_order(root: Path) -> list[Path]:
@@ -288,13 +290,14 @@ def _launch(run_dir: Path) -> None:
         write_job(run_dir, state=DONE, ended_at=time.time(), exit_code=None)
         _restore_or_fail(run_dir, job, f"The training process could not be started ({err}).")
         return
-    write_job(run_dir, state=LAUNCHED, pid=process.pid, launched_at=time.time(), launcher_pid=os.getpid())
+    write_job(run_dir, state=LAUNCHED, pid=process.pid, pid_started=process_start_time(process.pid),
+              launched_at=time.time(), launcher_pid=os.getpid())
 
 
 def _record_if_ended(run_dir: Path) -> None:
     """A launched job whose process is gone: note its exit code; explain a death before training."""
     job = read_job(run_dir)
-    if not job or job.get("state") != LAUNCHED or is_process_alive(job.get("pid")):
+    if not job or job.get("state") != LAUNCHED or is_process_alive(job.get("pid"), job.get("pid_started")):
         return
     exit_code = None
     if job.get("launcher_pid") == os.getpid():

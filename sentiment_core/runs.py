@@ -157,7 +157,8 @@ def read_json(path: Path) -> Any:
 def write_status(run_dir: Path, **fields: Any) -> dict:
     """Merge `fields` into status.json and rewrite it atomically; returns the new status.
 
-    Fields: state (queued | running | finished | stopped | failed), message, pid, name, preset,
+    Fields: state (queued | running | finished | stopped | failed), message, pid, pid_started
+    (process_start_time: tells the trainer from a later process with its id), name, preset,
     created_at / started_at / updated_at / ended_at (Unix seconds), elapsed / cpu_seconds (of the
     last training session, wall clock / CPU time), epoch (completed),
     epochs (planned), step, best_dev_accuracy, best_epoch, parameters, train_size,
@@ -184,17 +185,35 @@ def read_status(run_dir: str | Path) -> dict:
     status = read_json(run_dir / STATUS)
     if not isinstance(status, dict):
         raise RunError(f"{run_dir / STATUS} does not hold a status object; the run is damaged")
-    if status.get("state") == "running" and not is_process_alive(status.get("pid")):
+    if status.get("state") == "running" and not is_process_alive(status.get("pid"), status.get("pid_started")):
         status = {**status, "state": "interrupted",
                   "message": f"the training process (pid {status.get('pid')}) ended without finishing; "
                              f"continue it with: python -m sentiment_core train --resume {run_dir}"}
     return status
 
 
-def is_process_alive(pid: int | None) -> bool:
-    """True while a process with this id exists and is not a zombie."""
+def process_start_time(pid: int) -> int | None:
+    """When a process started (clock ticks after boot, from /proc), or None where that is unknown.
+
+    Kept beside a pid so that a later process given the same id (after a crash and many new
+    processes, or a reboot) is not taken for the one that was recorded.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22 of the whole line
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_process_alive(pid: int | None, started: int | None = None) -> bool:
+    """True while a process with this id exists and is not a zombie (and, given `started`, is
+    the process that started then, not a later one that reuses the id)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
+    if started is not None:
+        now = process_start_time(pid)
+        if now is not None and now != started:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -563,7 +582,8 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
             run_dir = create_run(config, vocab, root=root, name=name, path=run_dir)
         run_dir = Path(run_dir)
         write_json(run_dir / CONFIG, config.to_dict())
-        write_status(run_dir, state="running", pid=os.getpid(), started_at=time.time(), ended_at=None,
+        write_status(run_dir, state="running", pid=os.getpid(), pid_started=process_start_time(os.getpid()),
+                     started_at=time.time(), ended_at=None,
                      message="resuming" if resume else "starting", epochs=config.train.epochs)
 
     def save_best(model_now, info):

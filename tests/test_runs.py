@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from sentiment_core.config import RunConfig
-from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, evaluate_best,
-                                 delete_run, list_runs, load_checkpoint, load_model, load_run, read_metrics,
-                                 read_status, request_stop, sanitize_run_name, save_torch, sentence_class_weights,
-                                 train_run, write_status)
+from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, delete_run,
+                                 evaluate_best, list_runs, load_checkpoint, load_model, load_run, process_start_time,
+                                 read_metrics, read_status, request_stop, sanitize_run_name, save_torch,
+                                 sentence_class_weights, train_run, write_status)
 from sentiment_core.training import Callback, TrainControl
 
 
@@ -81,15 +81,19 @@ def test_metrics_reader_skips_and_reports_damaged_lines(tmp_path):
 
 def test_a_running_run_whose_process_died_is_interrupted_and_broken_runs_are_listed(tmp_path):
     alive = create_run(tiny_config(), root=tmp_path, name="alive")
-    write_status(alive, state="running", pid=os.getpid())
+    write_status(alive, state="running", pid=os.getpid(), pid_started=process_start_time(os.getpid()))
     dead = create_run(tiny_config(), root=tmp_path, name="dead")
     write_status(dead, state="running", pid=dead_pid())
+    # A live process that reuses a dead trainer's id is not the trainer: its start time differs.
+    reused = create_run(tiny_config(), root=tmp_path, name="reused")
+    write_status(reused, state="running", pid=os.getpid(), pid_started=process_start_time(os.getpid()) - 1)
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / STATUS).write_text("{not json", encoding="utf-8")
     runs = {r.name: r for r in list_runs(tmp_path)}
     assert runs["alive"].state == "running"
     assert runs["dead"].state == "interrupted" and "--resume" in runs["dead"].status["message"]
+    assert runs["reused"].state == "interrupted"
     assert runs["broken"].state == "broken" and runs["broken"].problems
     names = [r.name for r in list_runs(tmp_path)]
     assert names.index("dead") < names.index("alive")  # newest first
