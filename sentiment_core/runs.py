@@ -533,9 +533,16 @@ def prepare_data(config: RunConfig, corpus, vocab: Vocab):
 
     scheme = label_scheme(config.data.labels)
     train = corpus.examples(scheme, "train", phrases=config.data.phrases)[:config.data.train_limit]
-    dev = corpus.examples(scheme, "dev")[:config.data.eval_limit]
-    test = corpus.examples(scheme, "test")[:config.data.eval_limit]
-    return EncodedDataset(train, vocab), EncodedDataset(dev, vocab), EncodedDataset(test, vocab), scheme
+    dev, test = evaluation_data(config, corpus, vocab, scheme)
+    return EncodedDataset(train, vocab), dev, test, scheme
+
+
+def evaluation_data(config: RunConfig, corpus, vocab: Vocab, scheme) -> tuple:
+    """(dev, test) EncodedDatasets: the sentences a run of this config is scored on."""
+    from .batching import EncodedDataset
+
+    return tuple(EncodedDataset(corpus.examples(scheme, split)[:config.data.eval_limit], vocab)
+                 for split in ("dev", "test"))
 
 
 def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, root: str | Path | None = None,
@@ -616,8 +623,9 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
         if not main:
             return (Path(run_dir) if run_dir else None), final
         if result.state == "finished":  # a stop should be quick: evaluate_best gives figures later
-            final["results"] = _evaluate_checkpoint(run_dir, {"dev": dev_data, "test": test_data}, writer,
-                                                    scheme, device)
+            best, _, _, _ = load_model(run_dir)
+            final["results"] = _evaluate_checkpoint(best, {"dev": dev_data, "test": test_data}, writer, scheme,
+                                                    device)
         status = write_status(run_dir, ended_at=time.time(), **final)
     except KeyboardInterrupt:
         if not main:
@@ -636,11 +644,10 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     return run_dir, status
 
 
-def _evaluate_checkpoint(run_dir: Path, splits: dict, writer: MetricsWriter, scheme, device=None) -> dict:
-    """Dev and test figures of the best checkpoint, each also appended to metrics.jsonl."""
+def _evaluate_checkpoint(best: nn.Module, splits: dict, writer: MetricsWriter, scheme, device=None) -> dict:
+    """Figures of the best checkpoint's model on each split, each also appended to metrics.jsonl."""
     from .training import evaluate
 
-    best, _, _, _ = load_model(run_dir)
     results = {}
     for split, data in splits.items():
         if len(data):
@@ -655,20 +662,17 @@ def evaluate_best(run_dir: str | Path, corpus) -> dict:
     A finished run is evaluated when it ends; a stop skips that to stay quick, and this fills it in
     (the training page's "Evaluate" button). Returns the new status.
     """
-    from .batching import EncodedDataset
-
     run_dir = Path(run_dir)
     status = read_status(run_dir)
     if status.get("state") != "stopped":
         raise RunError(f"only a stopped run is evaluated this way; {run_dir.name} is {status.get('state')}")
     if not (run_dir / CHECKPOINT).is_file():
         raise RunError(f"{run_dir.name} stopped before its first checkpoint: there is nothing to evaluate")
-    _, vocab, config, scheme = load_model(run_dir)
-    limit = config.data.eval_limit  # the same sentences a finished run of these settings is scored on
-    splits = {split: EncodedDataset(corpus.examples(scheme, split)[:limit], vocab) for split in ("dev", "test")}
+    best, vocab, config, scheme = load_model(run_dir)
+    dev, test = evaluation_data(config, corpus, vocab, scheme)
     writer = MetricsWriter(run_dir)
     try:
-        results = _evaluate_checkpoint(run_dir, splits, writer, scheme)
+        results = _evaluate_checkpoint(best, {"dev": dev, "test": test}, writer, scheme)
     finally:
         writer.close()
     return write_status(run_dir, results=results)
