@@ -13,6 +13,7 @@ from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfi
 from sentiment_core.inference import QUICK_PRESET, Predictor, usable_runs
 from sentiment_core.limits import Limits
 from sentiment_core.runs import is_process_alive, train_run
+from tests.helpers import chart_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/playground.py"
@@ -51,12 +52,6 @@ def open_page(query: dict | None = None) -> AppTest:
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def chart_spec(at: AppTest, key: str) -> dict:
-    charts = [c for c in at.get("plotly_chart") if key in c.proto.id]
-    assert len(charts) == 1, f"expected one chart keyed {key}"
-    return json.loads(charts[0].proto.spec)
 
 
 def all_text(elements) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from sentiment_core import jobs
 from sentiment_core.config import RunConfig
-from sentiment_core.runs import create_run, read_status, request_stop, train_run, write_status
-from sentiment_core.training import Callback
+from sentiment_core.runs import create_run, read_status, train_run, write_status
+from tests.helpers import StopAt, dead_pid, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/training.py"
@@ -59,10 +57,6 @@ def texts(elements) -> str:
 def chart(at: AppTest, key: str) -> dict | None:
     found = [c for c in at.get("plotly_chart") if key in c.proto.id]
     return json.loads(found[0].proto.spec) if found else None
-
-
-def metric(at: AppTest, label: str) -> str | None:
-    return next((m.value for m in at.metric if m.label == label), None)
 
 
 def header(at: AppTest) -> str:
@@ -129,21 +123,6 @@ def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
     shown = {m.label: m.value for m in at.metric}
     assert shown["test accuracy"] == f"{results['test']['accuracy']:.1%}"
     assert not [b for b in at.button if b.key == "train_evaluate"]  # nothing left to evaluate
-
-
-class StopAt(Callback):
-    def __init__(self, run_dir_of, epoch, batch):
-        self.run_dir_of, self.epoch, self.batch = run_dir_of, epoch, batch
-
-    def on_batch_end(self, event, control):
-        if (event["epoch"], event["batch"]) == (self.epoch, self.batch):
-            request_stop(self.run_dir_of())
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
 
 
 def test_failed_and_interrupted_runs_say_so_and_an_interrupted_one_resumes(runs_root, corpus):

@@ -1,13 +1,13 @@
 """AppTest of the walkthrough page, run inside the app's real navigation (so its page links resolve)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from sentiment_core import lessons
+from tests.helpers import chart_spec, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/walkthrough.py"
@@ -23,19 +23,8 @@ def page(sst_dir, tmp_path, monkeypatch):
     return at
 
 
-def chart_spec(at: AppTest, key: str) -> dict:
-    """The plotly figure of the chart with this key, as the browser would receive it."""
-    charts = [c for c in at.get("plotly_chart") if key in c.proto.id]
-    assert len(charts) == 1, f"expected one chart keyed {key}"
-    return json.loads(charts[0].proto.spec)
-
-
 def traces(spec: dict) -> dict[str, list]:
     return {t["name"]: t["y"] for t in spec["data"]}
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_step_the_cell_twice_and_see_the_shared_weights(page):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -12,9 +10,10 @@ import torch
 from sentiment_core.config import RunConfig
 from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, delete_run,
                                  evaluate_best, list_runs, load_checkpoint, load_model, load_run, process_start_time,
-                                 read_metrics, read_status, request_stop, sanitize_run_name, save_torch,
+                                 read_metrics, read_status, sanitize_run_name, save_torch,
                                  sentence_class_weights, train_run, write_status)
-from sentiment_core.training import Callback, TrainControl
+from sentiment_core.training import TrainControl
+from tests.helpers import StopAt, dead_pid
 
 
 def tiny_config(**train) -> RunConfig:
@@ -25,23 +24,6 @@ def tiny_config(**train) -> RunConfig:
     for key, value in train.items():
         setattr(config.train, key, value)
     return config
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-class StopAt(Callback):
-    """Asks for a stop the way the dashboard does: a `stop` file in the run directory."""
-
-    def __init__(self, run_dir_of, epoch, batch):
-        self.run_dir_of, self.epoch, self.batch = run_dir_of, epoch, batch
-
-    def on_batch_end(self, event, control):
-        if (event["epoch"], event["batch"]) == (self.epoch, self.batch):
-            request_stop(self.run_dir_of())
 
 
 @pytest.mark.parametrize("given, expected", [
