@@ -150,17 +150,30 @@ def sentence_input(max_tokens: int) -> str:
 # One sentence
 
 
-def one_sentence(run, max_tokens: int, text: str) -> None:
+def as_sentence(err: Exception) -> str:
+    """An error's lower-case message as a sentence."""
+    text = str(err)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def answer_or_explain(run, max_tokens: int, text: str) -> dict | None:
+    """The run's answer for `text`, or None after the page has said why there is none."""
     try:
-        answer = resources.sentence_answer(run.path, max_tokens, text)
+        return resources.sentence_answer(run.path, max_tokens, text)
     except EmptyInput as err:
-        st.info(f"{str(err)[0].upper()}{str(err)[1:]}.")
-        return
+        st.info(as_sentence(err))
     except InputTooLong as err:
         st.error(f"This text is too long: {err}.")
-        return
     except InferenceError as err:
         st.error(str(err))
+    except (RunError, OSError) as err:
+        st.error(f"The model of run {run.name} could not be loaded: {err}")
+    return None
+
+
+def one_sentence(run, max_tokens: int, text: str) -> None:
+    answer = answer_or_explain(run, max_tokens, text)
+    if answer is None:
         return
     prediction, trajectory = answer["prediction"], answer["trajectory"]
     encoded = prediction.encoded
@@ -273,16 +286,8 @@ def compare(runs: list, first, max_tokens: int, text: str) -> None:
     for column, run, tag in ((columns[0], first, "a"), (columns[1], second, "b")):
         with column:
             st.markdown(f"**{run.name}**")
-            try:
-                answer = resources.sentence_answer(run.path, max_tokens, text)
-            except EmptyInput as err:
-                st.info(f"{str(err)[0].upper()}{str(err)[1:]}.")
-                continue
-            except InferenceError as err:
-                st.error(str(err))
-                continue
-            except (RunError, OSError) as err:
-                st.error(f"The model of run {run.name} could not be loaded: {err}")
+            answer = answer_or_explain(run, max_tokens, text)
+            if answer is None:
                 continue
             prediction = answer["prediction"]
             st.metric("Predicted label", prediction.label, f"{prediction.probabilities[prediction.index]:.1%} sure",
@@ -319,7 +324,7 @@ def many_sentences(run, max_tokens: int, max_rows: int) -> None:
                 texts = texts_from_csv(uploaded.getvalue(), max_rows)
         except InferenceError as err:
             st.session_state.pop(BATCH_RESULT, None)
-            st.error(f"{str(err)[0].upper()}{str(err)[1:]}.")
+            st.error(as_sentence(err))
             return
         model = resources.predictor(run.path, max_tokens)
         bar = st.progress(0.0, text=f"Predicting {len(texts):,} sentences...")
