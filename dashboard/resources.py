@@ -21,11 +21,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from sentiment_core import explore, stats, vocab_stats
-from sentiment_core import paths
-from sentiment_core.corpus import Corpus, load_corpus
-from sentiment_core.sst import SPLITS, SST_DIR_ENV, TreebankError, TreebankNotFound, locate_treebank, split_paths
-from sentiment_core.text import Vocab, label_scheme
+from sentiment_core.analysis import explore
+from sentiment_core.analysis import stats
+from sentiment_core.analysis import vocab_stats
+from sentiment_core import settings
+from sentiment_core.data.corpus import Corpus, load_corpus
+from sentiment_core.data.treebank import SPLITS, SST_DIR_ENV, TreebankError, TreebankNotFound, locate_treebank, split_paths
+from sentiment_core.data.text import Vocab, label_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "SENTIMENT_DATA_DIR"
@@ -39,20 +41,20 @@ SESSION_TREEBANK = "treebank_folder"  # session_state key: a folder chosen on th
 
 
 def data_root() -> Path:
-    return paths.data_root()
+    return settings.data_root()
 
 
 def install_dir() -> Path:
     """Where a downloaded or uploaded treebank is installed (and looked for last)."""
-    return paths.default_sst_dir()
+    return settings.default_sst_dir()
 
 
 def runs_root() -> Path:
-    return paths.default_runs_root()
+    return settings.default_runs_root()
 
 
 def corpus_cache_dir() -> Path:
-    return paths.default_cache_dir()
+    return settings.default_cache_dir()
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,7 @@ def _file_stamp(path: Path) -> tuple | None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _probe_events(run_dir: str, stamp: tuple | None) -> list[dict]:
-    from sentiment_core.runs import read_metrics
+    from sentiment_core.training.runs import read_metrics
 
     events, _ = read_metrics(run_dir)
     return [e for e in events if e.get("event") == "probe"]
@@ -319,21 +321,21 @@ def _probe_events(run_dir: str, stamp: tuple | None) -> list[dict]:
 
 def probe_events(run_dir: Path) -> list[dict]:
     """The gradient-through-time probe events of a run's metrics.jsonl (re-read when it grows)."""
-    from sentiment_core.runs import METRICS
+    from sentiment_core.training.runs import METRICS
 
     return _probe_events(str(run_dir), _file_stamp(Path(run_dir) / METRICS))
 
 
 @st.cache_resource(show_spinner="Loading the run's word vectors...", max_entries=4)
 def _run_embedding(run_dir: str, stamp: tuple | None):
-    from sentiment_core.lessons import run_embedding
+    from sentiment_core.analysis.lessons import run_embedding
 
     return run_embedding(run_dir)
 
 
 def run_embedding(run_dir: Path):
     """(vocab, embedding table) of a run's best checkpoint (shared, do not modify)."""
-    from sentiment_core.runs import CHECKPOINT
+    from sentiment_core.training.runs import CHECKPOINT
 
     return _run_embedding(str(run_dir), _file_stamp(Path(run_dir) / CHECKPOINT))
 
@@ -344,7 +346,7 @@ def run_embedding(run_dir: Path):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _metrics_follower(run_dir: str):
-    from sentiment_core.jobs import MetricsFollower
+    from sentiment_core.training.jobs import MetricsFollower
 
     return MetricsFollower(run_dir)
 
@@ -360,8 +362,8 @@ def run_metrics(run_dir: Path):
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _data_shape(_corpus: Corpus, corpus_key: str, data_settings: tuple):
-    from sentiment_core.config import DataConfig, RunConfig
-    from sentiment_core.limits import data_shape
+    from sentiment_core.training.config import DataConfig, RunConfig
+    from sentiment_core.training.limits import data_shape
 
     return data_shape(_corpus, RunConfig(data=DataConfig(*data_settings)))
 
@@ -379,7 +381,7 @@ def data_shape(corpus: Corpus, config):
 
 def _checkpoint_key(run_dir: Path) -> tuple[str, tuple | None]:
     """(checkpoint path, (size, modification time)): a retrained or replaced model gets a new key."""
-    from sentiment_core.runs import CHECKPOINT
+    from sentiment_core.training.runs import CHECKPOINT
 
     checkpoint = (Path(run_dir) / CHECKPOINT).resolve()
     return str(checkpoint), _file_stamp(checkpoint)
@@ -387,7 +389,7 @@ def _checkpoint_key(run_dir: Path) -> tuple[str, tuple | None]:
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=8)
 def _predictor(checkpoint: str, stamp: tuple | None, max_tokens: int):
-    from sentiment_core.inference import Predictor
+    from sentiment_core.analysis.inference import Predictor
 
     return Predictor.from_run(Path(checkpoint).parent, max_tokens)
 

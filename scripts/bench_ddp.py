@@ -37,7 +37,7 @@ def train(launcher: list[str], settings: list[str], out: Path, env: dict | None 
 
 
 def figures(run_dir: Path, wall: float) -> dict:
-    from sentiment_core.runs import read_metrics, read_status
+    from sentiment_core.training.runs import read_metrics, read_status
 
     events, _ = read_metrics(run_dir)
     epochs = [e for e in events if e["event"] == "epoch_end"]
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     settings = [*DEFAULT_SETTINGS, "--epochs", str(args.epochs), *args.extra]
     work = Path(tempfile.mkdtemp(prefix="sentiment-ddp-bench-"))
-    from sentiment_core.corpus import load_corpus
+    from sentiment_core.data.corpus import load_corpus
 
     load_corpus()  # the tokenized cache, built once before any timed run
     rows = {}

@@ -26,11 +26,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentiment_core.config import CELLS, ModelConfig  # noqa: E402
-from sentiment_core.inference import EXAMPLE_SENTENCES, Predictor  # noqa: E402
+from sentiment_core.training.config import CELLS, ModelConfig  # noqa: E402
+from sentiment_core.analysis.inference import EXAMPLE_SENTENCES, Predictor  # noqa: E402
 from sentiment_core.models import build_model  # noqa: E402
-from sentiment_core.runs import list_runs  # noqa: E402
-from sentiment_core.text import Tokenizer, Vocab, label_scheme  # noqa: E402
+from sentiment_core.training.runs import list_runs  # noqa: E402
+from sentiment_core.data.text import Tokenizer, Vocab, label_scheme  # noqa: E402
 
 
 def sentence_of(tokens: int) -> str:
@@ -60,7 +60,7 @@ def time_it(fn, repeats: int, clock=time.perf_counter) -> list[float]:
 
 
 def find_vocab(sst_dir: str | None) -> tuple[Vocab, str]:
-    from sentiment_core.corpus import load_corpus
+    from sentiment_core.data.corpus import load_corpus
 
     try:
         return load_corpus(sst_dir).build_vocab(), "treebank vocabulary"

@@ -18,10 +18,10 @@ CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import torch, spacy
-from sentiment_core.text import _spacy_tokenizer
+from sentiment_core.data.text import _spacy_tokenizer
 _spacy_tokenizer()
 t1, c1 = time.perf_counter(), time.process_time()
-from sentiment_core.corpus import load_corpus
+from sentiment_core.data.corpus import load_corpus
 corpus = load_corpus(sys.argv[1], sys.argv[2], use_cache=sys.argv[3] == "1")
 vocab = corpus.build_vocab()
 t2, c2 = time.perf_counter(), time.process_time()
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from sentiment_core.sst import find_treebank
+    from sentiment_core.data.treebank import find_treebank
 
     data_dir = str(find_treebank(args.data_dir, download=False))
     with tempfile.TemporaryDirectory() as cache_dir:

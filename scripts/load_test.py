@@ -7,7 +7,7 @@ $SST_DIR or data/sst.
 1. A small model is trained with the CLI for the playground (or --model RUN_DIR is copied in).
 2. Optionally (--baseline) the background run's settings are trained alone, for comparison.
 3. The app is started with `streamlit run` (a real server on a free port).
-4. One training run starts in the background through sentiment_core.jobs, as the training
+4. One training run starts in the background through sentiment_core.training.jobs, as the training
    page starts one (a separate `python -m sentiment_core train` process).
 5. One warm-up visitor fills the server's caches (as on a server that has had a visitor), then
    N visitors at once, each a thread with its own WebSocket session speaking Streamlit's own
@@ -270,7 +270,7 @@ def train_cli(args: list[str], env: dict) -> float:
 
 
 def background_config(epochs: int):
-    from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     return RunConfig(data=DataConfig(labels=3), model=ModelConfig(cell="gru", embedding_dim=64, hidden_dim=64),
                      train=TrainConfig(epochs=epochs, batch_size=32, patience=None), preset="load-test")
@@ -284,7 +284,7 @@ def config_args(config) -> list[str]:
 
 
 def wait_for_run(run_dir: Path, limits, root: Path, timeout: float) -> dict:
-    from sentiment_core import jobs
+    from sentiment_core.training import jobs
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -310,10 +310,10 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     args = parser.parse_args(argv)
 
-    from sentiment_core import jobs
-    from sentiment_core.corpus import load_corpus
-    from sentiment_core.limits import limits_from_env
-    from sentiment_core.sst import locate_treebank
+    from sentiment_core.training import jobs
+    from sentiment_core.data.corpus import load_corpus
+    from sentiment_core.training.limits import limits_from_env
+    from sentiment_core.data.treebank import locate_treebank
 
     treebank = locate_treebank()
     if treebank is None:
@@ -386,7 +386,7 @@ def main(argv=None) -> int:
 
 
 def load_corpus_cache_dir() -> Path:
-    from sentiment_core.corpus import default_cache_dir
+    from sentiment_core.data.corpus import default_cache_dir
 
     return default_cache_dir()  # the project's cache: the treebank is tokenized once, for everyone
 

@@ -132,7 +132,7 @@ def main(argv=None) -> int:
         os.environ["SST_DIR"] = str(Path(args.sst_dir).resolve())
     sys.path.insert(0, str(ROOT))
 
-    from sentiment_core.sst import TreebankError, locate_treebank
+    from sentiment_core.data.treebank import TreebankError, locate_treebank
 
     try:
         folder = locate_treebank(None, os.environ, Path(os.environ.get("SENTIMENT_DATA_DIR") or ROOT / "data") / "sst")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_core.sst import has_treebank
+from sentiment_core.data.treebank import has_treebank
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def sst_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def corpus(sst_dir):
-    from sentiment_core.corpus import load_corpus
+    from sentiment_core.data.corpus import load_corpus
 
     return load_corpus(sst_dir)
 

@@ -5,8 +5,8 @@ import json
 import subprocess
 import sys
 
-from sentiment_core.runs import request_stop
-from sentiment_core.training import Callback
+from sentiment_core.training.runs import request_stop
+from sentiment_core.training.trainer import Callback
 
 
 def chart_spec(at, key: str) -> dict:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from sentiment_core.batching import (BucketBatchSampler, EncodedDataset, epoch_padding, make_loader, pad_collate,
+from sentiment_core.data.batching import (BucketBatchSampler, EncodedDataset, epoch_padding, make_loader, pad_collate,
                                      padding_fraction)
-from sentiment_core.corpus import Example
-from sentiment_core.text import PAD_INDEX, Vocab
+from sentiment_core.data.corpus import Example
+from sentiment_core.data.text import PAD_INDEX, Vocab
 
 
 def _dataset():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from sentiment_core.__main__ import main
+from sentiment_core.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = {"tutorial", "tutorial_64", "scratch", "torch_rnn", "ours_rnn", "torch_lstm", "ours_lstm", "torch_gru",

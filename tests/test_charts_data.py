@@ -12,9 +12,9 @@ if str(ROOT) not in sys.path:  # the dashboard is a folder of the repository, no
     sys.path.insert(0, str(ROOT))
 
 from dashboard.charts import data as charts  # noqa: E402
-from sentiment_core import explore, vocab_stats  # noqa: E402
-from sentiment_core.sst import parse_tree  # noqa: E402
-from sentiment_core.stats import data_summary  # noqa: E402
+from sentiment_core.analysis import explore, vocab_stats  # noqa: E402
+from sentiment_core.data.treebank import parse_tree  # noqa: E402
+from sentiment_core.analysis.stats import data_summary  # noqa: E402
 
 THREE = ("positive", "negative", "neutral")
 

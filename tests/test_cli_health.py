@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from sentiment_core.__main__ import main
+from sentiment_core.cli import main
 
 VARIABLES = ("SST_DIR", "SENTIMENT_DATA_DIR", "SENTIMENT_RUNS_DIR", "SENTIMENT_MAX_EPOCHS", "SENTIMENT_MAX_QUEUE",
              "SENTIMENT_ALLOW_DELETE", "SENTIMENT_MAX_INPUT_TOKENS", "SENTIMENT_MAX_BATCH_ROWS")

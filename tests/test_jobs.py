@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from sentiment_core import jobs
-from sentiment_core.__main__ import build_parser
-from sentiment_core.config import RunConfig
-from sentiment_core.limits import LimitExceeded, Limits
-from sentiment_core.runs import (LAST, METRICS, RunNotFound, create_run, read_metrics, read_status,
+from sentiment_core.training import jobs
+from sentiment_core.cli import build_parser
+from sentiment_core.training.config import RunConfig
+from sentiment_core.training.limits import LimitExceeded, Limits
+from sentiment_core.training.runs import (LAST, METRICS, RunNotFound, create_run, read_metrics, read_status,
                                  write_status)
 
 ONE_AT_A_TIME = Limits(max_concurrent_runs=1, max_queue=1)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from sentiment_core import lessons
-from sentiment_core.text import PAD_INDEX, SOS_INDEX, EOS_INDEX, UNK_INDEX, Tokenizer
+from sentiment_core.analysis import lessons
+from sentiment_core.data.text import PAD_INDEX, SOS_INDEX, EOS_INDEX, UNK_INDEX, Tokenizer
 
 NEGATION = "This movie was actually neither that funny, nor super witty."
 
@@ -212,7 +212,7 @@ def test_newest_vanilla_and_gated_runs_are_picked():
 
 
 def test_comparison_runs_differ_only_in_the_cell():
-    from sentiment_core.config import validate
+    from sentiment_core.training.config import validate
 
     configs = {cell: lessons.comparison_config(cell) for cell in lessons.COMPARISON_CELLS}
     for cell, config in configs.items():

@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sentiment_core.config import CELLS, POOLINGS, ModelConfig
+from sentiment_core.training.config import CELLS, POOLINGS, ModelConfig
 from sentiment_core.models import (STEPS, RecurrentEncoder, RNNLayer, SentimentRNN, VectorFileError, build_model,
                                    count_parameters, gradient_through_time, load_glove_vectors, packed_layout,
                                    run_packed, run_packed_autograd)
-from sentiment_core.text import PAD_INDEX, Vocab
+from sentiment_core.data.text import PAD_INDEX, Vocab
 
 VOCAB = 40
 
@@ -282,7 +282,7 @@ def test_bad_vector_files_are_refused_naming_file_and_line(tmp_path, tiny_vocab)
 # ---------------------------------------------------------------- real data
 
 def test_every_cell_learns_on_real_treebank_sentences(corpus, vocab):
-    from sentiment_core.batching import EncodedDataset, pad_collate
+    from sentiment_core.data.batching import EncodedDataset, pad_collate
 
     dataset = EncodedDataset(corpus.examples(3, "train")[:64], vocab)
     batch = pad_collate([dataset[i] for i in range(len(dataset))])

@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from sentiment_core import native
+from sentiment_core.models import native
 from sentiment_core.models import RecurrentEncoder, packed_layout, run_packed
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core import jobs
-from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from sentiment_core.inference import QUICK_PRESET, Predictor, usable_runs
-from sentiment_core.limits import Limits
-from sentiment_core.runs import is_process_alive, train_run
+from sentiment_core.training import jobs
+from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from sentiment_core.analysis.inference import QUICK_PRESET, Predictor, usable_runs
+from sentiment_core.training.limits import Limits
+from sentiment_core.training.runs import is_process_alive, train_run
 from tests.helpers import chart_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

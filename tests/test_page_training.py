@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core import jobs
-from sentiment_core.config import RunConfig
-from sentiment_core.runs import create_run, read_status, train_run, write_status
+from sentiment_core.training import jobs
+from sentiment_core.training.config import RunConfig
+from sentiment_core.training.runs import create_run, read_status, train_run, write_status
 from tests.helpers import StopAt, dead_pid, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

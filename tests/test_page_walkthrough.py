@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core import lessons
+from sentiment_core.analysis import lessons
 from tests.helpers import chart_spec, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -88,8 +88,8 @@ def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path
     import signal
     import time
 
-    from sentiment_core import jobs
-    from sentiment_core.runs import is_process_alive, read_config
+    from sentiment_core.training import jobs
+    from sentiment_core.training.runs import is_process_alive, read_config
 
     at = page
     assert any("No vanilla RNN and LSTM" in i.value for i in at.info)
@@ -159,12 +159,12 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
     """Two runs (a vanilla RNN and an LSTM) with probes measured by the trainer's own probe code."""
     import torch
 
-    from sentiment_core.batching import EncodedDataset
-    from sentiment_core.config import preset
+    from sentiment_core.data.batching import EncodedDataset
+    from sentiment_core.training.config import preset
     from sentiment_core.models import build_model
-    from sentiment_core.runs import MetricsWriter, create_run, save_checkpoint
-    from sentiment_core.text import label_scheme
-    from sentiment_core.training import probe_batch, run_probe
+    from sentiment_core.training.runs import MetricsWriter, create_run, save_checkpoint
+    from sentiment_core.data.text import label_scheme
+    from sentiment_core.training.trainer import probe_batch, run_probe
 
     root = tmp_path / "runs"
     dev = EncodedDataset(corpus.examples(3, "dev")[:200], vocab)

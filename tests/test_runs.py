@@ -7,12 +7,12 @@ import os
 import pytest
 import torch
 
-from sentiment_core.config import RunConfig
-from sentiment_core.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, delete_run,
+from sentiment_core.training.config import RunConfig
+from sentiment_core.training.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, delete_run,
                                  evaluate_best, list_runs, load_checkpoint, load_model, load_run, process_start_time,
                                  read_metrics, read_status, sanitize_run_name, save_torch,
                                  sentence_class_weights, train_run, write_status)
-from sentiment_core.training import TrainControl
+from sentiment_core.training.trainer import TrainControl
 from tests.helpers import StopAt, dead_pid
 
 

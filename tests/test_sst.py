@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_core import sst
-from sentiment_core.sst import (TreebankFormatError, TreebankNotFound, find_treebank, install_treebank_folder,
+from sentiment_core.data import treebank
+from sentiment_core.data.treebank import (TreebankFormatError, TreebankNotFound, find_treebank, install_treebank_folder,
                                 install_treebank_zip, locate_treebank, parse_tree, read_tree_file, scan_tree,
                                 unescape_ptb)
 
@@ -74,7 +74,7 @@ def test_bad_files_named_with_line(tmp_path):
 
 
 def test_full_treebank_parses(sst_dir):
-    trees = sst.load_trees(sst_dir)
+    trees = treebank.load_trees(sst_dir)
     assert {k: len(v) for k, v in trees.items()} == {"train": 8544, "dev": 1101, "test": 2210}
     assert trees["train"][111].text == "The film aims to be funny , uplifting and moving , sometimes all at once ."
     assert trees["train"][111].label == 3
@@ -96,7 +96,7 @@ def test_search_order_explicit_env_default(tmp_path, sst_dir):
     default = _copy_treebank(sst_dir, tmp_path / "default")
     env_dir = _copy_treebank(sst_dir, tmp_path / "env" / "trees")  # a trees/ sub-folder is accepted
     explicit = _copy_treebank(sst_dir, tmp_path / "explicit")
-    env = {sst.SST_DIR_ENV: str(env_dir.parent)}
+    env = {treebank.SST_DIR_ENV: str(env_dir.parent)}
     assert locate_treebank(explicit, env, default) == explicit
     assert locate_treebank(None, env, default) == env_dir
     assert locate_treebank(None, {}, default) == default
@@ -109,7 +109,7 @@ def test_offline_without_copy_is_one_clear_error(tmp_path):
     with pytest.raises(TreebankNotFound) as err:
         find_treebank(None, {}, tmp_path / "sst", url="http://127.0.0.1:9/trainDevTestTrees_PTB.zip")
     message = str(err.value)
-    assert "trainDevTestTrees_PTB.zip" in message and sst.SST_DIR_ENV in message and str(tmp_path / "sst") in message
+    assert "trainDevTestTrees_PTB.zip" in message and treebank.SST_DIR_ENV in message and str(tmp_path / "sst") in message
     assert not (tmp_path / "sst").exists()
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
@@ -220,7 +220,7 @@ def test_download_of_corrupt_zip_leaves_nothing(tmp_path, http_server):
     (root / "trainDevTestTrees_PTB.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
     target = tmp_path / "data" / "sst"
     with pytest.raises(TreebankFormatError, match="not a valid zip"):
-        sst.download_treebank(target, url=f"{base}/trainDevTestTrees_PTB.zip")
+        treebank.download_treebank(target, url=f"{base}/trainDevTestTrees_PTB.zip")
     assert list((tmp_path / "data").iterdir()) == []
 
 

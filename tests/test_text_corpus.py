@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from sentiment_core.corpus import load_corpus
-from sentiment_core.text import SPECIALS, Tokenizer, Vocab, label_scheme
+from sentiment_core.data.corpus import load_corpus
+from sentiment_core.data.text import SPECIALS, Tokenizer, Vocab, label_scheme
 
 
 def test_tokenizer_is_spacy_english_lowercased():

@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
-from sentiment_core.batching import EncodedDataset
-from sentiment_core.config import ModelConfig
+from sentiment_core.data.batching import EncodedDataset
+from sentiment_core.training.config import ModelConfig
 from sentiment_core.models import build_model
-from sentiment_core.text import label_scheme
-from sentiment_core.training import (Callback, EventLog, classification_metrics, evaluate, fit, predict_batches,
+from sentiment_core.data.text import label_scheme
+from sentiment_core.training.trainer import (Callback, EventLog, classification_metrics, evaluate, fit, predict_batches,
                                      probe_batch)
 
 

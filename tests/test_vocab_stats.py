@@ -5,10 +5,10 @@ from collections import Counter
 
 import pytest
 
-from sentiment_core import vocab_stats
-from sentiment_core.corpus import Example
-from sentiment_core.stats import data_summary
-from sentiment_core.text import SPECIALS, Vocab
+from sentiment_core.analysis import vocab_stats
+from sentiment_core.data.corpus import Example
+from sentiment_core.analysis.stats import data_summary
+from sentiment_core.data.text import SPECIALS, Vocab
 
 
 def test_vocab_size_by_min_freq_is_the_size_of_the_built_vocabulary(corpus, vocab):

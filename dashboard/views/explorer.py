@@ -7,9 +7,9 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import data as charts
-from sentiment_core import explore
-from sentiment_core.sst import SPLITS
-from sentiment_core.text import label_scheme
+from sentiment_core.analysis import explore
+from sentiment_core.data.treebank import SPLITS
+from sentiment_core.data.text import label_scheme
 
 MAX_TABLE_ROWS = 5_000  # more rows than anyone scrolls; the count above the table is always complete
 TREE_ROW = "explorer_tree_row"

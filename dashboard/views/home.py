@@ -9,8 +9,8 @@ from typing import Sequence
 import streamlit as st
 
 from dashboard import resources
-from sentiment_core.runs import RunError, list_runs
-from sentiment_core.sst import (SST_URL, TreebankError, download_treebank, has_treebank, install_treebank_folder,
+from sentiment_core.training.runs import RunError, list_runs
+from sentiment_core.data.treebank import (SST_URL, TreebankError, download_treebank, has_treebank, install_treebank_folder,
                                 install_treebank_zip, not_found_message)
 
 FLASH = "home_flash"  # session_state key: a success message to show after the rerun an install triggers

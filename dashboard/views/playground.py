@@ -1,6 +1,6 @@
 """Playground: type a sentence and watch a trained model read it, token by token.
 
-The page only arranges what sentiment_core.inference computes (through the cached functions
+The page only arranges what sentiment_core.analysis.inference computes (through the cached functions
 in dashboard.resources): the tokens the model sees, its answer, the prediction after each
 prefix, which words mattered (gradient x input, integrated gradients), the hidden state and
 gates over time, two runs side by side, and a table of predictions for many sentences.
@@ -15,12 +15,12 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import playground as charts
-from sentiment_core import jobs
-from sentiment_core.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
+from sentiment_core.training import jobs
+from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
                                       biggest_turn, max_batch_rows, max_input_tokens, quick_run_config, rows_to_csv,
                                       texts_from_csv, texts_from_lines, usable_runs)
-from sentiment_core.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.runs import RunError
+from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
+from sentiment_core.training.runs import RunError
 
 K = "pg_"                      # prefix of this page's widget keys
 TEXT, EXAMPLE, QUERY_SEEN = K + "text", K + "example", K + "query_seen"

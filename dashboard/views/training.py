@@ -1,7 +1,7 @@
 """Training runner: settings or a preset, a background run, live curves, stop / resume, results, comparison.
 
-The page holds no training state of its own: a run is a directory (sentiment_core.runs) and its
-process is managed by sentiment_core.jobs, so reloading the browser or opening a second one
+The page holds no training state of its own: a run is a directory (sentiment_core.training.runs) and its
+process is managed by sentiment_core.training.jobs, so reloading the browser or opening a second one
 shows the same runs. The live panel is a fragment that redraws every POLL_SECONDS while any
 run is active and stops polling once none is.
 """
@@ -15,11 +15,12 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import training as charts
-from sentiment_core import baselines, jobs
-from sentiment_core.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfig, preset, validate
-from sentiment_core.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
-from sentiment_core.runs import RunError, RunNotFound, evaluate_best, read_config
-from sentiment_core.sst import TreebankError
+from sentiment_core.analysis import baselines
+from sentiment_core.training import jobs
+from sentiment_core.training.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfig, preset, validate
+from sentiment_core.training.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
+from sentiment_core.training.runs import RunError, RunNotFound, evaluate_best, read_config
+from sentiment_core.data.treebank import TreebankError
 
 POLL_SECONDS = 1.0
 CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"

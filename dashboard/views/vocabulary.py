@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import data as charts
-from sentiment_core import vocab_stats
-from sentiment_core.text import PAD_INDEX, SPECIALS, label_scheme
+from sentiment_core.analysis import vocab_stats
+from sentiment_core.data.text import PAD_INDEX, SPECIALS, label_scheme
 
 MIN_FREQS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 TOP_KS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)

@@ -1,6 +1,6 @@
 """Walkthrough: recurrent networks for sentiment analysis, told as a course would, with live code.
 
-Every number and chart here is computed on the spot by sentiment_core.lessons (or torch);
+Every number and chart here is computed on the spot by sentiment_core.analysis.lessons (or torch);
 this file only lays the lesson out.
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from dashboard import resources
 from dashboard.charts import walkthrough as charts
-from sentiment_core import jobs, lessons
-from sentiment_core.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.runs import RunError, list_runs
-from sentiment_core.sst import TreebankError
-from sentiment_core.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
+from sentiment_core.training import jobs
+from sentiment_core.analysis import lessons
+from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
+from sentiment_core.training.runs import RunError, list_runs
+from sentiment_core.data.treebank import TreebankError
+from sentiment_core.data.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
 
 NEGATION = "This movie was actually neither that funny, nor super witty."
 ORDER_PAIR = ("the plot is not bad , the acting is good", "the plot is not good , the acting is bad")

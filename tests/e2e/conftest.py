@@ -134,7 +134,7 @@ def page(browser, app_url, request):
 def e2e_dirs(tmp_path_factory, corpus) -> dict[str, Path]:
     """A temporary data root and runs folder; the tokenized-corpus cache is the shared one
     (`corpus` has just built or read it), so no process tokenizes the treebank again."""
-    from sentiment_core.corpus import default_cache_dir
+    from sentiment_core.data.corpus import default_cache_dir
 
     root = tmp_path_factory.mktemp("e2e")
     dirs = {"data": root / "data", "runs": root / "data" / "runs", "cache": default_cache_dir()}
@@ -228,8 +228,8 @@ def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
 def stop_leftover_training(runs_dir: Path) -> None:
     """SIGTERM to training processes the pages started (their own sessions outlive the server),
     e.g. when a test failed before pressing Stop; SIGTERM stops training between batches."""
-    from sentiment_core.jobs import list_jobs
-    from sentiment_core.runs import is_process_alive
+    from sentiment_core.training.jobs import list_jobs
+    from sentiment_core.training.runs import is_process_alive
 
     for view in list_jobs(runs_dir):
         if not view.active:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from sentiment_core import explore
-from sentiment_core.sst import SPLITS
+from sentiment_core.analysis import explore
+from sentiment_core.data.treebank import SPLITS
 
 
 def metric_values(app) -> dict[str, str]:

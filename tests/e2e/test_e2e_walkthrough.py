@@ -1,13 +1,13 @@
 """The walkthrough in a real browser: stepping the recurrent cell by hand.
 
-The tensors the page prints are recomputed here with sentiment_core.lessons at the page's default
+The tensors the page prints are recomputed here with sentiment_core.analysis.lessons at the page's default
 sizes and seed, so the test checks the numbers, not only that something appeared.
 """
 from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from sentiment_core import lessons
+from sentiment_core.analysis import lessons
 
 
 def code_blocks(app) -> list[str]:

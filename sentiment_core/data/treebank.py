@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from .paths import default_sst_dir
+from sentiment_core.settings import default_sst_dir
 
 SST_URL = "http://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"  # the URL torchtext used
 SST_DIR_ENV = "SST_DIR"

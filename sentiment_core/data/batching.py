@@ -13,8 +13,8 @@ from typing import Iterator, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .corpus import Example
-from .text import PAD_INDEX, Vocab
+from sentiment_core.data.corpus import Example
+from sentiment_core.data.text import PAD_INDEX, Vocab
 
 
 @dataclass

@@ -22,7 +22,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from .paths import default_cache_dir
+from sentiment_core.settings import default_cache_dir
 
 SOURCE = Path(__file__).with_name("recurrences.c")
 NATIVE_ENV = "SENTIMENT_NATIVE"

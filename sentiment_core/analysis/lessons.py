@@ -23,9 +23,9 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from .batching import BucketBatchSampler, pad_collate
-from .config import RunConfig, preset
-from .text import PAD_INDEX, Tokenizer, Vocab
+from sentiment_core.data.batching import BucketBatchSampler, pad_collate
+from sentiment_core.training.config import RunConfig, preset
+from sentiment_core.data.text import PAD_INDEX, Tokenizer, Vocab
 
 # ---------------------------------------------------------------------------------------------
 # 1. The cell, stepped by hand
@@ -60,7 +60,7 @@ class CellWalk:
 
 def start_cell_walk(sizes: CellSizes) -> CellWalk:
     """A fresh RNNLayer of the given sizes with seeded weights, and no step taken yet."""
-    from .models import RNNLayer  # imported here: models imports much that this module's other lessons do not need
+    from sentiment_core.models import RNNLayer  # imported here: models imports much that this module's other lessons do not need
 
     for name in ("batch", "in_dim", "h_dim", "out_dim"):
         value = getattr(sizes, name)
@@ -137,7 +137,7 @@ def order_demo(first: str, second: str, tokenizer: Tokenizer, dim: int = 16, see
     Averaging word vectors forgets the order, so two sentences made of the same words look the
     same; a recurrent layer's state depends on the order in which it read them.
     """
-    from .models import RNNLayer
+    from sentiment_core.models import RNNLayer
 
     tokens = [tokenizer(first), tokenizer(second)]
     if not tokens[0] or not tokens[1]:
@@ -495,7 +495,7 @@ def seeded_embedding_weight(vocab_size: int, dim: int, seed: int = 0) -> torch.T
 
 def run_embedding(run_dir) -> tuple[Vocab, torch.Tensor]:
     """A trained run's vocabulary and word-vector table (from its best checkpoint)."""
-    from .runs import RunError, load_checkpoint, read_vocab
+    from sentiment_core.training.runs import RunError, load_checkpoint, read_vocab
 
     checkpoint = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     tables = [v for k, v in checkpoint["model_state"].items() if k.endswith("embedding.weight")]

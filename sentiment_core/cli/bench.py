@@ -20,8 +20,8 @@ def add_commands(commands) -> None:
 
 
 def run_bench(args) -> int:
-    from .bench import format_report, run_benchmark
-    from .progress import ProgressBar
+    from sentiment_core.training.bench import format_report, run_benchmark
+    from sentiment_core.cli.progress import ProgressBar
 
     if args.repeats is not None and args.repeats < 1:
         raise ValueError(f"--repeats must be at least 1, not {args.repeats}")

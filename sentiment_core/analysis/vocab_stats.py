@@ -15,9 +15,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from .batching import Batch, BucketBatchSampler, epoch_padding, pad_collate
-from .corpus import Example
-from .text import SPECIALS, Vocab
+from sentiment_core.data.batching import Batch, BucketBatchSampler, epoch_padding, pad_collate
+from sentiment_core.data.corpus import Example
+from sentiment_core.data.text import SPECIALS, Vocab
 
 
 def ranked_counts(freqs: Counter) -> list[tuple[str, int]]:

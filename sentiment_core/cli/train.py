@@ -1,4 +1,4 @@
-"""Sub-commands `train`, `evaluate` and `predict` (registered in __main__.EXTRA_COMMAND_MODULES).
+"""Sub-commands `train`, `evaluate` and `predict` (registered in sentiment_core.cli.EXTRA_COMMAND_MODULES).
 
 `train(argv)` runs the train command as a function, as the dashboard's background process
 does with `python -m sentiment_core train ... --out RUN_DIR`.
@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import CELLS, OPTIMIZERS, POOLINGS, RunConfig, preset
+from sentiment_core.training.config import CELLS, OPTIMIZERS, POOLINGS, RunConfig, preset
 
 # CLI option -> (config section, field). Options left out keep the preset's (or default) value.
 OPTION_FIELDS = {
@@ -52,7 +52,7 @@ def _float_or_none(text: str):
 
 
 def add_train_command(commands) -> None:
-    from .config import PRESETS
+    from sentiment_core.training.config import PRESETS
 
     # Options not given stay absent (SUPPRESS), so only what was typed overrides the preset,
     # 'none' included ('--clip none' switches a preset's clipping off).
@@ -142,7 +142,7 @@ class ProgressPrinter:
     """A progress bar per epoch on stderr and one summary line per epoch."""
 
     def __init__(self, stream=None):
-        from .training import Callback
+        from sentiment_core.training.trainer import Callback
 
         self.stream = stream or sys.stderr
         self.bar = None
@@ -169,7 +169,7 @@ class ProgressPrinter:
                           f"{event['batches_per_epoch']} batches per epoch{where}\n")
 
     def batch(self, event):
-        from .progress import ProgressBar
+        from sentiment_core.cli.progress import ProgressBar
 
         if self.bar is None:
             self.bar = ProgressBar(event["batches"], f"epoch {event['epoch']}", stream=self.stream)
@@ -196,7 +196,7 @@ class ProgressPrinter:
 
 def hand_over_slot_quietly(run_dir: Path) -> None:
     """A run started by the training page's queue starts the next waiting run as it ends."""
-    from .jobs import hand_over_slot
+    from sentiment_core.training.jobs import hand_over_slot
 
     try:
         started = hand_over_slot(run_dir)
@@ -208,8 +208,8 @@ def hand_over_slot_quietly(run_dir: Path) -> None:
 
 
 def run_train(args) -> int:
-    from .distributed import close_world, init_world
-    from .runs import RunError, train_run
+    from sentiment_core.training.distributed import close_world, init_world
+    from sentiment_core.training.runs import RunError, train_run
 
     resume = bool(args.resume)
     if resume:
@@ -269,7 +269,7 @@ def format_outcome(run_dir: Path, status: dict, minutes: float) -> str:
 
 def train(argv: list[str]) -> int:
     """The train command as a function: `train(["--preset", "seed", "--out", "data/runs/x"])`."""
-    from .__main__ import main
+    from sentiment_core.cli import main
 
     return main(["train", *argv])
 
@@ -289,10 +289,10 @@ def add_evaluate_command(commands) -> None:
 
 
 def run_evaluate(args) -> int:
-    from .batching import EncodedDataset
-    from .corpus import load_corpus
-    from .runs import load_model
-    from .training import evaluate
+    from sentiment_core.data.batching import EncodedDataset
+    from sentiment_core.data.corpus import load_corpus
+    from sentiment_core.training.runs import load_model
+    from sentiment_core.training.trainer import evaluate
 
     model, vocab, config, scheme = load_model(args.run_dir)
     corpus = load_corpus(args.data_dir)
@@ -333,8 +333,8 @@ def add_predict_command(commands) -> None:
 
 def predict_text(model, vocab, scheme, text: str) -> dict:
     """Label and class probabilities of one sentence, tokenized and framed as in training."""
-    from .text import Tokenizer
-    from .training import class_probabilities
+    from sentiment_core.data.text import Tokenizer
+    from sentiment_core.training.trainer import class_probabilities
 
     tokens = Tokenizer()(text)
     if not tokens:
@@ -351,7 +351,7 @@ def predict_text(model, vocab, scheme, text: str) -> dict:
 
 
 def run_predict(args) -> int:
-    from .runs import load_model
+    from sentiment_core.training.runs import load_model
 
     if not args.text.strip():  # said before the model is loaded: the text is the problem
         raise ValueError("there is nothing to classify: the text is empty; give a sentence in quotes")

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import native
-from .config import CELLS, POOLINGS, ModelConfig
-from .text import PAD_INDEX, SPECIALS
+from sentiment_core.models import native
+from sentiment_core.training.config import CELLS, POOLINGS, ModelConfig
+from sentiment_core.data.text import PAD_INDEX, SPECIALS
 
 GATE_NAMES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}
 

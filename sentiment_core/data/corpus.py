@@ -14,9 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
-from .paths import default_cache_dir
-from .sst import SPLITS, Tree, find_treebank, parse_tree, scan_treebank, split_paths, treebank_checksum, unescape_ptb
-from .text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, atomic_write_text, label_scheme
+from sentiment_core.settings import default_cache_dir
+from sentiment_core.data.treebank import SPLITS, Tree, find_treebank, parse_tree, scan_treebank, split_paths, treebank_checksum, unescape_ptb
+from sentiment_core.data.text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, atomic_write_text, label_scheme
 
 CACHE_FORMAT = 3
 
@@ -78,7 +78,7 @@ class Corpus:
 def tokenize_trees(scanned: dict[str, list], tokenizer: Tokenizer):
     """Tokenized sentences of every split, and the distinct phrases of train as token spans.
 
-    `scanned` is sst.scan_treebank's output. A phrase is a contiguous run of its sentence's
+    `scanned` is treebank.scan_treebank's output. A phrase is a contiguous run of its sentence's
     leaves, so its tokens are a slice of the sentence's tokens: phrases are stored as a flat
     list of (sentence index, token start, token end, label) quadruples.
     """

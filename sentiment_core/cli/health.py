@@ -1,4 +1,4 @@
-"""Sub-command `health`: can this machine serve the dashboard? (registered in __main__.EXTRA_COMMAND_MODULES)
+"""Sub-command `health`: can this machine serve the dashboard? (registered in sentiment_core.cli.EXTRA_COMMAND_MODULES)
 
     python -m sentiment_core health [--url http://127.0.0.1:8501] [--json]
 
@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-from . import paths
+from sentiment_core import settings
 
 HEALTH_PATH = "/_stcore/health"
 
@@ -36,15 +36,15 @@ def add_commands(commands) -> None:
 
 
 def data_root(env: Mapping[str, str]) -> Path:
-    return paths.data_root(env)
+    return settings.data_root(env)
 
 
 def runs_root(env: Mapping[str, str]) -> Path:
-    return paths.default_runs_root(env)
+    return settings.default_runs_root(env)
 
 
 def check_treebank(env: Mapping[str, str]) -> tuple[bool, str]:
-    from .sst import TreebankError, locate_treebank
+    from sentiment_core.data.treebank import TreebankError, locate_treebank
 
     default = data_root(env) / "sst"
     try:
@@ -69,7 +69,7 @@ def check_runs_folder(env: Mapping[str, str]) -> tuple[bool, str]:
 
 
 def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from .limits import LimitsError, describe_limits, limits_from_env
+    from sentiment_core.training.limits import LimitsError, describe_limits, limits_from_env
 
     try:
         limits = limits_from_env(env)
@@ -79,7 +79,7 @@ def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
 
 
 def check_playground_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from .inference import (MAX_BATCH_ROWS_ENV, MAX_INPUT_TOKENS_ENV, InferenceError, max_batch_rows,
+    from sentiment_core.analysis.inference import (MAX_BATCH_ROWS_ENV, MAX_INPUT_TOKENS_ENV, InferenceError, max_batch_rows,
                             max_input_tokens)
 
     try:

@@ -10,9 +10,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, Sequence
 
-from .corpus import Corpus
-from .sst import SPLITS, Tree, unescape_ptb
-from .text import LabelScheme, label_scheme
+from sentiment_core.data.corpus import Corpus
+from sentiment_core.data.treebank import SPLITS, Tree, unescape_ptb
+from sentiment_core.data.text import LabelScheme, label_scheme
 
 # Words that flip or weaken what follows them, and words that turn a sentence around.
 NEGATION_WORDS = ("not", "n't", "neither", "nor", "never")

@@ -35,7 +35,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Mapping
 
-from .config import RunConfig
+from sentiment_core.training.config import RunConfig
 
 
 class LimitsError(ValueError):
@@ -156,7 +156,7 @@ class DataShape:
 
 
 def data_shape(corpus, config: RunConfig) -> DataShape:
-    """The DataShape of `config`'s data on a corpus (sentiment_core.corpus.Corpus)."""
+    """The DataShape of `config`'s data on a corpus (sentiment_core.data.corpus.Corpus)."""
     d = config.data
     train = [len(e.tokens) + 2 for e in corpus.examples(d.labels, "train", phrases=d.phrases)[:d.train_limit]]
     dev = [len(e.tokens) + 2 for e in corpus.examples(d.labels, "dev")[:d.eval_limit]]

@@ -29,8 +29,8 @@ from typing import Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .models import RecurrentClassifier
-from .text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
+from sentiment_core.models import RecurrentClassifier
+from sentiment_core.data.text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
 
 MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", 1000
 MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", 5000
@@ -212,7 +212,7 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, max_tokens: int = DEFAULT_MAX_INPUT_TOKENS) -> "Predictor":
-        from .runs import load_model
+        from sentiment_core.training.runs import load_model
 
         model, vocab, _, scheme = load_model(run_dir)
         # training frames every sentence with <sos> / <eos> (batching.EncodedDataset), so do we
@@ -468,7 +468,7 @@ QUICK_PRESET = "playground-quick"
 
 def usable_runs(root: str | Path | None = None) -> list:
     """Runs with a saved model that have ended (finished, or stopped with a checkpoint), newest first."""
-    from .runs import list_runs
+    from sentiment_core.training.runs import list_runs
 
     return [r for r in list_runs(root) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
 
@@ -477,7 +477,7 @@ def quick_run_config():
     """A small model that trains in well under a minute of CPU time: a GRU over the training
     sentences (3 classes), 2 epochs (about 57 % dev accuracy; 13 s of single-thread CPU time
     measured on the development machine)."""
-    from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     return RunConfig(data=DataConfig(labels=3),
                      model=ModelConfig(cell="gru", embedding_dim=100, hidden_dim=128),

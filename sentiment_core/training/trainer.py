@@ -35,8 +35,8 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from .batching import Batch, BucketBatchSampler, EncodedDataset, pad_collate
-from .distributed import World
+from sentiment_core.data.batching import Batch, BucketBatchSampler, EncodedDataset, pad_collate
+from sentiment_core.training.distributed import World
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 PROBE_SIZE = 16  # sentences in the fixed dev batch of the gradient-through-time probe
@@ -220,7 +220,7 @@ def probe_batch(data: EncodedDataset, size: int = PROBE_SIZE) -> Batch | None:
 
 
 def run_probe(model: nn.Module, batch: Batch, epoch: int, device) -> dict:
-    from .models import gradient_through_time  # models.py owns the probe
+    from sentiment_core.models import gradient_through_time  # models.py owns the probe
 
     was_training = model.training
     model.eval()  # no dropout: the probe measures the network, not a random mask

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .batching import epoch_padding
-from .corpus import Corpus
-from .sst import SPLITS
-from .text import Vocab, label_scheme
+from sentiment_core.data.batching import epoch_padding
+from sentiment_core.data.corpus import Corpus
+from sentiment_core.data.treebank import SPLITS
+from sentiment_core.data.text import Vocab, label_scheme
 
 
 def oov_rate(token_lists, vocab: Vocab) -> float:

@@ -30,9 +30,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from . import paths
-from .config import ModelConfig, RunConfig, validate
-from .text import LabelScheme, Vocab, atomic_write_text, label_scheme
+from sentiment_core import settings
+from sentiment_core.training.config import ModelConfig, RunConfig, validate
+from sentiment_core.data.text import LabelScheme, Vocab, atomic_write_text, label_scheme
 
 CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.jsonl", "status.json"
 CHECKPOINT, LAST, STOP_FILE = "checkpoint.pt", "last.pt", "stop"
@@ -54,7 +54,7 @@ class RunNotFound(RunError, FileNotFoundError):
 
 
 def default_runs_root() -> Path:
-    return paths.default_runs_root()
+    return settings.default_runs_root()
 
 
 def sanitize_run_name(name: str) -> str:
@@ -340,7 +340,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def load_model(run_dir: str | Path) -> tuple[nn.Module, Vocab, RunConfig, LabelScheme]:
     """(model in eval mode, vocab, run config, label scheme) from a run's best checkpoint."""
-    from .models import build_model
+    from sentiment_core.models import build_model
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -478,7 +478,7 @@ def delete_run(run_dir: str | Path) -> None:
 
 
 def _training_callbacks(run_dir: Path, extra: Sequence, writer: MetricsWriter):
-    from .training import Callback
+    from sentiment_core.training.trainer import Callback
 
     class RunRecorder(Callback):
         """Writes every event to metrics.jsonl, keeps status.json current, watches the stop file."""
@@ -529,7 +529,7 @@ def sentence_class_weights(train_labels: Sequence[int], sentence_labels: Sequenc
 
 def prepare_data(config: RunConfig, corpus, vocab: Vocab):
     """(train, dev, test) EncodedDatasets and the label scheme, as the config asks."""
-    from .batching import EncodedDataset
+    from sentiment_core.data.batching import EncodedDataset
 
     scheme = label_scheme(config.data.labels)
     train = corpus.examples(scheme, "train", phrases=config.data.phrases)[:config.data.train_limit]
@@ -539,7 +539,7 @@ def prepare_data(config: RunConfig, corpus, vocab: Vocab):
 
 def evaluation_data(config: RunConfig, corpus, vocab: Vocab, scheme) -> tuple:
     """(dev, test) EncodedDatasets: the sentences a run of this config is scored on."""
-    from .batching import EncodedDataset
+    from sentiment_core.data.batching import EncodedDataset
 
     return tuple(EncodedDataset(corpus.examples(scheme, split)[:config.data.eval_limit], vocab)
                  for split in ("dev", "test"))
@@ -559,10 +559,10 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     Under torchrun (`world`, distributed.py) every rank trains, only rank 0 writes the run
     directory; the other ranks return (run_dir or None, their final figures without results).
     """
-    from .corpus import load_corpus
-    from .distributed import World, save_rank_weights
-    from .models import build_model
-    from .training import TrainControl, fit, stop_on_signals
+    from sentiment_core.data.corpus import load_corpus
+    from sentiment_core.training.distributed import World, save_rank_weights
+    from sentiment_core.models import build_model
+    from sentiment_core.training.trainer import TrainControl, fit, stop_on_signals
 
     control = control or TrainControl()
     world = world or World()
@@ -646,7 +646,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
 
 def _evaluate_checkpoint(best: nn.Module, splits: dict, writer: MetricsWriter, scheme, device=None) -> dict:
     """Figures of the best checkpoint's model on each split, each also appended to metrics.jsonl."""
-    from .training import evaluate
+    from sentiment_core.training.trainer import evaluate
 
     results = {}
     for split, data in splits.items():

@@ -40,19 +40,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .config import RunConfig, validate
-from .limits import DataShape, Limits, check_limits
-from .runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
+from sentiment_core.training.config import RunConfig, validate
+from sentiment_core.training.limits import DataShape, Limits, check_limits
+from sentiment_core.training.runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
                    is_process_alive, process_start_time, read_config, read_status, request_stop, write_json,
                    write_status)
-from .runs import delete_run as delete_run_directory
+from sentiment_core.training.runs import delete_run as delete_run_directory
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
 PENDING, LAUNCHED, DONE = "pending", "launched", "done"
 # What a page shows: the run's own state, plus `starting` (launched, still loading the data).
 ACTIVE = ("queued", "starting", "running")
 TERMINAL = ("finished", "stopped", "failed", "interrupted")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ABANDONED_SECONDS = 120  # a terminal's run still `queued` after this long was abandoned before training
 
 
@@ -252,7 +252,7 @@ def hand_over_slot(run_dir: str | Path) -> list[Path]:
     (it is alive while it calls this), so it is left out of the count. The limits are the
     server's: the process inherited its environment. Returns the runs started.
     """
-    from .limits import limits_from_env
+    from sentiment_core.training.limits import limits_from_env
 
     run_dir = Path(run_dir).resolve()
     if read_job(run_dir) is None:  # started from a terminal, not through the queue

@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import native
-from .batching import Batch, EncodedDataset, make_loader
-from .config import ModelConfig
-from .models import SentimentRNN, build_model
+from sentiment_core.models import native
+from sentiment_core.data.batching import Batch, EncodedDataset, make_loader
+from sentiment_core.training.config import ModelConfig
+from sentiment_core.models import SentimentRNN, build_model
 
 EMBEDDING_DIM, HIDDEN_DIM, BATCH_SIZE, TUTORIAL_BATCH_SIZE = 100, 128, 64, 4
 TUTORIAL_BATCHES = 400      # the tutorial's loop is timed on this many batches of 4
@@ -158,7 +158,7 @@ RATIOS = (("scratch", "torch_rnn"), ("scratch", "tutorial"), ("scratch", "tutori
 def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None, threads: int | None = None,
                   fused_adam: bool = True, only: list[str] | None = None, progress=None) -> dict:
     """Time every contender on SST-3 train; returns a plain dict (see format_report)."""
-    from .corpus import load_corpus
+    from sentiment_core.data.corpus import load_corpus
 
     unknown = set(only or ()) - set(ROWS)
     if unknown:
