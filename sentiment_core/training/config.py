@@ -83,33 +83,39 @@ def _from_dict(kind, values: dict[str, Any]):
     return kind(**values)
 
 
-def validate(config: RunConfig) -> None:
-    """Raise ValueError with a sentence naming the bad setting."""
-    m, t, d = config.model, config.train, config.data
+def validate_model(m: ModelConfig) -> None:
+    """Raise ValueError with a sentence naming the bad model setting (build_model and the encoder use this)."""
     if m.cell not in CELLS:
         raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {m.cell!r}")
     if m.pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {m.pooling!r}")
+    for name, value in (("embedding_dim", m.embedding_dim), ("hidden_dim", m.hidden_dim), ("layers", m.layers)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    if not 0.0 <= m.dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {m.dropout!r}")
+    if m.tutorial and (m.cell != "scratch" or m.layers != 1 or m.bidirectional or m.pooling != "last" or m.dropout):
+        raise ValueError("the tutorial's model is one left-to-right scratch RNN layer read at its last step, without "
+                         "dropout; switch tutorial off to use other cells, layers, directions, pooling or dropout")
+
+
+def validate(config: RunConfig) -> None:
+    """Raise ValueError with a sentence naming the bad setting."""
+    m, t, d = config.model, config.train, config.data
+    validate_model(m)
     if t.optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {t.optimizer!r}")
     if d.labels not in (2, 3, 5):
         raise ValueError(f"labels must be 2, 3 or 5, not {d.labels!r}")
-    for name, value, low in (("embedding_dim", m.embedding_dim, 1), ("hidden_dim", m.hidden_dim, 1),
-                             ("layers", m.layers, 1), ("epochs", t.epochs, 1), ("batch_size", t.batch_size, 1),
-                             ("min_freq", d.min_freq, 1)):
+    for name, value, low in (("epochs", t.epochs, 1), ("batch_size", t.batch_size, 1), ("min_freq", d.min_freq, 1)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be a whole number of at least {low}, not {value!r}")
-    if not 0.0 <= m.dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {m.dropout!r}")
     if not t.lr > 0:
         raise ValueError(f"learning rate must be positive, not {t.lr!r}")
     if t.bptt is not None and t.bptt < 1:
         raise ValueError(f"bptt must be at least 1 step, not {t.bptt!r}")
     if t.clip is not None and not t.clip > 0:
         raise ValueError(f"clip must be positive, not {t.clip!r}")
-    if m.tutorial and (m.cell != "scratch" or m.layers != 1 or m.bidirectional or m.pooling != "last" or m.dropout):
-        raise ValueError("the tutorial's model is one left-to-right scratch RNN layer read at its last step, without "
-                         "dropout; switch tutorial off to use other cells, layers, directions, pooling or dropout")
 
 
 def _best_preset(labels: int) -> RunConfig:
