@@ -1,4 +1,8 @@
-"""Shared fixtures: the real treebank (from $SST_DIR, data/sst or ../shared/data/sst)."""
+"""Shared fixtures: a tiny synthetic treebank for unit tests, and the real one where a test needs it.
+
+The real treebank comes from $SST_DIR, data/sst or ../shared/data/sst; a test that asks for it
+(`sst_dir`, `corpus`, `vocab`) is skipped with a reason when none of them holds it.
+"""
 from __future__ import annotations
 
 import os
@@ -7,24 +11,36 @@ from pathlib import Path
 import pytest
 
 from sentiment_core.data.treebank import has_treebank
+from tests.synthetic_treebank import write_synthetic_treebank
 
 ROOT = Path(__file__).resolve().parent.parent
+NO_TREEBANK = ("the real treebank is not here: set SST_DIR to a folder holding train.txt, dev.txt, test.txt "
+               "(tests on the synthetic treebank still run)")
 
 
-def treebank_dir() -> Path:
+def treebank_dir() -> Path | None:
+    """The real treebank's folder, or None."""
     for candidate in (os.environ.get("SST_DIR"), ROOT / "data" / "sst", ROOT.parent / "shared" / "data" / "sst"):
         if candidate and has_treebank(Path(candidate)):
             return Path(candidate).resolve()
-    raise RuntimeError("The tests need the treebank: set SST_DIR to a folder holding train.txt, dev.txt, test.txt.")
+    return None
+
+
+def require_treebank() -> Path:
+    """The real treebank's folder; skips the calling test when there is none."""
+    folder = treebank_dir()
+    if folder is None:
+        pytest.skip(NO_TREEBANK)
+    return folder
 
 
 @pytest.fixture(scope="session")
 def sst_dir() -> Path:
-    return treebank_dir()
+    return require_treebank()
 
 
 @pytest.fixture(scope="session")
-def corpus(sst_dir):
+def corpus(sst_dir, tmp_path_factory):
     from sentiment_core.data.corpus import load_corpus
 
     return load_corpus(sst_dir)
@@ -33,3 +49,16 @@ def corpus(sst_dir):
 @pytest.fixture(scope="session")
 def vocab(corpus):
     return corpus.build_vocab()
+
+
+@pytest.fixture(scope="session")
+def tiny_sst_dir(tmp_path_factory) -> Path:
+    """A synthetic treebank of 240 / 40 / 40 sentences (tests/synthetic_treebank.py)."""
+    return write_synthetic_treebank(tmp_path_factory.mktemp("tiny-sst") / "sst")
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tiny_sst_dir, tmp_path_factory):
+    from sentiment_core.data.corpus import load_corpus
+
+    return load_corpus(tiny_sst_dir, cache_dir=tmp_path_factory.mktemp("tiny-cache"))
