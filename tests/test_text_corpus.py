@@ -89,11 +89,11 @@ def test_phrase_level_examples(corpus):
     assert corpus.examples(3, "train")[111].tokens in root_phrases  # whole sentences are phrases too
 
 
-def test_cache_is_keyed_by_checksum(tmp_path, sst_dir):
+def test_cache_is_keyed_by_checksum(tmp_path, tiny_sst_dir):
     data = tmp_path / "sst"
     data.mkdir()
     for name in ("train.txt", "dev.txt", "test.txt"):
-        shutil.copyfile(sst_dir / name, data / name)
+        shutil.copyfile(tiny_sst_dir / name, data / name)
     cache = tmp_path / "cache"
     first = load_corpus(data, cache)
     assert len(list(cache.iterdir())) == 1
@@ -101,11 +101,11 @@ def test_cache_is_keyed_by_checksum(tmp_path, sst_dir):
     assert second.sentences == first.sentences and second.phrases == first.phrases
     # change the input: the cache must not serve the old corpus
     lines = (data / "dev.txt").read_text(encoding="utf-8").splitlines()
-    (data / "dev.txt").write_text("\n".join(lines[:100]) + "\n", encoding="utf-8")
+    (data / "dev.txt").write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
     third = load_corpus(data, cache)
-    assert len(third.sentences["dev"]) == 100
+    assert len(third.sentences["dev"]) == 10
     assert len(list(cache.iterdir())) == 2
     # a damaged cache file is rebuilt, not trusted
     for f in cache.iterdir():
         f.write_text("{broken")
-    assert len(load_corpus(data, cache).sentences["dev"]) == 100
+    assert len(load_corpus(data, cache).sentences["dev"]) == 10
