@@ -37,3 +37,14 @@ def default_runs_root(env: Mapping[str, str] | None = None) -> Path:
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get(CACHE_DIR_ENV) or data_root(env) / "cache")
+
+
+# Caps on what a visitor or a file may hand the product, checked before any work on it. Each sits
+# far above the real input (the treebank zip is 0.8 MB, a split 2.2 MB, its longest tree line 687
+# characters, its longest word 27) and far below what would tie up a server's memory or time.
+MAX_ZIP_BYTES = 32 * 2**20          # the zip itself, as downloaded or uploaded
+MAX_ZIP_MEMBERS = 64                # files listed in the zip
+MAX_ZIP_MEMBER_BYTES = 16 * 2**20   # what one split file inflates to (counted while inflating)
+MAX_ZIP_TOTAL_BYTES = 40 * 2**20    # what the three splits inflate to together
+MAX_TREEBANK_FILE_BYTES = 16 * 2**20  # one split file in a folder, checked before it is read
+MAX_TREE_LINE_CHARS = 10_000        # one tree line, checked before it is parsed
