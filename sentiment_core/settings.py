@@ -48,3 +48,4 @@ MAX_ZIP_MEMBER_BYTES = 16 * 2**20   # what one split file inflates to (counted w
 MAX_ZIP_TOTAL_BYTES = 40 * 2**20    # what the three splits inflate to together
 MAX_TREEBANK_FILE_BYTES = 16 * 2**20  # one split file in a folder, checked before it is read
 MAX_TREE_LINE_CHARS = 10_000        # one tree line, checked before it is parsed
+MAX_INPUT_CHARS = 20_000            # one typed or uploaded text, checked before it is tokenized

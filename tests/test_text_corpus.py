@@ -109,3 +109,13 @@ def test_cache_is_keyed_by_checksum(tmp_path, tiny_sst_dir):
     for f in cache.iterdir():
         f.write_text("{broken")
     assert len(load_corpus(data, cache).sentences["dev"]) == 10
+
+
+def test_long_runs_without_spaces_are_cut_before_spacy():
+    from sentiment_core.data.text import MAX_WORD_CHARS, bounded_words
+
+    assert bounded_words("a fine film") == ["a", "fine", "film"]
+    pieces = bounded_words("x" * (MAX_WORD_CHARS * 2 + 5) + " ok")
+    assert [len(p) for p in pieces] == [MAX_WORD_CHARS, MAX_WORD_CHARS, 5, 2]
+    tokens = Tokenizer()("!" * 4000)  # spaCy alone: quadratic in the run; here 63 short pieces
+    assert "".join(tokens) == "!" * 4000

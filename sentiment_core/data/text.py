@@ -15,6 +15,7 @@ SPECIALS = (UNK, PAD, SOS, EOS)  # indices 0-3, as torchtext's Field gave the tu
 UNK_INDEX, PAD_INDEX, SOS_INDEX, EOS_INDEX = range(4)
 
 TOKENIZER_VERSION = "spacy-blank-en-lower-v1"  # part of the corpus cache key
+MAX_WORD_CHARS = 64  # longer runs without a space are cut before spaCy sees them (bounded_words)
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +80,20 @@ class Tokenizer:
         return tokens
 
     def __call__(self, text: str) -> list[str]:
-        return self.tokenize_words(text.split())
+        return self.tokenize_words(bounded_words(text))
+
+
+def bounded_words(text: str, max_chars: int = MAX_WORD_CHARS) -> list[str]:
+    """The whitespace-separated words of `text`, each longer one cut into pieces of `max_chars`.
+
+    spaCy's rules are quadratic in the length of a chunk without spaces (10,000 "!" take
+    seconds); no real word comes near the cap, so cutting changes nothing for real text and
+    bounds the cost of a hostile one.
+    """
+    words = text.split()
+    if all(len(w) <= max_chars for w in words):
+        return words
+    return [w[i:i + max_chars] for w in words for i in range(0, len(w), max_chars)]
 
 
 class Vocab:
