@@ -119,3 +119,19 @@ def test_long_runs_without_spaces_are_cut_before_spacy():
     assert [len(p) for p in pieces] == [MAX_WORD_CHARS, MAX_WORD_CHARS, 5, 2]
     tokens = Tokenizer()("!" * 4000)  # spaCy alone: quadratic in the run; here 63 short pieces
     assert "".join(tokens) == "!" * 4000
+
+
+def test_tree_phrases_index_the_corpus_tokens(tiny_corpus, tiny_sst_dir):
+    from sentiment_core.data.corpus import tree_phrases
+
+    phrases = tree_phrases(tiny_sst_dir, "dev")
+    sentences = tiny_corpus.sentences["dev"]
+    assert len(phrases) == len(sentences)
+    for nodes, (tokens, fine_label, _) in zip(phrases, sentences):
+        assert nodes[0] == (0, len(tokens), fine_label)  # the root spans the sentence, with its label
+        assert all(0 <= start < end <= len(tokens) for start, end, _ in nodes)
+    negated = next(i for i, s in enumerate(sentences) if "not" in s[0] and "but" not in s[0])
+    tokens = sentences[negated][0]
+    at = tokens.index("not")
+    # "not ADJ" is a node of its own, labelled like the whole sentence
+    assert any(start == at and end == at + 2 for start, end, _ in phrases[negated])

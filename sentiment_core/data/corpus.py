@@ -14,9 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
-from sentiment_core.settings import default_cache_dir
-from sentiment_core.data.treebank import SPLITS, Tree, find_treebank, parse_tree, scan_treebank, split_paths, treebank_checksum, unescape_ptb
+from sentiment_core.data.treebank import (SPLITS, Tree, find_treebank, parse_tree, scan_tree_file, scan_treebank,
+                                          split_paths, treebank_checksum, unescape_ptb)
 from sentiment_core.data.text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, atomic_write_text, label_scheme
+from sentiment_core.settings import default_cache_dir
 
 CACHE_FORMAT = 3
 
@@ -89,11 +90,7 @@ def tokenize_trees(scanned: dict[str, list], tokenizer: Tokenizer):
     for split, rows in scanned.items():
         out, offsets = [], []
         for (label, _, _), words in zip(rows, words_of[split]):
-            tokens, starts = [], []
-            for word in words:
-                starts.append(len(tokens))
-                tokens.extend(split_word(word))
-            starts.append(len(tokens))
+            tokens, starts = tokens_and_leaf_starts(words, split_word)
             out.append((tuple(tokens), label, " ".join(words)))
             offsets.append(starts)
         sentences[split], leaf_offsets[split] = out, offsets
@@ -107,6 +104,31 @@ def tokenize_trees(scanned: dict[str, list], tokenizer: Tokenizer):
                 seen.add(key)
                 spans.extend((index, start, end, label))
     return sentences, spans
+
+
+def tokens_and_leaf_starts(words: list[str], split_word) -> tuple[list[str], list[int]]:
+    """A sentence's tokens, and where each leaf's tokens start (one more entry: the end)."""
+    tokens, starts = [], []
+    for word in words:
+        starts.append(len(tokens))
+        tokens.extend(split_word(word))
+    starts.append(len(tokens))
+    return tokens, starts
+
+
+def tree_phrases(folder: Path, split: str, tokenizer: Tokenizer | None = None) -> list[list[tuple[int, int, int]]]:
+    """For every sentence of a split, each node of its tree as (token start, token end, fine label).
+
+    Root first; the token positions index the sentence's tokens as the corpus holds them
+    (a leaf such as "doesn't" may be several tokens). Nodes without tokens are left out.
+    """
+    tokenizer = tokenizer or Tokenizer()
+    out = []
+    for _, leaves, node_spans in scan_tree_file(split_paths(folder)[split]):
+        _, starts = tokens_and_leaf_starts([unescape_ptb(w) for w in leaves], tokenizer.split_word)
+        nodes = [(starts[a], starts[b], label) for a, b, label in reversed(node_spans)]
+        out.append([node for node in nodes if node[1] > node[0]])
+    return out
 
 
 def load_corpus(data_dir: str | Path | None = None, cache_dir: str | Path | None = None,
