@@ -1,4 +1,4 @@
-"""Figures of the walkthrough page: plain data in, a plotly Figure out (testable without Streamlit)."""
+"""Figures of the walkthrough page: plain data in, a plotly Figure or Graphviz DOT text out (testable without Streamlit)."""
 from __future__ import annotations
 
 import math
@@ -84,3 +84,33 @@ def probe_figure(curves: Sequence, vanish_below: float, explode_above: float,
         yaxis=dict(type="log", range=y_range, exponentformat="power"),
         height=400, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+# Autograd graphs (lessons.AutogradGraph) as DOT: parameters blue, inputs amber, the output green,
+# and one highlighted leaf red with its edges, so a weight used at every step stands out.
+NODE_STYLES = {
+    "output": 'shape=box, style=filled, fillcolor="#b9e3b0"',
+    "operation": 'shape=box, style=filled, fillcolor="#e8e8e8"',
+    "parameter": 'shape=box, style=filled, fillcolor="#a8c8f0"',
+    "leaf": 'shape=box, style=filled, fillcolor="#f5d08a"',
+}
+HOT_NODE_STYLE = 'shape=box, style=filled, fillcolor="#f4a3a3", penwidth=2, color="#c0392b"'
+HOT_EDGE_STYLE = ' [color="#c0392b", penwidth=2]'
+
+
+def autograd_graph_dot(graph, highlight: str | None = None) -> str:
+    """Graphviz DOT text of a lessons.AutogradGraph; the leaf named `highlight` and its edges drawn in red."""
+    hot = graph.node_of(highlight) if highlight else None
+    lines = ["digraph {", '  graph [rankdir=TB, fontsize=10];',
+             '  node [fontname="Helvetica", fontsize=10, height=0.3];', '  edge [arrowsize=0.6];']
+    for node, label in graph.labels.items():
+        style = HOT_NODE_STYLE if node == hot else NODE_STYLES[graph.kinds[node]]
+        lines.append(f'  {node} [label="{_dot_escape(label)}", {style}];')
+    for source, target in graph.edges:
+        lines.append(f"  {source} -> {target}{HOT_EDGE_STYLE if source == hot else ''};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
