@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sentiment_core.training.config import ModelConfig
-from sentiment_core.analysis.inference import (EmptyInput, InferenceError, InputTooLong, Predictor, TableError,
-                                      limit_from_env, max_batch_rows, max_input_tokens, rows_to_csv,
-                                      texts_from_csv, texts_from_lines)
+from sentiment_core.analysis.inference import (EmptyInput, InferenceError, InputTooLong, Predictor, limit_from_env,
+                                               max_batch_rows, max_input_tokens)
+from sentiment_core.analysis.tables import TableError, rows_to_csv, texts_from_csv, texts_from_lines
 from sentiment_core.models import build_model
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS, UNK_INDEX, Vocab, label_scheme
 

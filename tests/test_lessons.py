@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from sentiment_core.analysis import lessons
+from dashboard.charts.walkthrough import autograd_graph_dot
+from sentiment_core.analysis import gradient_flow, lessons
 from sentiment_core.data.text import PAD_INDEX, SOS_INDEX, EOS_INDEX, UNK_INDEX, Tokenizer
 
 NEGATION = "This movie was actually neither that funny, nor super witty."
@@ -105,7 +106,7 @@ def test_dot_text_names_leaves_and_highlights_one():
     lessons.next_cell_step(walk)
     y2 = lessons.next_cell_step(walk).y
     graph = lessons.autograd_graph(y2, lessons.walk_tensor_names(walk), "y_2")
-    dot = lessons.graph_to_dot(graph, highlight="fc_hh.weight")
+    dot = autograd_graph_dot(graph, highlight="fc_hh.weight")
     assert dot.startswith("digraph {") and dot.rstrip().endswith("}")
     assert 'label="fc_hh.weight\\n(2, 2)"' in dot and 'label="y_2\\n(2, 1)"' in dot
     hot = graph.node_of("fc_hh.weight")
@@ -123,28 +124,28 @@ def test_graph_needs_autograd_history():
 
 @pytest.mark.parametrize("radius", [0.8, 1.0, 1.25])
 def test_identity_activation_with_a_normal_matrix_follows_r_to_the_k(radius):
-    w_hh = lessons.recurrent_matrix(32, radius, "orthogonal", seed=3)
-    assert lessons.spectral_radius(w_hh) == pytest.approx(radius, rel=1e-9)
-    norms = lessons.gradient_norms_through_time(w_hh, "identity", lessons.random_sequence(60, 32, seed=5))
+    w_hh = gradient_flow.recurrent_matrix(32, radius, "orthogonal", seed=3)
+    assert gradient_flow.spectral_radius(w_hh) == pytest.approx(radius, rel=1e-9)
+    norms = gradient_flow.gradient_norms_through_time(w_hh, "identity", gradient_flow.random_sequence(60, 32, seed=5))
     assert len(norms) == 60
     for k, norm in enumerate(norms):
         assert norm == pytest.approx(radius ** k, rel=0.01), k
 
 
 def test_gaussian_matrix_has_the_asked_radius_and_its_long_run_rate():
-    w_hh = lessons.recurrent_matrix(48, 0.9, "gaussian", seed=1)
-    assert lessons.spectral_radius(w_hh) == pytest.approx(0.9, rel=1e-9)
-    norms = lessons.gradient_norms_through_time(w_hh, "identity", lessons.random_sequence(400, 48, seed=2))
+    w_hh = gradient_flow.recurrent_matrix(48, 0.9, "gaussian", seed=1)
+    assert gradient_flow.spectral_radius(w_hh) == pytest.approx(0.9, rel=1e-9)
+    norms = gradient_flow.gradient_norms_through_time(w_hh, "identity", gradient_flow.random_sequence(400, 48, seed=2))
     # A non-normal matrix may amplify for a while, but its powers decay at the spectral radius in the end.
     rate = (norms[399] / norms[199]) ** (1 / 200)
     assert rate == pytest.approx(0.9, rel=0.03)
 
 
 def test_jacobian_product_matches_autograd():
-    w_hh = lessons.recurrent_matrix(16, 1.3, "gaussian", seed=7)
-    sequence = lessons.random_sequence(25, 16, seed=8, input_scale=0.7)
+    w_hh = gradient_flow.recurrent_matrix(16, 1.3, "gaussian", seed=7)
+    sequence = gradient_flow.random_sequence(25, 16, seed=8, input_scale=0.7)
     for activation in ("tanh", "relu", "identity"):
-        phi = lessons.ACTIVATIONS[activation][0]
+        phi = gradient_flow.ACTIVATIONS[activation][0]
         states, h = [], torch.zeros(16, dtype=torch.float64, requires_grad=True)
         for u in sequence.inputs:
             h = phi(w_hh @ h + u)
@@ -152,38 +153,38 @@ def test_jacobian_product_matches_autograd():
             states.append(h)
         (states[-1] @ sequence.upstream).backward()  # dL/dh_T = upstream
         expected = [float(s.grad.norm()) for s in reversed(states)]
-        got = lessons.gradient_norms_through_time(w_hh, activation, sequence)
+        got = gradient_flow.gradient_norms_through_time(w_hh, activation, sequence)
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-300), activation
 
 
 def test_tanh_never_carries_more_than_the_linear_bound():
-    w_hh = lessons.recurrent_matrix(32, 1.5, "orthogonal", seed=0)
-    sequence = lessons.random_sequence(40, 32, seed=0)
-    linear = lessons.gradient_norms_through_time(w_hh, "identity", sequence)
-    squashed = lessons.gradient_norms_through_time(w_hh, "tanh", sequence)
+    w_hh = gradient_flow.recurrent_matrix(32, 1.5, "orthogonal", seed=0)
+    sequence = gradient_flow.random_sequence(40, 32, seed=0)
+    linear = gradient_flow.gradient_norms_through_time(w_hh, "identity", sequence)
+    squashed = gradient_flow.gradient_norms_through_time(w_hh, "tanh", sequence)
     assert all(s <= l * (1 + 1e-12) for s, l in zip(squashed, linear))
     assert squashed[-1] < linear[-1] / 100  # saturation eats most of it over 40 steps
 
 
 def test_regimes_and_truncation():
     def norms(radius, length=30):
-        w = lessons.recurrent_matrix(8, radius, "orthogonal")
-        return lessons.gradient_norms_through_time(w, "identity", lessons.random_sequence(length, 8))
+        w = gradient_flow.recurrent_matrix(8, radius, "orthogonal")
+        return gradient_flow.gradient_norms_through_time(w, "identity", gradient_flow.random_sequence(length, 8))
 
-    shrinking, growing = lessons.gradient_regime(norms(0.5)), lessons.gradient_regime(norms(1.5))
-    assert shrinking.first_vanished == math.ceil(math.log(lessons.VANISHING_BELOW) / math.log(0.5))  # 10
+    shrinking, growing = gradient_flow.gradient_regime(norms(0.5)), gradient_flow.gradient_regime(norms(1.5))
+    assert shrinking.first_vanished == math.ceil(math.log(gradient_flow.VANISHING_BELOW) / math.log(0.5))  # 10
     assert shrinking.first_exploded is None and shrinking.rate_per_step == pytest.approx(0.5)
     assert growing.first_exploded == 18 and growing.first_vanished is None  # 1.5**17 < 1000 < 1.5**18
     full = norms(1.1, 12)
-    cut = lessons.truncate_norms(full, 4)
+    cut = gradient_flow.truncate_norms(full, 4)
     assert cut[:5] == full[:5] and cut[5:] == [0.0] * 7
-    assert lessons.truncate_norms(full, None) == full
+    assert gradient_flow.truncate_norms(full, None) == full
     with pytest.raises(ValueError):
-        lessons.truncate_norms(full, 0)
+        gradient_flow.truncate_norms(full, 0)
     with pytest.raises(ValueError, match="activation"):
-        lessons.gradient_norms_through_time(torch.eye(2), "sigmoid", lessons.random_sequence(3, 2))
+        gradient_flow.gradient_norms_through_time(torch.eye(2), "sigmoid", gradient_flow.random_sequence(3, 2))
     with pytest.raises(ValueError, match="matrix kind"):
-        lessons.recurrent_matrix(4, 1.0, "diagonal")
+        gradient_flow.recurrent_matrix(4, 1.0, "diagonal")
 
 
 # --- 4. the runs' probes, and the comparison runs
@@ -191,38 +192,38 @@ def test_regimes_and_truncation():
 
 def test_probe_curve_runs_backwards_from_the_last_step():
     event = {"event": "probe", "epoch": 3, "norms": [0.001, 0.01, 0.1, 0.5]}
-    curve = lessons.probe_curve("r", "scratch", event)
+    curve = gradient_flow.probe_curve("r", "scratch", event)
     assert curve.epoch == 3 and curve.norms == pytest.approx([1.0, 0.2, 0.02, 0.002])
-    assert lessons.probe_curve("r", "lstm", {"event": "probe", "norms": [], "error": "x"}) is None
+    assert gradient_flow.probe_curve("r", "lstm", {"event": "probe", "norms": [], "error": "x"}) is None
     runs = [("a", "scratch", [{"event": "probe", "epoch": 0, "norms": [1.0, 2.0]}, {"event": "epoch_end"},
                               {"event": "probe", "epoch": 1, "norms": [1.0, 4.0]}]),
             ("b", "lstm", [{"event": "epoch_end"}])]
-    assert [(c.run, c.epoch, c.norms) for c in lessons.probe_curves(runs)] == [("a", 1, [1.0, 0.25])]
-    assert [c.epoch for c in lessons.probe_curves(runs, first=True)] == [0]
-    assert not lessons.has_vanilla_and_gated(lessons.probe_curves(runs))
+    assert [(c.run, c.epoch, c.norms) for c in gradient_flow.probe_curves(runs)] == [("a", 1, [1.0, 0.25])]
+    assert [c.epoch for c in gradient_flow.probe_curves(runs, first=True)] == [0]
+    assert not gradient_flow.has_vanilla_and_gated(gradient_flow.probe_curves(runs))
     runs[1] = ("b", "lstm", [{"event": "probe", "epoch": 1, "norms": [3.0, 3.0]}])
-    assert lessons.has_vanilla_and_gated(lessons.probe_curves(runs))
+    assert gradient_flow.has_vanilla_and_gated(gradient_flow.probe_curves(runs))
 
 
 def test_newest_vanilla_and_gated_runs_are_picked():
     runs = [("g2", "gru"), ("v2", "scratch"), ("l1", "lstm"), ("v1", "rnn")]  # newest first
-    assert lessons.newest_vanilla_and_gated(runs) == ["v2", "g2"]
-    assert lessons.newest_vanilla_and_gated([("l1", "lstm")]) == ["l1"]
-    assert lessons.newest_vanilla_and_gated([]) == []
+    assert gradient_flow.newest_vanilla_and_gated(runs) == ["v2", "g2"]
+    assert gradient_flow.newest_vanilla_and_gated([("l1", "lstm")]) == ["l1"]
+    assert gradient_flow.newest_vanilla_and_gated([]) == []
 
 
 def test_comparison_runs_differ_only_in_the_cell():
     from sentiment_core.training.config import validate
 
-    configs = {cell: lessons.comparison_config(cell) for cell in lessons.COMPARISON_CELLS}
+    configs = {cell: gradient_flow.comparison_config(cell) for cell in gradient_flow.COMPARISON_CELLS}
     for cell, config in configs.items():
         validate(config)
         assert config.model.cell == cell and not config.model.tutorial and config.preset == "seed"
         assert config.train.probe_every == 1 and config.train.epochs == 2
-    vanilla, gated = (configs[c].to_dict() for c in lessons.COMPARISON_CELLS)
+    vanilla, gated = (configs[c].to_dict() for c in gradient_flow.COMPARISON_CELLS)
     vanilla["model"].pop("cell"), gated["model"].pop("cell")
     assert vanilla == gated
-    assert lessons.comparison_run_name("20260101-000000", "lstm").startswith(lessons.COMPARISON_PREFIX)
+    assert gradient_flow.comparison_run_name("20260101-000000", "lstm").startswith(gradient_flow.COMPARISON_PREFIX)
 
 
 # --- 5. text to tensors

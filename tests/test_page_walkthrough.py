@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.analysis import lessons
+from sentiment_core.analysis import gradient_flow
 from tests.helpers import chart_spec, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -74,7 +74,7 @@ def test_bptt_sliders_change_the_plot(page):
     linear = traces(chart_spec(at, "wt_bptt_chart"))["identity: without truncation"]
     for k, norm in enumerate(linear):  # orthogonal W_hh by default: exactly 1.2 ** k
         assert norm == pytest.approx(1.2 ** k, rel=0.01)
-    assert metric(at, f"explodes (> {lessons.EXPLODING_ABOVE:g}) from") == "38 steps back"  # 1.2**38 > 1000
+    assert metric(at, f"explodes (> {gradient_flow.EXPLODING_ABOVE:g}) from") == "38 steps back"  # 1.2**38 > 1000
 
     at.slider(key="wt_length").set_value(30).run()
     at.slider(key="wt_truncate").set_value(5).run()
@@ -98,9 +98,9 @@ def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path
     assert not at.exception and not at.error, [e.value for e in at.error]
     try:
         views = {v.name: v for v in jobs.list_jobs(tmp_path / "runs")}
-        assert len(views) == 2 and all(name.startswith(lessons.COMPARISON_PREFIX) for name in views)
+        assert len(views) == 2 and all(name.startswith(gradient_flow.COMPARISON_PREFIX) for name in views)
         cells = sorted(read_config(v.path).model.cell for v in views.values())
-        assert cells == sorted(lessons.COMPARISON_CELLS)
+        assert cells == sorted(gradient_flow.COMPARISON_CELLS)
         assert all(v.active for v in views.values())  # one starting, one waiting for its slot (1 at a time)
         assert any("Training in the background" in i.value for i in at.info)
         assert not [b for b in at.button if b.key == "wt_train_comparison"]  # no second launch

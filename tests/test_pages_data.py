@@ -240,3 +240,19 @@ def test_vocabulary_page_sizes_lookups_and_an_empty_vocabulary(with_treebank, co
     at.select_slider(key="vocab_min_freq").set_value(10000).run()
     assert not at.exception
     assert size() == "4" and "only the 4 specials" in texts(at.error)
+
+
+def test_cached_figures_are_keyed_by_the_treebank_checksum(tmp_path):
+    """resources' hash_funcs: a corpus is its checksum, so a replaced treebank gets fresh figures."""
+    from dashboard import resources
+    from sentiment_core.data.corpus import Corpus
+
+    def tiny(checksum: str, words: tuple[str, ...]) -> Corpus:
+        sentences = {"train": [(words, 4, " ".join(words))], "dev": [], "test": []}
+        return Corpus(tmp_path, checksum, sentences, [])
+
+    first = resources.vocabulary(tiny("checksum-a", ("good", "film")), 1)
+    same = resources.vocabulary(tiny("checksum-a", ("other", "words")), 1)  # same checksum: the cached one
+    replaced = resources.vocabulary(tiny("checksum-b", ("other", "words")), 1)
+    assert same is first and "good" in first
+    assert replaced is not first and "other" in replaced and "good" not in replaced

@@ -135,15 +135,22 @@ def hard_cases_chart(summary: Mapping[str, Mapping], class_names: Sequence[str])
                    barmode="group", yaxis=_axis("share of the group", tickformat=".0%"))
 
 
+def _curve_with_choice(x: list, y: list, chosen, name: str, hover: str, chosen_name: str,
+                       chosen_hover: str) -> list[dict]:
+    """A line of points and, when `chosen` is one of its x values, that point marked (chosen_name: a format)."""
+    traces = [dict(type="scatter", x=x, y=y, mode="lines+markers", name=name, hovertemplate=hover)]
+    if chosen in x:
+        traces.append(dict(type="scatter", x=[chosen], y=[y[x.index(chosen)]], mode="markers",
+                           name=chosen_name.format(chosen), marker=dict(size=14, color=HIGHLIGHT),
+                           hovertemplate=chosen_hover))
+    return traces
+
+
 def vocab_size_chart(min_freqs: Sequence[int], sizes: Sequence[int], chosen: int | None = None) -> go.Figure:
     """Vocabulary size (specials included) as min_freq grows, the chosen min_freq marked."""
-    min_freqs, sizes = list(min_freqs), list(sizes)
-    traces = [dict(type="scatter", x=min_freqs, y=sizes, mode="lines+markers", name="vocabulary size",
-                   hovertemplate="min_freq %{x}: %{y:,} tokens<extra></extra>")]
-    if chosen in min_freqs:
-        traces.append(dict(type="scatter", x=[chosen], y=[sizes[min_freqs.index(chosen)]], mode="markers",
-                           name=f"min_freq {chosen}", marker=dict(size=14, color=HIGHLIGHT),
-                           hovertemplate="%{y:,} tokens<extra></extra>"))
+    traces = _curve_with_choice(list(min_freqs), list(sizes), chosen, "vocabulary size",
+                                "min_freq %{x}: %{y:,} tokens<extra></extra>", "min_freq {}",
+                                "%{y:,} tokens<extra></extra>")
     return _figure(traces, "Vocabulary size against min_freq", xaxis=_axis("min_freq (log)", type="log"),
                    yaxis=_axis("tokens in the vocabulary (log)", type="log"))
 
@@ -175,13 +182,9 @@ def log_spaced_ranks(n: int, points: int) -> np.ndarray:
 
 def coverage_chart(ks: Sequence[int], shares: Sequence[float], chosen: int | None = None) -> go.Figure:
     """Share of all training tokens covered by the k most frequent words."""
-    ks, shares = list(ks), list(shares)
-    traces = [dict(type="scatter", x=ks, y=shares, mode="lines+markers", name="coverage",
-                   hovertemplate="top %{x:,} words: %{y:.1%} of tokens<extra></extra>")]
-    if chosen in ks:
-        traces.append(dict(type="scatter", x=[chosen], y=[shares[ks.index(chosen)]], mode="markers",
-                           name=f"top {chosen:,}", marker=dict(size=14, color=HIGHLIGHT),
-                           hovertemplate="%{y:.1%}<extra></extra>"))
+    traces = _curve_with_choice(list(ks), list(shares), chosen, "coverage",
+                                "top %{x:,} words: %{y:.1%} of tokens<extra></extra>", "top {:,}",
+                                "%{y:.1%}<extra></extra>")
     return _figure(traces, "Training tokens covered by the top k words", xaxis=_axis("k (log)", type="log"),
                    yaxis=_axis("share of training tokens", tickformat=".0%"))
 

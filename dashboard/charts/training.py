@@ -133,15 +133,6 @@ def confusion_chart(confusion: Sequence[Sequence[int]], class_names: Sequence[st
                    yaxis=dict(title=dict(text="true"), autorange="reversed"))
 
 
-def per_class_chart(per_class: Sequence[Mapping], title: str) -> go.Figure:
-    """Precision, recall and F1 per class, grouped bars."""
-    names = [row["label"] for row in per_class]
-    traces = [dict(type="bar", name=metric, x=names, y=[row[metric] for row in per_class],
-                   marker=dict(color=colour), hovertemplate="%{x}: " + metric + " %{y:.3f}<extra></extra>")
-              for metric, colour in (("precision", "#4c78a8"), ("recall", "#f58518"), ("f1", "#54a24b"))]
-    return _figure(traces, title, barmode="group", yaxis=dict(range=[0, 1], title=dict(text="score")))
-
-
 METRIC_TITLES = {"dev_accuracy": "dev accuracy", "train_accuracy": "train accuracy",
                  "dev_loss": "dev loss", "train_loss": "train loss"}
 

@@ -1,4 +1,4 @@
-"""Figures of the walkthrough page: plain data in, a plotly Figure out (testable without Streamlit)."""
+"""Figures of the walkthrough page: plain data in, a plotly Figure or Graphviz DOT text out (testable without Streamlit)."""
 from __future__ import annotations
 
 import math
@@ -28,6 +28,15 @@ def _bands(fig: go.Figure, y_range: list[float], vanish_below: float, explode_ab
                        text=f"exploding (above {explode_above:g})", showarrow=False, font=dict(color="#a93226"))
 
 
+def _steps_back_layout(fig: go.Figure, title: str, y_title: str, y_range: list[float], height: int,
+                       legend_y: float) -> go.Figure:
+    """Steps back from the last step along x, a log gradient norm up y, the legend below."""
+    fig.update_layout(title=title, xaxis_title="steps back from the last step (k)", yaxis_title=y_title,
+                      yaxis=dict(type="log", range=y_range, exponentformat="power"), height=height,
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=legend_y))
+    return fig
+
+
 def gradient_flow_figure(norms: Sequence[float], radius: float, activation: str, vanish_below: float,
                          explode_above: float, truncate_at: int | None = None) -> go.Figure:
     """Gradient norm k steps back from the last step, on a log scale, with the r**k line.
@@ -55,12 +64,8 @@ def gradient_flow_figure(norms: Sequence[float], radius: float, activation: str,
         fig.add_vrect(x0=truncate_at + 0.5, x1=len(norms) - 1, fillcolor=CUT_COLOR, line_width=0, layer="below")
         fig.add_annotation(x=(truncate_at + len(norms) - 0.5) / 2, yref="paper", y=0.5, showarrow=False,
                            text=f"cut by truncation:<br>no gradient beyond k = {truncate_at}", font=dict(color="#444"))
-    fig.update_layout(
-        title="Gradient norm reaching k steps back from the last step",
-        xaxis_title="steps back from the last step (k)", yaxis_title="||dL/dh_(T-k)||  (1 at the last step)",
-        yaxis=dict(type="log", range=y_range, exponentformat="power"),
-        height=420, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
-    return fig
+    return _steps_back_layout(fig, "Gradient norm reaching k steps back from the last step",
+                              "||dL/dh_(T-k)||  (1 at the last step)", y_range, height=420, legend_y=-0.2)
 
 
 def probe_figure(curves: Sequence, vanish_below: float, explode_above: float,
@@ -78,9 +83,35 @@ def probe_figure(curves: Sequence, vanish_below: float, explode_above: float,
         fig.add_trace(go.Scatter(x=list(range(len(curve.norms))), y=[n if n > 0 else None for n in curve.norms],
                                  name=f"{curve.cell} · {curve.run} ({suffix})", mode="lines+markers",
                                  line=dict(color=CELL_COLORS.get(curve.cell, "#555"), dash=dash)))
-    fig.update_layout(
-        title="Measured on trained models: dLoss/dh_(T-k), relative to the last step",
-        xaxis_title="steps back from the last step (k)", yaxis_title="relative gradient norm",
-        yaxis=dict(type="log", range=y_range, exponentformat="power"),
-        height=400, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
-    return fig
+    return _steps_back_layout(fig, "Measured on trained models: dLoss/dh_(T-k), relative to the last step",
+                              "relative gradient norm", y_range, height=400, legend_y=-0.25)
+
+
+# Autograd graphs (lessons.AutogradGraph) as DOT: parameters blue, inputs amber, the output green,
+# and one highlighted leaf red with its edges, so a weight used at every step stands out.
+NODE_STYLES = {
+    "output": 'shape=box, style=filled, fillcolor="#b9e3b0"',
+    "operation": 'shape=box, style=filled, fillcolor="#e8e8e8"',
+    "parameter": 'shape=box, style=filled, fillcolor="#a8c8f0"',
+    "leaf": 'shape=box, style=filled, fillcolor="#f5d08a"',
+}
+HOT_NODE_STYLE = 'shape=box, style=filled, fillcolor="#f4a3a3", penwidth=2, color="#c0392b"'
+HOT_EDGE_STYLE = ' [color="#c0392b", penwidth=2]'
+
+
+def autograd_graph_dot(graph, highlight: str | None = None) -> str:
+    """Graphviz DOT text of a lessons.AutogradGraph; the leaf named `highlight` and its edges drawn in red."""
+    hot = graph.node_of(highlight) if highlight else None
+    lines = ["digraph {", '  graph [rankdir=TB, fontsize=10];',
+             '  node [fontname="Helvetica", fontsize=10, height=0.3];', '  edge [arrowsize=0.6];']
+    for node, label in graph.labels.items():
+        style = HOT_NODE_STYLE if node == hot else NODE_STYLES[graph.kinds[node]]
+        lines.append(f'  {node} [label="{_dot_escape(label)}", {style}];')
+    for source, target in graph.edges:
+        lines.append(f"  {source} -> {target}{HOT_EDGE_STYLE if source == hot else ''};")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -15,10 +15,12 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import playground as charts
+from dashboard.components.run_watcher import watch_runs
 from sentiment_core.training import jobs
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
-                                      biggest_turn, max_batch_rows, max_input_tokens, quick_run_config, rows_to_csv,
-                                      texts_from_csv, texts_from_lines, usable_runs)
+                                               biggest_turn, max_batch_rows, max_input_tokens, quick_run_config,
+                                               usable_runs)
+from sentiment_core.analysis.tables import rows_to_csv, texts_from_csv, texts_from_lines
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
 from sentiment_core.training.runs import RunError
 
@@ -27,7 +29,6 @@ TEXT, EXAMPLE, QUERY_SEEN = K + "text", K + "example", K + "query_seen"
 BATCH_RESULT = K + "batch_result"  # session_state: the last table of predictions
 PICK = "(pick an example)"
 MODES = ("One sentence", "Compare two runs", "Many sentences")
-POLL_SECONDS = 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,16 +67,10 @@ def quick_model_section(root: Path) -> None:
 def training_progress(root: Path, name: str, limits) -> None:
     """A progress bar that follows the run's metrics; the page reloads when the run ends."""
 
-    @st.fragment(run_every=POLL_SECONDS)
-    def live():
-        try:
-            jobs.advance_queue(root, limits)
-            view = jobs.job_view(root / name)
-        except (RunError, OSError) as err:
-            st.warning(str(err))
-            return
-        if view.terminal:
-            st.rerun(scope="app")
+    def draw(views: list[jobs.JobView]) -> None:
+        view = next((v for v in views if v.name == name), None)
+        if view is None or not view.active:
+            st.rerun(scope="app")  # it ended before the watcher started
         progress = jobs.progress(resources.run_metrics(view.path))
         if progress is None:
             st.progress(0.0, text=f"Run **{name}**: {view.message or view.state}")
@@ -84,7 +79,7 @@ def training_progress(root: Path, name: str, limits) -> None:
                                                 f"batch {progress.batch} of {progress.batches}")
         st.caption("The playground opens when the run has finished; you may leave this page meanwhile.")
 
-    live()
+    watch_runs(root, limits, draw, follows=lambda views: any(v.name == name and v.active for v in views))
 
 
 # ---------------------------------------------------------------------------------------------

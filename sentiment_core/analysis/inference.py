@@ -9,9 +9,10 @@
   all prefixes in one batched forward pass (lengths 1..T), so the last row is the prediction
   for the whole sentence.
 - `gradient_times_input` and `integrated_gradients`: one attribution score per token, taken
-  with respect to the word vectors (the model is run from its embeddings, `forward_embedded`).
+  with respect to the word vectors (computed in sentiment_core.analysis.attributions).
 - `inside(encoded)`: the top layer's hidden states over time and, for LSTM / GRU, the gates.
-- `predict_many(texts)`: a table of predictions for many sentences, in length-sorted batches.
+- `predict_many(texts)`: a table of predictions for many sentences, in length-sorted batches
+  (sentiment_core.analysis.tables reads and writes such tables).
 
 Everything runs on the CPU in eval mode; no function changes the model's weights or gradients
 (gradients are taken with torch.autograd.grad on the inputs only), so one Predictor can serve
@@ -19,22 +20,22 @@ several threads at once.
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from sentiment_core.analysis import attributions
+from sentiment_core.analysis.attributions import Attribution
+from sentiment_core.analysis.errors import EmptyInput, InferenceError, InputTooLong
 from sentiment_core.models import RecurrentClassifier
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
 
 MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", 1000
 MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", 5000
-TEXT_COLUMNS = ("text", "sentence")  # accepted names of the text column of an uploaded table
 
 # Sentences to try: the tutorial's own example, negations, contrasts, plain cases.
 EXAMPLE_SENTENCES = (
@@ -47,22 +48,6 @@ EXAMPLE_SENTENCES = (
     "A dull, tedious and completely forgettable movie.",
     "The movie is about a man who travels to Paris.",
 )
-
-
-class InferenceError(ValueError):
-    """Input the playground cannot use; the message says what happened and what to do."""
-
-
-class EmptyInput(InferenceError):
-    pass
-
-
-class InputTooLong(InferenceError):
-    pass
-
-
-class TableError(InferenceError):
-    pass
 
 
 def limit_from_env(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
@@ -137,37 +122,6 @@ class Prediction:
 
 
 @dataclass
-class Attribution:
-    """One score per token: how much it pushed the target class's probability."""
-
-    method: str                   # "gradient x input" or "integrated gradients"
-    tokens: list[str]
-    scores: list[float]           # (T,) summed over the embedding dimensions
-    target: int                   # the class explained (the predicted one unless asked)
-    target_name: str
-    probability: float            # f(x): the target class's probability for the sentence
-    baseline_probability: float | None = None  # f(x'): with every word replaced by <pad> (IG only)
-    steps: int | None = None      # integration steps (IG only)
-
-    @property
-    def total(self) -> float:
-        return float(sum(self.scores))
-
-    @property
-    def expected_total(self) -> float | None:
-        """f(x) - f(baseline): what integrated gradients' scores should sum to (completeness)."""
-        if self.baseline_probability is None:
-            return None
-        return self.probability - self.baseline_probability
-
-    @property
-    def completeness_gap(self) -> float | None:
-        """|sum of scores - (f(x) - f(baseline))|: the integration's error, shrinking with steps."""
-        expected = self.expected_total
-        return None if expected is None else abs(self.total - expected)
-
-
-@dataclass
 class Inside:
     """The hidden state over time and, for LSTM / GRU, the gate activations."""
 
@@ -194,7 +148,6 @@ def prefix_chunks(count: int, max_tokens: int) -> list[tuple[int, int]]:
         chunks.append((start, stop))
         start = stop
     return chunks
-
 
 
 def is_bidirectional(model: nn.Module) -> bool:
@@ -342,53 +295,13 @@ class Predictor:
 
     # -- which words mattered -----------------------------------------------------------------
 
-    def _embedded(self, encoded: EncodedText) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens, lengths = self._tensors(encoded)
-        with torch.no_grad():
-            return self.model.embedding(tokens), lengths  # (1, T, E)
-
-    def _class_probabilities_from_embeddings(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model.forward_embedded(embedded, lengths).float(), dim=1)  # (B, C)
-
     def gradient_times_input(self, encoded: EncodedText, target: int | None = None) -> Attribution:
-        """Score_t = x_t . d p(target) / d x_t, with x_t the t-th word vector."""
-        x, lengths = self._embedded(encoded)
-        x = x.clone().requires_grad_(True)
-        with torch.enable_grad():
-            probs = self._class_probabilities_from_embeddings(x, lengths)[0]  # (C,)
-            target = int(probs.argmax()) if target is None else target
-            (grad,) = torch.autograd.grad(probs[target], x)                   # (1, T, E)
-        probs = probs.detach()
-        scores = (grad * x.detach()).sum(-1)[0]                               # (T,)
-        return Attribution("gradient x input", list(encoded.tokens), scores.tolist(), target,
-                           self.class_names[target], float(probs[target]))
+        """attributions.gradient_times_input: x_t . d p(target) / d x_t per token."""
+        return attributions.gradient_times_input(self.model, encoded, self.class_names, target)
 
     def integrated_gradients(self, encoded: EncodedText, steps: int = 50, target: int | None = None) -> Attribution:
-        """Integrated gradients from a baseline where every word is <pad> (<sos> / <eos> stay).
-
-        The path integral is a midpoint sum over `steps` points; all points, the input and the
-        baseline go through one forward and one backward pass as a batch of steps + 2.
-        Completeness: the scores sum to f(x) - f(baseline) up to the reported gap.
-        """
-        if steps < 1:
-            raise InferenceError(f"integrated gradients needs at least 1 step, not {steps}")
-        x, lengths = self._embedded(encoded)                                   # (1, T, E)
-        baseline = x.clone()
-        words = torch.tensor([t not in (SOS, EOS) for t in encoded.tokens])   # (T,)
-        baseline[0, words] = self.model.embedding.weight.detach()[PAD_INDEX]
-        alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps            # midpoints in (0, 1)
-        alphas = torch.cat([alphas, torch.tensor([1.0, 0.0], dtype=x.dtype)]).view(-1, 1, 1)  # (S+2, 1, 1)
-        path = (baseline + alphas * (x - baseline)).requires_grad_(True)      # (S+2, T, E)
-        with torch.enable_grad():
-            probs = self._class_probabilities_from_embeddings(path, lengths.expand(steps + 2))  # (S+2, C)
-            target = int(probs[steps].argmax()) if target is None else target
-            (grad,) = torch.autograd.grad(probs[:steps, target].sum(), path)  # only the path points
-        probs = probs.detach()
-        mean_grad = grad[:steps].mean(0)                                        # (T, E)
-        scores = ((x - baseline)[0] * mean_grad).sum(-1)                       # (T,)
-        return Attribution("integrated gradients", list(encoded.tokens), scores.tolist(), target,
-                           self.class_names[target], float(probs[steps, target]),
-                           float(probs[steps + 1, target]), steps)
+        """attributions.integrated_gradients from a baseline where every word is <pad>."""
+        return attributions.integrated_gradients(self.model, encoded, self.class_names, steps, target)
 
     # -- inside the network -------------------------------------------------------------------
 
@@ -485,66 +398,6 @@ def quick_run_config():
                      preset=QUICK_PRESET)
 
 
-# ---------------------------------------------------------------------------------------------
-# Reading and writing tables of sentences
-
-
-def texts_from_lines(text: str, max_rows: int) -> list[str]:
-    """The non-blank lines of a pasted text; more than `max_rows` is refused."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    if not lines:
-        raise TableError("there are no sentences: paste one sentence per line")
-    if len(lines) > max_rows:
-        raise TableError(f"{len(lines)} lines is more than the limit of {max_rows} rows; "
-                         f"split the list, or raise {MAX_BATCH_ROWS_ENV}")
-    return lines
-
-
-def texts_from_csv(data: bytes, max_rows: int) -> list[str]:
-    """The text column ('text' or 'sentence', any case) of a CSV file with a header row."""
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise TableError("the file is not UTF-8 text; upload a CSV file saved as UTF-8") from None
-    if "\x00" in content:
-        raise TableError("the file holds binary data, not CSV text; upload a CSV file with a text column")
-    try:
-        reader = csv.reader(io.StringIO(content, newline=""))
-        header = next(reader, None)
-        if not header:
-            raise TableError("the file is empty; upload a CSV file with a header row and a text column")
-        names = [h.strip().lower() for h in header]
-        column = next((names.index(n) for n in TEXT_COLUMNS if n in names), None)
-        if column is None:
-            shown = ", ".join(repr(h) for h in header[:10]) or "none"
-            raise TableError(f"the file has no text column (columns found: {shown}); "
-                             f"name the column of sentences 'text'")
-        texts = []
-        for number, row in enumerate(reader, 2):
-            if not any(cell.strip() for cell in row):
-                continue  # blank line
-            if len(texts) >= max_rows:
-                raise TableError(f"the file has more than {max_rows} rows, the limit; "
-                                 f"split it, or raise {MAX_BATCH_ROWS_ENV}")
-            texts.append(row[column] if column < len(row) else "")
-    except csv.Error as err:
-        raise TableError(f"the file cannot be read as CSV ({err}); check its quoting and separators") from None
-    if not texts:
-        raise TableError("the file has a text column but no rows; add one sentence per row")
-    return texts
-
-
-def rows_to_csv(rows: Iterable[dict]) -> str:
-    rows = list(rows)
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue()
-
-
 __all__ = ["Predictor", "EncodedText", "Prediction", "Attribution", "Inside", "InferenceError", "EmptyInput",
-           "InputTooLong", "TableError", "EXAMPLE_SENTENCES", "max_input_tokens", "max_batch_rows", "limit_from_env",
-           "biggest_turn", "usable_runs", "quick_run_config", "QUICK_PRESET", "texts_from_lines", "texts_from_csv",
-           "rows_to_csv"]
+           "InputTooLong", "EXAMPLE_SENTENCES", "max_input_tokens", "max_batch_rows", "limit_from_env",
+           "biggest_turn", "usable_runs", "quick_run_config", "QUICK_PRESET"]

@@ -1,14 +1,12 @@
 """The computations behind the walkthrough page: each step of the lesson as a plain function.
 
-The page (dashboard/views/walkthrough.py) only lays these results out; everything it shows is
-computed here, live, from the library's own pieces (RNNLayer, Tokenizer, Vocab, the batching
-module) and from torch's autograd:
+The page (dashboard/views/walkthrough.py) only lays these results out (dashboard/charts draws
+them); everything it shows is computed here, live, from the library's own pieces (RNNLayer,
+Tokenizer, Vocab, the batching module) and from torch's autograd:
 
 1. the recurrent cell stepped by hand (`start_cell_walk`, `next_cell_step`);
-2. unrolling, as the autograd graph of an output (`autograd_graph`, `graph_to_dot`, `parameter_uses`);
-3. backpropagation through time as a product of Jacobians (`recurrent_matrix`,
-   `gradient_norms_through_time`, `truncate_norms`, `gradient_regime`);
-4. the gradient-through-time probes that training runs record (`probe_curves`);
+2. unrolling, as the autograd graph of an output (`autograd_graph`, `parameter_uses`);
+3. and 4. backpropagation through time and the runs' probes: sentiment_core.analysis.gradient_flow;
 5. text to tensors: tokens, indices, embeddings, a padded batch (`follow_sentence`,
    `embedding_rows`, `batch_for_sentence`).
 """
@@ -18,13 +16,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
 from sentiment_core.data.batching import BucketBatchSampler, pad_collate
-from sentiment_core.training.config import RunConfig, preset
 from sentiment_core.data.text import PAD_INDEX, Tokenizer, Vocab
 
 # ---------------------------------------------------------------------------------------------
@@ -237,226 +234,6 @@ def parameter_uses(graph: AutogradGraph, name: str) -> int:
     """How many times the named leaf enters the graph (its outgoing edges)."""
     node = graph.node_of(name)
     return sum(1 for source, _ in graph.edges if source == node)
-
-
-_NODE_STYLE = {
-    "output": 'shape=box, style=filled, fillcolor="#b9e3b0"',
-    "operation": 'shape=box, style=filled, fillcolor="#e8e8e8"',
-    "parameter": 'shape=box, style=filled, fillcolor="#a8c8f0"',
-    "leaf": 'shape=box, style=filled, fillcolor="#f5d08a"',
-}
-
-
-def graph_to_dot(graph: AutogradGraph, highlight: str | None = None) -> str:
-    """Graphviz DOT text of the graph; the leaf named `highlight` and its edges drawn in red."""
-    hot = graph.node_of(highlight) if highlight else None
-    lines = ["digraph {", '  graph [rankdir=TB, fontsize=10];',
-             '  node [fontname="Helvetica", fontsize=10, height=0.3];', '  edge [arrowsize=0.6];']
-    for node, label in graph.labels.items():
-        style = _NODE_STYLE[graph.kinds[node]]
-        if node == hot:
-            style = 'shape=box, style=filled, fillcolor="#f4a3a3", penwidth=2, color="#c0392b"'
-        lines.append(f'  {node} [label="{_dot_escape(label)}", {style}];')
-    for source, target in graph.edges:
-        attrs = ' [color="#c0392b", penwidth=2]' if source == hot else ""
-        lines.append(f"  {source} -> {target}{attrs};")
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def _dot_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. Backpropagation through time: the product of Jacobians
-
-VANISHING_BELOW = 1e-3  # a gradient shrunk a thousandfold no longer teaches the early steps much
-EXPLODING_ABOVE = 1e3   # one grown a thousandfold swamps every other term of the update
-
-# name -> (phi, phi'): the derivative is what multiplies the gradient at each step back.
-ACTIVATIONS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]] = {
-    "tanh": (torch.tanh, lambda a: 1.0 - torch.tanh(a) ** 2),
-    "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
-    "identity": (lambda a: a, torch.ones_like),
-}
-MATRIX_KINDS = ("orthogonal", "gaussian")
-
-
-def recurrent_matrix(size: int, radius: float, kind: str = "orthogonal", seed: int = 0) -> torch.Tensor:
-    """A random (size, size) W_hh whose spectral radius (largest |eigenvalue|) is `radius`.
-
-    "orthogonal": radius times a random orthogonal matrix. It is normal, so every singular value
-    equals the radius too and a product of k copies has norm exactly radius**k.
-    "gaussian": a random Gaussian matrix rescaled to the radius; not normal, so its powers can
-    grow for a while before the radius takes over, as with real trained weights.
-    """
-    if size < 1:
-        raise ValueError(f"the hidden size must be at least 1, not {size!r}")
-    if not radius > 0:
-        raise ValueError(f"the spectral radius must be positive, not {radius!r}")
-    generator = torch.Generator().manual_seed(seed)
-    gaussian = torch.randn(size, size, generator=generator, dtype=torch.float64)
-    if kind == "orthogonal":
-        q, r = torch.linalg.qr(gaussian)
-        q = q * torch.sign(torch.diagonal(r))  # makes the draw uniform over orthogonal matrices
-        return radius * q
-    if kind == "gaussian":
-        return gaussian * (radius / spectral_radius(gaussian))
-    raise ValueError(f"matrix kind must be one of {', '.join(MATRIX_KINDS)}, not {kind!r}")
-
-
-def spectral_radius(matrix: torch.Tensor) -> float:
-    return float(torch.linalg.eigvals(matrix).abs().max())
-
-
-@dataclass
-class RandomSequence:
-    inputs: torch.Tensor    # (T, H) the input drive u_t = W_xh x_t + b_h of each step
-    upstream: torch.Tensor  # (H,) dL/dh_T, a random direction of unit size
-
-
-def random_sequence(length: int, size: int, seed: int = 0, input_scale: float = 1.0) -> RandomSequence:
-    """Random inputs for the recurrence and a random unit gradient arriving at the last state."""
-    if length < 1:
-        raise ValueError(f"the sequence length must be at least 1, not {length!r}")
-    generator = torch.Generator().manual_seed(seed)
-    inputs = input_scale * torch.randn(length, size, generator=generator, dtype=torch.float64)
-    upstream = torch.randn(size, generator=generator, dtype=torch.float64)
-    return RandomSequence(inputs, upstream / upstream.norm())
-
-
-def gradient_norms_through_time(w_hh: torch.Tensor, activation: str, sequence: RandomSequence) -> list[float]:
-    """Norms of dL/dh_{T-k} for k = 0 .. T-1 steps back from the last step, with ||dL/dh_T|| = 1.
-
-    Runs h_t = phi(W_hh h_{t-1} + u_t) forward from h_0 = 0, then carries the gradient backwards
-    through the Jacobians dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh: one step back, g becomes
-    W_hh^T (phi'(a_t) * g). Its norm k steps back is how loudly the loss at the last step
-    speaks to the state k steps earlier.
-    """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
-    phi, phi_prime = ACTIVATIONS[activation]
-    w_hh = w_hh.to(torch.float64)
-    length = sequence.inputs.shape[0]
-    h = torch.zeros(w_hh.shape[0], dtype=torch.float64)
-    pre_activations = []
-    for t in range(length):
-        pre_activations.append(w_hh @ h + sequence.inputs[t])  # a_t, (H,)
-        h = phi(pre_activations[-1])
-    grad = sequence.upstream
-    norms = [float(grad.norm())]
-    for t in range(length - 1, 0, -1):  # from h_T back to h_1: length - 1 Jacobians
-        grad = w_hh.T @ (phi_prime(pre_activations[t]) * grad)
-        norms.append(float(grad.norm()))
-    return norms
-
-
-def truncate_norms(norms: Sequence[float], steps: int | None) -> list[float]:
-    """Truncated BPTT at k steps: the gradient reaches k steps back and nothing beyond (zero)."""
-    if steps is None:
-        return list(norms)
-    if steps < 1:
-        raise ValueError(f"truncation must keep at least 1 step, not {steps!r}")
-    return [n if k <= steps else 0.0 for k, n in enumerate(norms)]
-
-
-def truncated_share(norms: Sequence[float], steps: int) -> float:
-    """The share of the summed gradient norm that lies more than `steps` steps back: what truncation drops."""
-    total = sum(norms)
-    return sum(norms[steps + 1:]) / total if total > 0 else 0.0
-
-
-@dataclass
-class GradientRegime:
-    first_vanished: int | None   # first step back whose norm is below VANISHING_BELOW
-    first_exploded: int | None   # first step back whose norm is above EXPLODING_ABOVE
-    rate_per_step: float         # geometric mean factor per step back over the whole curve
-
-
-def gradient_regime(norms: Sequence[float]) -> GradientRegime:
-    vanished = next((k for k, n in enumerate(norms) if 0 < n < VANISHING_BELOW), None)
-    exploded = next((k for k, n in enumerate(norms) if n > EXPLODING_ABOVE), None)
-    steps = len(norms) - 1
-    last = norms[-1]
-    if steps == 0:
-        rate = 1.0
-    elif last <= 0:
-        rate = 0.0
-    else:
-        rate = math.exp(math.log(last / norms[0]) / steps)
-    return GradientRegime(vanished, exploded, rate)
-
-
-# ---------------------------------------------------------------------------------------------
-# 4. The same measured on trained models: the runs' gradient-through-time probes
-
-
-VANILLA_CELLS = ("scratch", "rnn")  # the cells without gates: our RNNLayer and torch's nn.RNN
-
-
-@dataclass
-class ProbeCurve:
-    run: str                 # run name (its folder)
-    cell: str                # the run's recurrent cell
-    epoch: int               # the epoch the probe was taken after (0: before training)
-    norms: list[float]       # gradient norm k steps back from the last step, relative to the last step
-
-
-def probe_curve(run: str, cell: str, event: dict) -> ProbeCurve | None:
-    """A training probe event (|dLoss/dh_t| for t = 1..T) as a curve over steps back from the last step.
-
-    Dividing by the last step's norm puts runs on one scale: 1 at k = 0, as in the lesson's plot.
-    """
-    norms = [float(n) for n in event.get("norms") or []]
-    if not norms or not norms[-1] > 0:
-        return None
-    last = norms[-1]
-    return ProbeCurve(run, cell, int(event.get("epoch", 0)), [n / last for n in reversed(norms)])
-
-
-def probe_curves(runs: Sequence[tuple[str, str, Sequence[dict]]], first: bool = False) -> list[ProbeCurve]:
-    """The last (or first, before training) usable probe of each run, from (name, cell, metrics events)."""
-    curves = []
-    for name, cell, events in runs:
-        probes = [e for e in events if e.get("event") == "probe" and e.get("norms")]
-        if probes:
-            curve = probe_curve(name, cell, probes[0] if first else probes[-1])
-            if curve is not None:
-                curves.append(curve)
-    return curves
-
-
-def newest_vanilla_and_gated(runs: Sequence[tuple[str, str]]) -> list[str]:
-    """From (name, cell) pairs, newest first: the newest vanilla run and the newest gated run."""
-    picked = []
-    for wanted in (lambda cell: cell in VANILLA_CELLS, lambda cell: cell not in VANILLA_CELLS):
-        name = next((name for name, cell in runs if wanted(cell)), None)
-        if name is not None:
-            picked.append(name)
-    return picked
-
-
-def has_vanilla_and_gated(curves: Sequence[ProbeCurve]) -> bool:
-    cells = {c.cell for c in curves}
-    return bool(cells & set(VANILLA_CELLS)) and bool(cells - set(VANILLA_CELLS))
-
-
-COMPARISON_CELLS = ("scratch", "lstm")  # the vanilla RNN (our RNNLayer) against the LSTM
-COMPARISON_PREFIX = "walkthrough-"     # run names of the comparison, so the page can find them
-
-
-def comparison_config(cell: str, epochs: int = 2) -> RunConfig:
-    """The `seed` preset (the tutorial's sizes, 200 batches of 4 per epoch) with the tutorial's padding
-    quirk off, so the cell is the only difference between the two runs; a probe after every epoch."""
-    config = preset("seed")
-    config.model.cell, config.model.tutorial = cell, False
-    config.train.epochs, config.train.probe_every = epochs, 1
-    return config
-
-
-def comparison_run_name(stamp: str, cell: str) -> str:
-    return f"{COMPARISON_PREFIX}{stamp}-{cell}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Widgets used by several pages (`run_watcher`: follow runs training in the background)."""

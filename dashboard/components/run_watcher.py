@@ -1,0 +1,62 @@
+"""The background-run watcher: a live section of a page that follows runs training elsewhere.
+
+Runs train in other processes (sentiment_core.training.jobs); a page sees them only through
+their folders. The queue has no daemon of its own: a waiting run starts when some page calls
+jobs.advance_queue. So a page that shows runs in progress does the same three things on a
+timer: advance the queue, read the runs' states, redraw its section. When the runs it follows
+start or stop being active, the rest of the page changes too (a result, a form, a button), so
+the whole page reruns once; otherwise only the section redraws (st.fragment(run_every=...)).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import streamlit as st
+
+from sentiment_core.training import jobs
+from sentiment_core.training.limits import Limits
+from sentiment_core.training.runs import RunError
+
+POLL_SECONDS = 1.0
+
+
+def any_active(views: Sequence[jobs.JobView]) -> bool:
+    return any(v.active for v in views)
+
+
+def read_views(root: Path, limits: Limits | None) -> list[jobs.JobView] | None:
+    """Advance the queue (unless `limits` is None) and read every run's state; None after saying why not."""
+    try:
+        if limits is not None:
+            jobs.advance_queue(root, limits)
+        return jobs.list_jobs(root)
+    except (RunError, OSError) as err:
+        st.error(f"The runs folder {root} could not be read: {err}")
+        return None
+
+
+def watch_runs(root: Path, limits: Limits | None, draw: Callable[[list[jobs.JobView]], None], *,
+               follows: Callable[[Sequence[jobs.JobView]], bool] = any_active,
+               every: float = POLL_SECONDS) -> None:
+    """Draw `draw(views)` now, and again every `every` seconds while `follows(views)` is true.
+
+    `views` are jobs.list_jobs(root), read after advancing the queue within `limits` (None: only
+    read). `follows` says whether the runs this section watches are active; when its answer
+    changes the whole page reruns, so polling starts and stops with those runs.
+    """
+    try:
+        polling = follows(jobs.list_jobs(root))
+    except (RunError, OSError):
+        polling = False  # the section itself says what is wrong
+
+    @st.fragment(run_every=every if polling else None)
+    def live() -> None:
+        views = read_views(root, limits)
+        if views is None:
+            return
+        if follows(views) != polling:
+            st.rerun(scope="app")
+        draw(views)
+
+    live()

@@ -1,0 +1,118 @@
+"""Walkthrough section 6: gradients through time measured on trained networks (the runs' probes),
+and a vanilla RNN and an LSTM trained in the background to compare, followed by the run watcher."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import resources
+from dashboard.charts import walkthrough as charts
+from dashboard.components.run_watcher import watch_runs
+from dashboard.views.walkthrough_sections import TRAINING, page_link
+from sentiment_core.analysis import gradient_flow
+from sentiment_core.training import jobs
+from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
+from sentiment_core.training.runs import RunError, list_runs
+
+COMPARISON_ERROR = "wt_comparison_error"  # session_state: why the comparison could not start, shown once
+COMPARISON_POLL_SECONDS = 5.0  # the comparison's runs report once per batch; every few seconds is enough
+
+
+def read_runs(root) -> list:
+    try:
+        return list_runs(root)
+    except OSError as err:
+        st.error(f"The runs folder {root} could not be read: {err}. Check that it exists and is readable.")
+        return []
+
+
+def comparison_running(views) -> list:
+    """The comparison's runs that are waiting, starting or training."""
+    return [v for v in views if v.name.startswith(gradient_flow.COMPARISON_PREFIX) and v.active]
+
+
+def start_comparison(root) -> None:
+    """Queue the vanilla RNN and the LSTM through the jobs module (it starts them within the limits)."""
+    try:
+        limits = limits_from_env()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for cell in gradient_flow.COMPARISON_CELLS:
+            jobs.start_run(gradient_flow.comparison_config(cell), root=root, limits=limits,
+                           name=gradient_flow.comparison_run_name(stamp, cell),
+                           data_dir=resources.treebank_state().folder)
+    except (LimitsError, LimitExceeded, RunError, OSError) as err:  # JobError / QueueFull are RunErrors
+        st.session_state[COMPARISON_ERROR] = (f"The comparison could not be started: {err} "
+                                              "(runs already queued keep going; see the Training page).")
+
+
+def runs_with_probes(root) -> list[tuple]:
+    """(run, probe events) of every run whose metrics hold a probe with norms."""
+    found = []
+    for run in read_runs(root):
+        if run.config is not None:
+            events = resources.probe_events(run.path)
+            if any(e.get("norms") for e in events):
+                found.append((run, events))
+    return found
+
+
+def show_probe_chart(with_probes: list[tuple]) -> None:
+    labels = {run.name: f"{run.name} ({run.config.model.cell}, {run.state})" for run, _ in with_probes}
+    default = gradient_flow.newest_vanilla_and_gated([(run.name, run.config.model.cell) for run, _ in with_probes])
+    # No key: when new runs appear, the options change and the newest pair is chosen again.
+    chosen = st.multiselect("Runs to compare", list(labels), default, format_func=labels.get)
+    show_before = st.checkbox("also show each run before training (epoch 0)", value=True, key="wt_probe_before")
+    picked = [(run.name, run.config.model.cell, events) for run, events in with_probes if run.name in chosen]
+    curves = gradient_flow.probe_curves(picked)
+    trained = {c.run for c in curves if c.epoch > 0}  # a run probed only before training has nothing to compare
+    before = [c for c in gradient_flow.probe_curves(picked, first=True) if c.epoch == 0 and c.run in trained] \
+        if show_before else []
+    if not curves:
+        st.info("Choose at least one run.")
+        return
+    st.plotly_chart(charts.probe_figure(curves, gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE, before),
+                    key="wt_probe_chart")
+    st.dataframe(pd.DataFrame([{"run": c.run, "cell": c.cell, "after epoch": c.epoch, "steps measured": len(c.norms),
+                                "relative norm at the first step": c.norms[-1]} for c in curves]), hide_index=True)
+
+
+def offer_comparison(root) -> None:
+    st.info("No vanilla RNN and LSTM with probes yet. Train both here, quickly (two epochs of the `seed` preset "
+            "each, in the background, a few minutes), or on the Training page with your own settings.")
+    has_treebank = resources.treebank_state().folder is not None
+    if st.button("Train a vanilla RNN and an LSTM now", key="wt_train_comparison", disabled=not has_treebank,
+                 help=None if has_treebank else "Training needs the treebank: get it on the Home page first."):
+        start_comparison(root)
+        st.rerun()  # the whole page, so this section starts refreshing itself
+    page_link(TRAINING, "Train the seed preset (vanilla RNN)", {"preset": "seed"}, icon=":material/model_training:")
+    page_link(TRAINING, "Train the seed preset with an LSTM", {"preset": "seed", "cell": "lstm"},
+              icon=":material/model_training:")
+
+
+def show_probe_comparison(root, views) -> None:
+    """Section 6, redrawn by the run watcher while the comparison's runs train."""
+    if COMPARISON_ERROR in st.session_state:
+        st.error(st.session_state.pop(COMPARISON_ERROR))
+    with_probes = runs_with_probes(root)
+    if with_probes:
+        show_probe_chart(with_probes)
+    running = comparison_running(views)
+    if running:
+        progress = ", ".join(f"{v.name}: {v.state}, epoch {v.status.get('epoch') or 0} of "
+                             f"{v.status.get('epochs') or '?'}" for v in running)
+        st.info(f"Training in the background: {progress}. This section refreshes by itself every few seconds.")
+    elif not gradient_flow.has_vanilla_and_gated(gradient_flow.probe_curves(
+            [(run.name, run.config.model.cell, events) for run, events in with_probes])):
+        offer_comparison(root)
+
+
+def watch_probe_comparison(root) -> None:
+    try:  # the watcher starts the second run when the first frees its slot
+        limits = limits_from_env()
+    except LimitsError as err:
+        st.error(f"The training queue could not be advanced: {err}")
+        limits = None
+    watch_runs(root, limits, lambda views: show_probe_comparison(root, views),
+               follows=lambda views: bool(comparison_running(views)), every=COMPARISON_POLL_SECONDS)

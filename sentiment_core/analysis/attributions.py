@@ -1,0 +1,101 @@
+"""Which words mattered: one attribution score per token, taken with respect to the word vectors.
+
+The model is run from its embeddings (`forward_embedded`), so the gradient reaches each word's
+vector; gradients are taken with torch.autograd.grad on those inputs only, so the model's
+weights and their .grad stay untouched and one model can serve several threads at once.
+`encoded` is an inference.EncodedText (its `tokens` and `ids` are read).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from sentiment_core.analysis.errors import InferenceError
+from sentiment_core.data.text import EOS, PAD_INDEX, SOS
+
+
+@dataclass
+class Attribution:
+    """One score per token: how much it pushed the target class's probability."""
+
+    method: str                   # "gradient x input" or "integrated gradients"
+    tokens: list[str]
+    scores: list[float]           # (T,) summed over the embedding dimensions
+    target: int                   # the class explained (the predicted one unless asked)
+    target_name: str
+    probability: float            # f(x): the target class's probability for the sentence
+    baseline_probability: float | None = None  # f(x'): with every word replaced by <pad> (IG only)
+    steps: int | None = None      # integration steps (IG only)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.scores))
+
+    @property
+    def expected_total(self) -> float | None:
+        """f(x) - f(baseline): what integrated gradients' scores should sum to (completeness)."""
+        if self.baseline_probability is None:
+            return None
+        return self.probability - self.baseline_probability
+
+    @property
+    def completeness_gap(self) -> float | None:
+        """|sum of scores - (f(x) - f(baseline))|: the integration's error, shrinking with steps."""
+        expected = self.expected_total
+        return None if expected is None else abs(self.total - expected)
+
+
+def _embedded(model: nn.Module, encoded) -> tuple[torch.Tensor, torch.Tensor]:
+    tokens = torch.tensor([encoded.ids], dtype=torch.long)  # (1, T)
+    with torch.no_grad():
+        return model.embedding(tokens), torch.tensor([len(encoded.ids)], dtype=torch.long)  # (1, T, E), (1,)
+
+
+def _class_probabilities(model: nn.Module, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(model.forward_embedded(embedded, lengths).float(), dim=1)  # (B, C)
+
+
+def gradient_times_input(model: nn.Module, encoded, class_names: Sequence[str],
+                         target: int | None = None) -> Attribution:
+    """Score_t = x_t . d p(target) / d x_t, with x_t the t-th word vector (target: the predicted class)."""
+    x, lengths = _embedded(model, encoded)
+    x = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        probs = _class_probabilities(model, x, lengths)[0]    # (C,)
+        target = int(probs.argmax()) if target is None else target
+        (grad,) = torch.autograd.grad(probs[target], x)       # (1, T, E)
+    probs = probs.detach()
+    scores = (grad * x.detach()).sum(-1)[0]                   # (T,)
+    return Attribution("gradient x input", list(encoded.tokens), scores.tolist(), target,
+                       class_names[target], float(probs[target]))
+
+
+def integrated_gradients(model: nn.Module, encoded, class_names: Sequence[str], steps: int = 50,
+                         target: int | None = None) -> Attribution:
+    """Integrated gradients from a baseline where every word is <pad> (<sos> / <eos> stay).
+
+    The path integral is a midpoint sum over `steps` points; all points, the input and the
+    baseline go through one forward and one backward pass as a batch of steps + 2.
+    Completeness: the scores sum to f(x) - f(baseline) up to the reported gap.
+    """
+    if steps < 1:
+        raise InferenceError(f"integrated gradients needs at least 1 step, not {steps}")
+    x, lengths = _embedded(model, encoded)                                 # (1, T, E)
+    baseline = x.clone()
+    words = torch.tensor([t not in (SOS, EOS) for t in encoded.tokens])   # (T,)
+    baseline[0, words] = model.embedding.weight.detach()[PAD_INDEX]
+    alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps            # midpoints in (0, 1)
+    alphas = torch.cat([alphas, torch.tensor([1.0, 0.0], dtype=x.dtype)]).view(-1, 1, 1)  # (S+2, 1, 1)
+    path = (baseline + alphas * (x - baseline)).requires_grad_(True)      # (S+2, T, E)
+    with torch.enable_grad():
+        probs = _class_probabilities(model, path, lengths.expand(steps + 2))  # (S+2, C)
+        target = int(probs[steps].argmax()) if target is None else target
+        (grad,) = torch.autograd.grad(probs[:steps, target].sum(), path)  # only the path points
+    probs = probs.detach()
+    mean_grad = grad[:steps].mean(0)                                        # (T, E)
+    scores = ((x - baseline)[0] * mean_grad).sum(-1)                       # (T,)
+    return Attribution("integrated gradients", list(encoded.tokens), scores.tolist(), target,
+                       class_names[target], float(probs[steps, target]), float(probs[steps + 1, target]), steps)
