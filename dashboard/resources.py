@@ -313,7 +313,7 @@ def _file_stamp(path: Path) -> tuple | None:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _probe_events(run_dir: str, stamp: tuple | None) -> list[dict]:
-    from sentiment_core.training.runs import read_metrics
+    from sentiment_core.training.metrics import read_metrics
 
     events, _ = read_metrics(run_dir)
     return [e for e in events if e.get("event") == "probe"]
@@ -321,7 +321,7 @@ def _probe_events(run_dir: str, stamp: tuple | None) -> list[dict]:
 
 def probe_events(run_dir: Path) -> list[dict]:
     """The gradient-through-time probe events of a run's metrics.jsonl (re-read when it grows)."""
-    from sentiment_core.training.runs import METRICS
+    from sentiment_core.training.store import METRICS
 
     return _probe_events(str(run_dir), _file_stamp(Path(run_dir) / METRICS))
 
@@ -335,7 +335,7 @@ def _run_embedding(run_dir: str, stamp: tuple | None):
 
 def run_embedding(run_dir: Path):
     """(vocab, embedding table) of a run's best checkpoint (shared, do not modify)."""
-    from sentiment_core.training.runs import CHECKPOINT
+    from sentiment_core.training.store import CHECKPOINT
 
     return _run_embedding(str(run_dir), _file_stamp(Path(run_dir) / CHECKPOINT))
 
@@ -346,13 +346,13 @@ def run_embedding(run_dir: Path):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _metrics_follower(run_dir: str):
-    from sentiment_core.training.jobs import MetricsFollower
+    from sentiment_core.training.metrics import MetricsFollower
 
     return MetricsFollower(run_dir)
 
 
 def run_metrics(run_dir: Path):
-    """A run's metrics so far (jobs.RunMetrics); each call reads only what was appended since the last.
+    """A run's metrics so far (training.metrics.RunMetrics); each call reads only what was appended since the last.
 
     One follower per run directory serves every session (it locks itself); a replaced or
     truncated metrics file is read again from the start. Raises RunNotFound for a deleted run.
@@ -381,7 +381,7 @@ def data_shape(corpus: Corpus, config):
 
 def _checkpoint_key(run_dir: Path) -> tuple[str, tuple | None]:
     """(checkpoint path, (size, modification time)): a retrained or replaced model gets a new key."""
-    from sentiment_core.training.runs import CHECKPOINT
+    from sentiment_core.training.store import CHECKPOINT
 
     checkpoint = (Path(run_dir) / CHECKPOINT).resolve()
     return str(checkpoint), _file_stamp(checkpoint)

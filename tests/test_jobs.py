@@ -9,12 +9,13 @@ import time
 
 import pytest
 
+from sentiment_core.analysis.run_progress import progress, smooth
 from sentiment_core.training import jobs
 from sentiment_core.cli import build_parser
 from sentiment_core.training.config import RunConfig
 from sentiment_core.training.limits import LimitExceeded, Limits
-from sentiment_core.training.runs import (LAST, METRICS, RunNotFound, create_run, read_metrics, read_status,
-                                 write_status)
+from sentiment_core.training.metrics import MetricsFollower, RunMetrics, read_metrics
+from sentiment_core.training.store import LAST, METRICS, RunNotFound, create_run, read_status, write_status
 
 ONE_AT_A_TIME = Limits(max_concurrent_runs=1, max_queue=1)
 
@@ -68,7 +69,7 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
         jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="third")
     assert sorted(p.name for p in jobs.run_dirs(root)) == ["first", "second"]  # nothing created
 
-    follower = jobs.MetricsFollower(first)
+    follower = MetricsFollower(first)
     seen_live = wait_for(lambda: follower.update().steps, root)  # batches show while it trains
     assert seen_live and jobs.job_view(second).state == "queued"  # one at a time
     wait_for(lambda: jobs.job_view(first).terminal, root)
@@ -79,13 +80,13 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
     assert sorted(metrics.epochs) == [1, 2] and metrics.end["state"] == "finished"
     assert len(metrics.steps) == 2 * 8 and metrics.steps == sorted(set(metrics.steps))
     assert sorted(metrics.probes) == [0, 1, 2] and metrics.evaluations["test"]["count"] == 60
-    assert metrics.problems == [] and jobs.progress(metrics).fraction == 1.0
+    assert metrics.problems == [] and progress(metrics).fraction == 1.0
     assert (first / jobs.LOG_FILE).read_text().startswith("$ ")  # the command, then its output
     # The status is written before the command prints its last line: wait for that line.
     assert wait_for(lambda: "finished" in (first / jobs.LOG_FILE).read_text(), root)
 
     # The freed slot goes to the queued run. It is killed from outside mid-run, resumed, then stopped.
-    follower = jobs.MetricsFollower(second)
+    follower = MetricsFollower(second)
     wait_for(lambda: 1 in follower.update().epochs and (second / LAST).is_file(), root, every=0.05)
     os.kill(jobs.read_job(second)["pid"], signal.SIGKILL)
     wait_for(lambda: jobs.job_view(second).state == "interrupted" and jobs.read_job(second)["state"] == jobs.DONE,
@@ -219,7 +220,7 @@ def batch(step, loss=1.0, epoch=1, batches=4, speed=100.0, eta=10.0, when=1000.0
 def test_the_metrics_follower_reads_only_new_lines_and_names_damaged_ones(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    follower = jobs.MetricsFollower(run_dir)
+    follower = MetricsFollower(run_dir)
     assert follower.update().steps == []  # no file yet
     path = run_dir / METRICS
     begin = {"event": "train_begin", "epochs": 2, "batches_per_epoch": 4, "start_epoch": 1, "start_batch": 0}
@@ -245,19 +246,19 @@ def test_the_metrics_follower_reads_only_new_lines_and_names_damaged_ones(tmp_pa
 
 
 def test_progress_speed_and_resumed_batches(tmp_path):
-    metrics = jobs.RunMetrics()
-    assert jobs.progress(metrics) is None
+    metrics = RunMetrics()
+    assert progress(metrics) is None
     metrics.take({"event": "train_begin", "epochs": 2, "batches_per_epoch": 4, "start_epoch": 1, "start_batch": 0})
     for step in range(1, 7):
         metrics.take(json.loads(batch(step, epoch=1 if step <= 4 else 2, speed=100.0 if step % 2 else 300.0,
                                       eta=8.0 - step)))
     metrics.take({"event": "epoch_end", "epoch": 1, "dev_accuracy": 0.5})
-    p = jobs.progress(metrics, now=1001.0)
+    p = progress(metrics, now=1001.0)
     assert (p.epoch, p.batch, p.batches, p.fraction) == (2, 2, 4, 6 / 8)
     assert p.sentences_per_second == pytest.approx(150.0)  # harmonic mean of 100 and 300
     assert p.seconds_left == pytest.approx(1.0)  # eta 2 s at the event, 1 s ago
     # After a resume from the start of epoch 2, the repeated steps replace the old ones.
     metrics.take(json.loads(batch(5, epoch=2, loss=9.0)))
     assert metrics.steps == [1, 2, 3, 4, 5] and metrics.losses[-1] == 9.0
-    assert jobs.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
-    assert jobs.smooth([0.0, 10.0], weight=0.5) == pytest.approx([0.0, 10 * 0.5 / 0.75])
+    assert smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
+    assert smooth([0.0, 10.0], weight=0.5) == pytest.approx([0.0, 10 * 0.5 / 0.75])

@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from sentiment_core.training.config import RunConfig
-from sentiment_core.training.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, delete_run,
-                                 evaluate_best, list_runs, load_checkpoint, load_model, load_run, process_start_time,
-                                 read_metrics, read_status, sanitize_run_name, save_torch,
-                                 sentence_class_weights, train_run, write_status)
+from sentiment_core.training.losses import sentence_class_weights
+from sentiment_core.training.metrics import MetricsWriter, read_metrics
+from sentiment_core.training.processes import process_start_time
+from sentiment_core.training.runs import evaluate_best, load_model, train_run
+from sentiment_core.training.store import (CHECKPOINT, LAST, METRICS, STATUS, RunError, create_run, delete_run,
+                                           list_runs, load_checkpoint, load_run, read_status, sanitize_run_name,
+                                           save_torch, write_status)
 from sentiment_core.training.trainer import TrainControl
 from tests.helpers import StopAt, dead_pid
 

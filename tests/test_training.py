@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from sentiment_core.data.batching import EncodedDataset
-from sentiment_core.training.config import ModelConfig
+from sentiment_core.training.config import ModelConfig, TrainConfig
 from sentiment_core.models import build_model
 from sentiment_core.data.text import label_scheme
-from sentiment_core.training.trainer import (Callback, EventLog, classification_metrics, evaluate, fit, predict_batches,
-                                     probe_batch)
+from sentiment_core.training.evaluation import classification_metrics, evaluate, predict_batches
+from sentiment_core.training.probe import probe_batch
+from sentiment_core.training.trainer import Callback, EventLog, fit
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,10 @@ def run_fit(vocab, data, **settings):
     model = tiny_model(vocab, settings.pop("cell", "gru"), settings.pop("model_seed", 0),
                        settings.pop("dropout", 0.0))
     log = EventLog()
-    options = dict(num_classes=3, epochs=2, batch_size=24, probe_every=0)
-    options.update(settings)
-    result = fit(model, train, dev, callbacks=[log, *options.pop("callbacks", [])], **options)
+    hooks = {name: settings.pop(name) for name in ("save_state", "save_best") if name in settings}
+    callbacks = settings.pop("callbacks", [])
+    config = TrainConfig(**{"epochs": 2, "batch_size": 24, "probe_every": 0, "patience": None, **settings})
+    result = fit(model, train, dev, config, num_classes=3, callbacks=[log, *callbacks], **hooks)
     return model, result, log
 
 
@@ -155,7 +157,7 @@ def test_truncated_bptt_is_passed_to_the_model(vocab, data):
             return self.inner(tokens, lengths, bptt=bptt)
 
     train, dev = data
-    fit(Recorder(), train, dev, num_classes=3, epochs=1, batch_size=60, bptt=5, probe_every=0)
+    fit(Recorder(), train, dev, TrainConfig(epochs=1, batch_size=60, bptt=5, probe_every=0), num_classes=3)
     assert 5 in seen  # training batches
     assert None in seen  # evaluation reads whole sentences
 

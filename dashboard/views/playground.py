@@ -15,12 +15,13 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import playground as charts
+from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
                                       biggest_turn, max_batch_rows, max_input_tokens, quick_run_config, rows_to_csv,
                                       texts_from_csv, texts_from_lines, usable_runs)
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.training.runs import RunError
+from sentiment_core.training.store import RunError
 
 K = "pg_"                      # prefix of this page's widget keys
 TEXT, EXAMPLE, QUERY_SEEN = K + "text", K + "example", K + "query_seen"
@@ -76,7 +77,7 @@ def training_progress(root: Path, name: str, limits) -> None:
             return
         if view.terminal:
             st.rerun(scope="app")
-        progress = jobs.progress(resources.run_metrics(view.path))
+        progress = run_progress.progress(resources.run_metrics(view.path))
         if progress is None:
             st.progress(0.0, text=f"Run **{name}**: {view.message or view.state}")
         else:

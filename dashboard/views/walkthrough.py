@@ -16,7 +16,7 @@ from dashboard.charts import walkthrough as charts
 from sentiment_core.training import jobs
 from sentiment_core.analysis import lessons
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.training.runs import RunError, list_runs
+from sentiment_core.training.store import RunError, list_runs
 from sentiment_core.data.treebank import TreebankError
 from sentiment_core.data.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
 
