@@ -29,16 +29,16 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sentiment_core import settings
 from sentiment_core.data.text import LabelScheme, Vocab
 from sentiment_core.fileio import atomic_write_text
 from sentiment_core.training.config import ModelConfig, RunConfig, validate
 from sentiment_core.training.processes import is_process_alive
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.jsonl", "status.json"
 CHECKPOINT, LAST, STOP_FILE = "checkpoint.pt", "last.pt", "stop"
@@ -268,6 +268,8 @@ def read_vocab(run_dir: Path) -> Vocab:
 
 def save_torch(path: Path, data: dict) -> None:
     """torch.save to a temporary file, then rename: a reader never sees half a checkpoint."""
+    import torch  # here, not at the top: the queue and the pages read runs without loading torch
+
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -284,6 +286,8 @@ def save_torch(path: Path, data: dict) -> None:
 
 def load_torch(path: Path) -> dict:
     """torch.load with weights_only=True: plain data only, never arbitrary objects."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise RunNotFound(f"{path} does not exist; the run has no saved model yet")
