@@ -17,7 +17,6 @@ With $FAKE_TRAINER_FAIL_EARLY set it prints that and exits 2 before training, as
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

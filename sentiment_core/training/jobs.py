@@ -7,9 +7,8 @@ lives on disk, so any process or browser session sees the same runs and the same
 
     RUN_DIR/job.json   the launcher's record (this module's only file in a run directory):
                        kind (train | resume), state (pending | launched | done), queued_at,
-                       command, pid, pid_started (see processes.process_start_time), launched_at,
-                       launcher_pid, exit_code, ended_at, and for a
-                       resume the state to restore if it never starts
+                       command, pid, pid_started (processes.process_start_time), launched_at,
+                       launcher_pid, exit_code, ended_at; for a resume, the state to restore
     RUN_DIR/train.log  the training process's stdout and stderr
     ROOT/.jobs.lock    an flock held while the queue is read and changed
 
@@ -18,8 +17,8 @@ too); later starts wait as `pending` jobs, in `queued_at` order, and start when 
 frees. No extra process watches for that: a job's training process starts the next waiting
 run as it ends (`hand_over_slot`, called by the train command), and every job call
 (`advance_queue`, `start_run`, `stop_run`, ...) advances the queue too, as the pages do each
-time they poll (which also catches a process that was killed). The lock makes two sessions polling at once start a
-queued run only once.
+time they poll (which also catches a process that was killed). The lock makes two sessions
+polling at once start a queued run only once. Tests run a fake trainer (`program`).
 
 Watching reads small files only: status.json, job.json and the new bytes of metrics.jsonl
 (metrics.MetricsFollower). The page never waits on a process.
