@@ -245,21 +245,21 @@ def read_status(run_dir: str | Path) -> dict:
 
 
 def read_config(run_dir: Path) -> RunConfig:
-    try:
-        return RunConfig.from_dict(read_json(Path(run_dir) / CONFIG))
-    except (TypeError, ValueError, AttributeError) as err:
-        if isinstance(err, RunError):
-            raise
-        raise RunError(f"{Path(run_dir) / CONFIG} holds settings this program does not know ({err})") from None
+    path = Path(run_dir) / CONFIG
+    return _read_as(path, RunConfig.from_dict, "holds settings this program does not know")
 
 
 def read_vocab(run_dir: Path) -> Vocab:
+    return _read_as(Path(run_dir) / VOCAB, Vocab.from_dict, "is not a vocabulary")
+
+
+def _read_as(path: Path, build, what_is_wrong: str):
+    """`build(json of path)`, with any refusal of its content said as a RunError."""
+    data = read_json(path)
     try:
-        return Vocab.from_dict(read_json(Path(run_dir) / VOCAB))
-    except (TypeError, KeyError, ValueError) as err:
-        if isinstance(err, RunError):
-            raise
-        raise RunError(f"{Path(run_dir) / VOCAB} is not a vocabulary ({err})") from None
+        return build(data)
+    except (TypeError, KeyError, ValueError, AttributeError) as err:
+        raise RunError(f"{path} {what_is_wrong} ({err})") from None
 
 
 # ---------------------------------------------------------------------------------------------
