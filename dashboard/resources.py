@@ -251,14 +251,14 @@ def _file_stamp(path: Path) -> tuple | None:
 
 
 def _metrics_version(run_dir: Path) -> tuple:
-    from sentiment_core.training.runs import METRICS
+    from sentiment_core.training.store import METRICS
 
     return str(run_dir), _file_stamp(run_dir / METRICS)
 
 
 def _checkpoint_version(run_dir: Path) -> tuple:
     """(checkpoint path, (size, modification time)): a retrained or replaced model gets a new key."""
-    from sentiment_core.training.runs import CHECKPOINT
+    from sentiment_core.training.store import CHECKPOINT
 
     checkpoint = (run_dir / CHECKPOINT).resolve()
     return str(checkpoint), _file_stamp(checkpoint)
@@ -271,7 +271,7 @@ BY_CHECKPOINT = {PATH_TYPE: _checkpoint_version}  # a run folder is the version 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_METRICS)
 def probe_events(run_dir: Path) -> list[dict]:
     """The gradient-through-time probe events of a run's metrics.jsonl (re-read when it grows)."""
-    from sentiment_core.training.runs import read_metrics
+    from sentiment_core.training.metrics import read_metrics
 
     events, _ = read_metrics(run_dir)
     return [e for e in events if e.get("event") == "probe"]
@@ -287,13 +287,13 @@ def run_embedding(run_dir: Path):
 
 @st.cache_resource(show_spinner=False, max_entries=64, hash_funcs={PATH_TYPE: lambda path: str(path.resolve())})
 def _metrics_follower(run_dir: Path):
-    from sentiment_core.training.jobs import MetricsFollower
+    from sentiment_core.training.metrics import MetricsFollower
 
     return MetricsFollower(str(run_dir.resolve()))
 
 
 def run_metrics(run_dir: Path):
-    """A run's metrics so far (jobs.RunMetrics); each call reads only what was appended since the last.
+    """A run's metrics so far (training.metrics.RunMetrics); each call reads only what was appended since the last.
 
     One follower per run directory serves every session (it locks itself); a replaced or
     truncated metrics file is read again from the start. Raises RunNotFound for a deleted run.

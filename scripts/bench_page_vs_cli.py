@@ -31,10 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sentiment_core.analysis.run_progress import progress, smooth  # noqa: E402
 from sentiment_core.training import jobs  # noqa: E402
+from sentiment_core.training.metrics import MetricsFollower  # noqa: E402
+from sentiment_core.training.processes import is_process_alive  # noqa: E402
 from sentiment_core.training.config import RunConfig, preset  # noqa: E402
 from sentiment_core.training.limits import Limits  # noqa: E402
-from sentiment_core.training.runs import read_json  # noqa: E402
+from sentiment_core.training.store import read_json  # noqa: E402
 
 
 def make_config(args) -> RunConfig:
@@ -80,16 +83,16 @@ def watch_like_the_page(root: Path, run_dir: Path, limits: Limits, poll_seconds:
     """What the page's live fragment does each second, charts included."""
     from dashboard.charts import training as charts
 
-    follower = jobs.MetricsFollower(run_dir)
+    follower = MetricsFollower(run_dir)
     while True:
         jobs.advance_queue(root, limits)
         jobs.list_jobs(root)
         view = jobs.job_view(run_dir)
         metrics = follower.update()
-        jobs.progress(metrics)
+        progress(metrics)
         figures = []
         if metrics.steps:
-            figures.append(charts.batch_loss_chart(metrics.positions, metrics.losses, jobs.smooth(metrics.losses)))
+            figures.append(charts.batch_loss_chart(metrics.positions, metrics.losses, smooth(metrics.losses)))
         if metrics.epochs:
             figures += [charts.epoch_loss_chart(metrics.epoch_rows()), charts.epoch_accuracy_chart(metrics.epoch_rows())]
         if metrics.probes:
@@ -136,7 +139,7 @@ def run_page(config: RunConfig, work: Path, data_dir: str | None, index: int, po
             time.sleep(poll_seconds)
     watch_cpu = time.process_time() - watch_started  # what the page's polling costs
     job = jobs.read_job(run_dir)
-    while jobs.is_process_alive(job.get("pid")):  # the process still writes its last lines
+    while is_process_alive(job.get("pid")):  # the process still writes its last lines
         time.sleep(0.05)
     wall = time.monotonic() - started
     status = read_json(run_dir / "status.json")

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from sentiment_core.training.runs import request_stop
+from sentiment_core.training.store import request_stop
 from sentiment_core.training.trainer import Callback
 
 

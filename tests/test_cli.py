@@ -12,7 +12,8 @@ import pytest
 
 from sentiment_core.cli import build_parser, main
 from sentiment_core.cli.train import config_from_args
-from sentiment_core.training.runs import read_metrics, read_status
+from sentiment_core.training.metrics import read_metrics
+from sentiment_core.training.store import read_status
 
 TINY = ["--cell", "gru", "--embedding-dim", "16", "--hidden-dim", "16", "--batch-size", "25",
         "--train-limit", "200", "--eval-limit", "60"]

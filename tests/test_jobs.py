@@ -1,22 +1,27 @@
-"""Background training jobs, without Streamlit: real `train` processes started, watched, queued,
-stopped, killed and resumed; the metrics reader; the queue's limits."""
+"""Background training jobs, without Streamlit: the queue's logic with a fake trainer
+(tests/fake_trainer.py, seconds), one real `train` process started, watched, queued, stopped,
+killed and resumed (slow); the metrics reader; the queue's limits."""
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from sentiment_core.analysis.run_progress import progress, smooth
 from sentiment_core.training import jobs
 from sentiment_core.cli import build_parser
 from sentiment_core.training.config import RunConfig
 from sentiment_core.training.limits import LimitExceeded, Limits
-from sentiment_core.training.runs import (LAST, METRICS, RunNotFound, create_run, read_metrics, read_status,
-                                 write_status)
+from sentiment_core.training.metrics import MetricsFollower, RunMetrics, read_metrics
+from sentiment_core.training.store import LAST, METRICS, RunNotFound, create_run, read_status, write_status
 
 ONE_AT_A_TIME = Limits(max_concurrent_runs=1, max_queue=1)
+FAKE_TRAINER = (sys.executable, str(Path(__file__).resolve().parent / "fake_trainer.py"))
 
 
 def tiny_config(epochs: int = 2, train_limit: int = 200, batch_size: int = 25) -> RunConfig:
@@ -55,6 +60,7 @@ def test_the_command_is_the_cli_train_command(tmp_path):
     assert (args.resume, args.epochs, args.threads) == (str(run_dir.resolve()), 7, 1)
 
 
+@pytest.mark.slow
 def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_stop(tmp_path, sst_dir):
     root = tmp_path / "runs"
     first = jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="first")
@@ -68,10 +74,16 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
         jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="third")
     assert sorted(p.name for p in jobs.run_dirs(root)) == ["first", "second"]  # nothing created
 
-    follower = jobs.MetricsFollower(first)
-    seen_live = wait_for(lambda: follower.update().steps, root)  # batches show while it trains
-    assert seen_live and jobs.job_view(second).state == "queued"  # one at a time
-    wait_for(lambda: jobs.job_view(first).terminal, root)
+    follower = MetricsFollower(first)
+    seen = []  # (first's state, second's state) at every poll: never both training
+
+    def first_ended():
+        seen.append((jobs.job_view(first).state, jobs.job_view(second).state))
+        return jobs.job_view(first).terminal
+
+    wait_for(first_ended, root)
+    assert not [s for s in seen if s[0] in jobs.ACTIVE and s[1] in ("starting", "running")]  # one at a time
+    assert follower.update().steps  # its batches were recorded as it trained
     view = jobs.job_view(first)
     assert view.state == "finished" and view.has_checkpoint and not view.can_resume
     assert 0 < view.status["results"]["test"]["accuracy"] <= 1
@@ -79,13 +91,13 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
     assert sorted(metrics.epochs) == [1, 2] and metrics.end["state"] == "finished"
     assert len(metrics.steps) == 2 * 8 and metrics.steps == sorted(set(metrics.steps))
     assert sorted(metrics.probes) == [0, 1, 2] and metrics.evaluations["test"]["count"] == 60
-    assert metrics.problems == [] and jobs.progress(metrics).fraction == 1.0
+    assert metrics.problems == [] and progress(metrics).fraction == 1.0
     assert (first / jobs.LOG_FILE).read_text().startswith("$ ")  # the command, then its output
     # The status is written before the command prints its last line: wait for that line.
     assert wait_for(lambda: "finished" in (first / jobs.LOG_FILE).read_text(), root)
 
     # The freed slot goes to the queued run. It is killed from outside mid-run, resumed, then stopped.
-    follower = jobs.MetricsFollower(second)
+    follower = MetricsFollower(second)
     wait_for(lambda: 1 in follower.update().epochs and (second / LAST).is_file(), root, every=0.05)
     os.kill(jobs.read_job(second)["pid"], signal.SIGKILL)
     wait_for(lambda: jobs.job_view(second).state == "interrupted" and jobs.read_job(second)["state"] == jobs.DONE,
@@ -115,21 +127,111 @@ def test_runs_train_in_the_background_queue_and_survive_a_kill_a_resume_and_a_st
         jobs.resume_run(first, limits=ONE_AT_A_TIME)
 
 
-def test_an_ending_run_starts_the_next_queued_one_with_nobody_polling(tmp_path, sst_dir, monkeypatch):
-    """No page is open: the first run's own process hands its slot to the waiting run."""
+@pytest.fixture
+def gates(tmp_path, monkeypatch):
+    """Where a test opens the fake trainer's gates (see tests/fake_trainer.py)."""
+    folder = tmp_path / "gates"
+    folder.mkdir()
+    monkeypatch.setenv("FAKE_TRAINER_GATES", str(folder))
     monkeypatch.setenv("SENTIMENT_MAX_CONCURRENT_RUNS", "1")  # the server's limits, inherited by the processes
+
+    def open_gate(run_dir, order="finish"):
+        (folder / Path(run_dir).name).write_text(order)
+
+    return open_gate
+
+
+def start_fake(root, name, limits=ONE_AT_A_TIME):
+    return jobs.start_run(tiny_config(), root=root, limits=limits, name=name, program=FAKE_TRAINER)
+
+
+def test_the_queue_runs_one_at_a_time_and_the_next_starts_when_a_slot_frees(tmp_path, gates):
     root = tmp_path / "runs"
-    first = jobs.start_run(tiny_config(epochs=1), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="first")
-    second = jobs.start_run(tiny_config(epochs=1), root=root, limits=ONE_AT_A_TIME, data_dir=sst_dir, name="second")
+    first = start_fake(root, "first")
+    assert jobs.job_view(first).state in ("starting", "running")  # returned at once, the process works on
+    second = start_fake(root, "second")
+    view = jobs.job_view(second)
+    assert (view.state, view.queue_place, view.job["state"]) == ("queued", 1, jobs.PENDING)
+    with pytest.raises(jobs.QueueFull, match="queue is full"):
+        start_fake(root, "third")
+    assert sorted(p.name for p in jobs.run_dirs(root)) == ["first", "second"]  # nothing created
+
+    follower = MetricsFollower(first)
+    assert wait_for(lambda: follower.update().steps == [1, 2, 3], root)  # batches show while it trains
+    assert jobs.job_view(first).state == "running" and jobs.job_view(second).state == "queued"  # one at a time
+    gates(first)
+    wait_for(lambda: jobs.job_view(first).terminal, root)
+    view = jobs.job_view(first)
+    assert view.state == "finished" and view.has_checkpoint and not view.can_resume
+    assert follower.update().end["state"] == "finished"
+    wait_for(lambda: jobs.job_view(second).state == "running", root)  # the freed slot went to the queued run
+    gates(second)
+    wait_for(lambda: jobs.job_view(second).terminal and jobs.read_job(second)["state"] == jobs.DONE, root)
+    assert jobs.job_view(second).state == "finished"
+    assert (first / jobs.LOG_FILE).read_text().startswith("$ ")  # the command, then its output
+
+
+def test_an_ending_run_starts_the_next_queued_one_with_nobody_polling(tmp_path, gates):
+    """No page is open: the first run's own process hands its slot to the waiting run."""
+    root = tmp_path / "runs"
+    first = start_fake(root, "first")
+    second = start_fake(root, "second")
     assert jobs.read_job(second)["state"] == jobs.PENDING
-    deadline = time.monotonic() + 120
+    gates(first)
+    deadline = time.monotonic() + 60
     while jobs.read_job(second)["state"] == jobs.PENDING and time.monotonic() < deadline:
-        time.sleep(0.2)  # only reading: nothing here advances the queue
+        time.sleep(0.05)  # only reading: nothing here advances the queue
     assert read_status(first)["state"] == "finished"
     assert jobs.read_job(second)["state"] == jobs.LAUNCHED  # started by first's process as it ended
+    deadline = time.monotonic() + 60
+    while "started the next" not in (first / jobs.LOG_FILE).read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the job record is written before the line is printed
     assert "started the next queued run: second" in (first / jobs.LOG_FILE).read_text()
+    gates(second)
     wait_for(lambda: jobs.job_view(second).terminal, root)
     assert read_status(second)["state"] == "finished"
+
+
+def test_a_killed_run_is_interrupted_then_resumes_and_stops(tmp_path, gates):
+    root = tmp_path / "runs"
+    run_dir = start_fake(root, "killed")
+    follower = MetricsFollower(run_dir)
+    wait_for(lambda: len(follower.update().steps) == 3 and jobs.job_view(run_dir).state == "running", root)
+    os.kill(jobs.read_job(run_dir)["pid"], signal.SIGKILL)
+    wait_for(lambda: jobs.job_view(run_dir).state == "interrupted" and jobs.read_job(run_dir)["state"] == jobs.DONE,
+             root)
+    view = jobs.job_view(run_dir)
+    assert view.can_resume and "ended without finishing" in view.message
+    assert view.job["exit_code"] == -signal.SIGKILL  # this process launched it and collected it
+
+    jobs.resume_run(run_dir, limits=ONE_AT_A_TIME, program=FAKE_TRAINER)
+    assert jobs.job_view(run_dir).state in ("starting", "running")
+    wait_for(lambda: follower.update().begin["resumed"] and len(follower.update().steps) == 6, root)
+    message = jobs.stop_run(run_dir, limits=ONE_AT_A_TIME)
+    assert "stop after its current batch" in message and jobs.job_view(run_dir).stop_requested
+    wait_for(lambda: jobs.job_view(run_dir).terminal and jobs.read_job(run_dir)["state"] == jobs.DONE, root)
+    view = jobs.job_view(run_dir)
+    assert view.state == "stopped" and view.has_checkpoint and view.can_resume and view.job["exit_code"] == 0
+    assert not view.stop_requested and follower.update().end["state"] == "stopped"
+    with pytest.raises(jobs.JobError, match="nothing to stop"):
+        jobs.stop_run(run_dir, limits=ONE_AT_A_TIME)
+
+
+def test_a_crash_mid_run_and_a_death_before_training_are_told_apart(tmp_path, gates, monkeypatch):
+    root = tmp_path / "runs"
+    crashed = start_fake(root, "crashed", Limits())
+    wait_for(lambda: jobs.job_view(crashed).state == "running", root, Limits())
+    gates(crashed, "crash")
+    wait_for(lambda: jobs.job_view(crashed).terminal and jobs.read_job(crashed)["state"] == jobs.DONE, root, Limits())
+    view = jobs.job_view(crashed)
+    assert view.state == "interrupted" and view.job["exit_code"] == 3 and view.can_resume
+
+    monkeypatch.setenv("FAKE_TRAINER_FAIL_EARLY", "1")
+    early = start_fake(root, "early", Limits())
+    wait_for(lambda: jobs.job_view(early).terminal, root, Limits())
+    view = jobs.job_view(early)
+    assert view.state == "failed" and "ended before training started (exit code 2)" in view.message
+    assert "failing before training as asked" in view.message and not view.can_resume
 
 
 def test_a_run_from_a_terminal_hands_over_nothing(tmp_path):
@@ -219,7 +321,7 @@ def batch(step, loss=1.0, epoch=1, batches=4, speed=100.0, eta=10.0, when=1000.0
 def test_the_metrics_follower_reads_only_new_lines_and_names_damaged_ones(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    follower = jobs.MetricsFollower(run_dir)
+    follower = MetricsFollower(run_dir)
     assert follower.update().steps == []  # no file yet
     path = run_dir / METRICS
     begin = {"event": "train_begin", "epochs": 2, "batches_per_epoch": 4, "start_epoch": 1, "start_batch": 0}
@@ -245,19 +347,19 @@ def test_the_metrics_follower_reads_only_new_lines_and_names_damaged_ones(tmp_pa
 
 
 def test_progress_speed_and_resumed_batches(tmp_path):
-    metrics = jobs.RunMetrics()
-    assert jobs.progress(metrics) is None
+    metrics = RunMetrics()
+    assert progress(metrics) is None
     metrics.take({"event": "train_begin", "epochs": 2, "batches_per_epoch": 4, "start_epoch": 1, "start_batch": 0})
     for step in range(1, 7):
         metrics.take(json.loads(batch(step, epoch=1 if step <= 4 else 2, speed=100.0 if step % 2 else 300.0,
                                       eta=8.0 - step)))
     metrics.take({"event": "epoch_end", "epoch": 1, "dev_accuracy": 0.5})
-    p = jobs.progress(metrics, now=1001.0)
+    p = progress(metrics, now=1001.0)
     assert (p.epoch, p.batch, p.batches, p.fraction) == (2, 2, 4, 6 / 8)
     assert p.sentences_per_second == pytest.approx(150.0)  # harmonic mean of 100 and 300
     assert p.seconds_left == pytest.approx(1.0)  # eta 2 s at the event, 1 s ago
     # After a resume from the start of epoch 2, the repeated steps replace the old ones.
     metrics.take(json.loads(batch(5, epoch=2, loss=9.0)))
     assert metrics.steps == [1, 2, 3, 4, 5] and metrics.losses[-1] == 9.0
-    assert jobs.smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
-    assert jobs.smooth([0.0, 10.0], weight=0.5) == pytest.approx([0.0, 10 * 0.5 / 0.75])
+    assert smooth([1.0, 1.0, 1.0]) == pytest.approx([1.0, 1.0, 1.0])
+    assert smooth([0.0, 10.0], weight=0.5) == pytest.approx([0.0, 10 * 0.5 / 0.75])

@@ -12,7 +12,8 @@ from sentiment_core.training import jobs
 from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from sentiment_core.analysis.inference import QUICK_PRESET, Predictor, usable_runs
 from sentiment_core.training.limits import Limits
-from sentiment_core.training.runs import is_process_alive, train_run
+from sentiment_core.training.processes import is_process_alive
+from sentiment_core.training.runs import train_run
 from tests.helpers import chart_spec
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

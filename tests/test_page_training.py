@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from sentiment_core.training import jobs
 from sentiment_core.training.config import RunConfig
-from sentiment_core.training.runs import create_run, read_status, train_run, write_status
+from sentiment_core.training.runs import train_run
+from sentiment_core.training.store import create_run, read_status, write_status
 from tests.helpers import StopAt, dead_pid, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

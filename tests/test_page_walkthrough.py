@@ -89,7 +89,8 @@ def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path
     import time
 
     from sentiment_core.training import jobs
-    from sentiment_core.training.runs import is_process_alive, read_config
+    from sentiment_core.training.processes import is_process_alive
+    from sentiment_core.training.store import read_config
 
     at = page
     assert any("No vanilla RNN and LSTM" in i.value for i in at.info)
@@ -162,9 +163,10 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
     from sentiment_core.data.batching import EncodedDataset
     from sentiment_core.training.config import preset
     from sentiment_core.models import build_model
-    from sentiment_core.training.runs import MetricsWriter, create_run, save_checkpoint
+    from sentiment_core.training.metrics import MetricsWriter
+    from sentiment_core.training.store import create_run, save_checkpoint
     from sentiment_core.data.text import label_scheme
-    from sentiment_core.training.trainer import probe_batch, run_probe
+    from sentiment_core.training.probe import probe_batch, run_probe
 
     root = tmp_path / "runs"
     dev = EncodedDataset(corpus.examples(3, "dev")[:200], vocab)

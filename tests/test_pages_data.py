@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from sentiment_core.analysis import explore
 from sentiment_core.training.config import RunConfig
 from sentiment_core.data.corpus import default_cache_dir
-from sentiment_core.training.runs import create_run
+from sentiment_core.training.store import create_run
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
 from sentiment_core.analysis.stats import data_summary
 

@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import threading
 
 import pytest
 import torch
 
 from sentiment_core.training.config import RunConfig
-from sentiment_core.training.runs import (CHECKPOINT, LAST, METRICS, STATUS, MetricsWriter, RunError, create_run, delete_run,
-                                 evaluate_best, list_runs, load_checkpoint, load_model, load_run, process_start_time,
-                                 read_metrics, read_status, sanitize_run_name, save_torch,
-                                 sentence_class_weights, train_run, write_status)
-from sentiment_core.training.trainer import TrainControl
+from sentiment_core.training.losses import sentence_class_weights
+from sentiment_core.training.metrics import MetricsWriter, read_metrics
+from sentiment_core.training.processes import process_start_time
+from sentiment_core.training.runs import evaluate_best, load_model, train_run
+from sentiment_core.training.store import (CHECKPOINT, LAST, METRICS, STATUS, RunError, RunNotFound, claim_run,
+                                           create_run, delete_run, list_runs, load_checkpoint, load_run, read_status,
+                                           request_stop, sanitize_run_name, save_torch, write_status)
+from sentiment_core.training.trainer import Callback, TrainControl
 from tests.helpers import StopAt, dead_pid
 
 
@@ -179,3 +184,55 @@ def test_reweighting_makes_phrases_count_like_sentences(corpus):
     weighted = [phrases.count(c) * weights[c] for c in range(3)]
     assert [w / sum(weighted) for w in weighted] == pytest.approx([sentences.count(c) / len(sentences)
                                                                    for c in range(3)])
+
+
+def test_of_two_concurrent_claims_on_a_run_exactly_one_wins(tmp_path):
+    run_dir = create_run(tiny_config(), root=tmp_path, name="contested")
+    both_tried, outcomes = threading.Barrier(2), []
+
+    def claim():
+        try:
+            with claim_run(run_dir):
+                outcomes.append("won")
+                both_tried.wait(timeout=10)  # hold the claim until the other has tried
+        except RunError as err:
+            outcomes.append(str(err))
+            both_tried.wait(timeout=10)
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[-1] == "won" and "another process is already training" in sorted(outcomes)[0]
+    with claim_run(run_dir):  # released when its holder ended
+        pass
+    with pytest.raises(RunNotFound):
+        with claim_run(tmp_path / "missing"):
+            pass
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_trainer_refuses_a_run_another_trainer_holds(tmp_path, corpus):
+    run_dir = create_run(tiny_config(), root=tmp_path, name="held")  # queued, as a launcher prepares it
+    with claim_run(run_dir):
+        with pytest.raises(RunError, match="another process is already training held"):
+            train_run(tiny_config(), run_dir, corpus=corpus, catch_signals=False)
+    assert read_status(run_dir)["state"] == "queued"  # the loser wrote nothing
+
+
+def test_a_run_deleted_while_it_trains_is_not_recreated(tmp_path, corpus):
+    class DeleteAt(Callback):
+        def on_batch_end(self, event, control):
+            if event["batch"] == 2:
+                shutil.rmtree(run_dir)  # e.g. rm -rf from a terminal
+
+    run_dir = tmp_path / "doomed"
+    with pytest.raises(RunNotFound, match="no longer exists"):
+        train_run(tiny_config(), run_dir, corpus=corpus, catch_signals=False, callbacks=[DeleteAt()])
+    assert not run_dir.exists()
+    for write in (lambda: write_status(run_dir, state="failed"), lambda: request_stop(run_dir),
+                  lambda: MetricsWriter(run_dir), lambda: save_torch(run_dir / LAST, {})):
+        with pytest.raises(RunNotFound):
+            write()
+        assert not run_dir.exists()

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from sentiment_core.data.batching import EncodedDataset
-from sentiment_core.training.config import ModelConfig
+from sentiment_core.training.config import ModelConfig, TrainConfig
 from sentiment_core.models import build_model
 from sentiment_core.data.text import label_scheme
-from sentiment_core.training.trainer import (Callback, EventLog, classification_metrics, evaluate, fit, predict_batches,
-                                     probe_batch)
+from sentiment_core.training.evaluation import classification_metrics, evaluate, predict_batches
+from sentiment_core.training.probe import probe_batch
+from sentiment_core.training.trainer import Callback, EventLog, fit
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,10 @@ def run_fit(vocab, data, **settings):
     model = tiny_model(vocab, settings.pop("cell", "gru"), settings.pop("model_seed", 0),
                        settings.pop("dropout", 0.0))
     log = EventLog()
-    options = dict(num_classes=3, epochs=2, batch_size=24, probe_every=0)
-    options.update(settings)
-    result = fit(model, train, dev, callbacks=[log, *options.pop("callbacks", [])], **options)
+    hooks = {name: settings.pop(name) for name in ("save_state", "save_best") if name in settings}
+    callbacks = settings.pop("callbacks", [])
+    config = TrainConfig(**{"epochs": 2, "batch_size": 24, "probe_every": 0, "patience": None, **settings})
+    result = fit(model, train, dev, config, num_classes=3, callbacks=[log, *callbacks], **hooks)
     return model, result, log
 
 
@@ -155,7 +157,7 @@ def test_truncated_bptt_is_passed_to_the_model(vocab, data):
             return self.inner(tokens, lengths, bptt=bptt)
 
     train, dev = data
-    fit(Recorder(), train, dev, num_classes=3, epochs=1, batch_size=60, bptt=5, probe_every=0)
+    fit(Recorder(), train, dev, TrainConfig(epochs=1, batch_size=60, bptt=5, probe_every=0), num_classes=3)
     assert 5 in seen  # training batches
     assert None in seen  # evaluation reads whole sentences
 
@@ -163,3 +165,34 @@ def test_truncated_bptt_is_passed_to_the_model(vocab, data):
 def test_the_probe_batch_holds_sentences_of_one_length(data):
     batch = probe_batch(data[1])
     assert len(batch) >= 2 and bool((batch.lengths == batch.tokens.shape[1]).all())
+
+
+def test_a_loss_grown_a_hundredfold_fails_as_diverged_and_keeps_the_best_weights(vocab, data):
+    class BlowsUp(torch.nn.Module):
+        """A fine model until `armed`: then it bets everything on one class, a finite but huge loss."""
+
+        def __init__(self):
+            super().__init__()
+            self.inner, self.armed = tiny_model(vocab), False
+
+        def forward(self, tokens, lengths, bptt=None):
+            logits = self.inner(tokens, lengths, bptt=bptt)
+            if self.armed and self.training:
+                logits = logits + torch.tensor([1e4, 0.0, 0.0])
+            return logits
+
+    class ArmAfterFirstEpoch(Callback):
+        def on_epoch_end(self, event, control):
+            model.armed = True
+
+    model = BlowsUp()
+    train, dev = data
+    log, saved = EventLog(), []
+    result = fit(model, train, dev, TrainConfig(epochs=3, batch_size=24, probe_every=0, patience=None), num_classes=3,
+                 callbacks=[log, ArmAfterFirstEpoch()], save_best=lambda m, info: saved.append(info))
+    assert result.state == "failed" and "over 100 times its first value" in result.message
+    assert "epoch 2, batch 1" in result.message and "the best checkpoint (epoch 1) was kept" in result.message
+    assert [info["epoch"] for info in saved] == [1] and result.best_epoch == 1 and result.epochs_done == 1
+    assert log.events[-1]["state"] == "failed" and math.isfinite(log.of_kind("batch_end")[-1]["loss"])
+    model.armed = False
+    assert evaluate(model, dev, 3)["accuracy"] == pytest.approx(result.best_dev_accuracy)  # best weights restored

@@ -16,7 +16,7 @@ import streamlit as st
 
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import Limits
-from sentiment_core.training.runs import RunError
+from sentiment_core.training.store import RunError
 
 POLL_SECONDS = 1.0
 

@@ -9,7 +9,7 @@ from typing import Sequence
 import streamlit as st
 
 from dashboard import resources
-from sentiment_core.training.runs import RunError, list_runs
+from sentiment_core.training.store import RunError, list_runs
 from sentiment_core.data.treebank import (SST_URL, TreebankError, download_treebank, has_treebank, install_treebank_folder,
                                 install_treebank_zip, not_found_message)
 

@@ -16,13 +16,14 @@ import streamlit as st
 from dashboard import resources
 from dashboard.charts import playground as charts
 from dashboard.components.run_watcher import watch_runs
+from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
                                                biggest_turn, max_batch_rows, max_input_tokens, quick_run_config,
                                                usable_runs)
 from sentiment_core.analysis.tables import rows_to_csv, texts_from_csv, texts_from_lines
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.training.runs import RunError
+from sentiment_core.training.store import RunError
 
 K = "pg_"                      # prefix of this page's widget keys
 TEXT, EXAMPLE, QUERY_SEEN = K + "text", K + "example", K + "query_seen"
@@ -71,7 +72,7 @@ def training_progress(root: Path, name: str, limits) -> None:
         view = next((v for v in views if v.name == name), None)
         if view is None or not view.active:
             st.rerun(scope="app")  # it ended before the watcher started
-        progress = jobs.progress(resources.run_metrics(view.path))
+        progress = run_progress.progress(resources.run_metrics(view.path))
         if progress is None:
             st.progress(0.0, text=f"Run **{name}**: {view.message or view.state}")
         else:

@@ -16,10 +16,13 @@ import streamlit as st
 from dashboard import resources
 from dashboard.charts import training as charts
 from sentiment_core.analysis import baselines
+from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
+from sentiment_core.training.metrics import RunMetrics
 from sentiment_core.training.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfig, preset, validate
 from sentiment_core.training.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
-from sentiment_core.training.runs import RunError, RunNotFound, evaluate_best, read_config
+from sentiment_core.training.runs import evaluate_best
+from sentiment_core.training.store import RunError, RunNotFound, read_config
 from sentiment_core.data.treebank import TreebankError
 
 POLL_SECONDS = 1.0
@@ -376,8 +379,8 @@ def act(action) -> None:
     st.rerun(scope="app")
 
 
-def show_progress(view: jobs.JobView, metrics: jobs.RunMetrics) -> None:
-    progress = jobs.progress(metrics)
+def show_progress(view: jobs.JobView, metrics: RunMetrics) -> None:
+    progress = run_progress.progress(metrics)
     if progress is None:
         return
     parts = [f"epoch {progress.epoch} of {progress.epochs}", f"batch {progress.batch} of {progress.batches}"]
@@ -395,10 +398,10 @@ def show_progress(view: jobs.JobView, metrics: jobs.RunMetrics) -> None:
     columns[3].metric("Last batch loss", f"{last_loss:.3f}" if last_loss is not None else "-")
 
 
-def live_charts(view, metrics: jobs.RunMetrics, references, note) -> None:
+def live_charts(view, metrics: RunMetrics, references, note) -> None:
     left, right = st.columns(2)
     if metrics.steps:
-        left.plotly_chart(charts.batch_loss_chart(metrics.positions, metrics.losses, jobs.smooth(metrics.losses)),
+        left.plotly_chart(charts.batch_loss_chart(metrics.positions, metrics.losses, run_progress.smooth(metrics.losses)),
                           key=K + "batch_loss", width="stretch")
     rows = metrics.epoch_rows()
     if rows:

@@ -381,7 +381,7 @@ QUICK_PRESET = "playground-quick"
 
 def usable_runs(root: str | Path | None = None) -> list:
     """Runs with a saved model that have ended (finished, or stopped with a checkpoint), newest first."""
-    from sentiment_core.training.runs import list_runs
+    from sentiment_core.training.store import list_runs
 
     return [r for r in list_runs(root) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
 

@@ -272,7 +272,7 @@ def seeded_embedding_weight(vocab_size: int, dim: int, seed: int = 0) -> torch.T
 
 def run_embedding(run_dir) -> tuple[Vocab, torch.Tensor]:
     """A trained run's vocabulary and word-vector table (from its best checkpoint)."""
-    from sentiment_core.training.runs import RunError, load_checkpoint, read_vocab
+    from sentiment_core.training.store import RunError, load_checkpoint, read_vocab
 
     checkpoint = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     tables = [v for k, v in checkpoint["model_state"].items() if k.endswith("embedding.weight")]

@@ -209,7 +209,8 @@ def hand_over_slot_quietly(run_dir: Path) -> None:
 
 def run_train(args) -> int:
     from sentiment_core.training.distributed import close_world, init_world
-    from sentiment_core.training.runs import RunError, train_run
+    from sentiment_core.training.runs import train_run
+    from sentiment_core.training.store import RunError
 
     resume = bool(args.resume)
     if resume:
@@ -292,7 +293,7 @@ def run_evaluate(args) -> int:
     from sentiment_core.data.batching import EncodedDataset
     from sentiment_core.data.corpus import load_corpus
     from sentiment_core.training.runs import load_model
-    from sentiment_core.training.trainer import evaluate
+    from sentiment_core.training.evaluation import evaluate
 
     model, vocab, config, scheme = load_model(args.run_dir)
     corpus = load_corpus(args.data_dir)
@@ -334,7 +335,7 @@ def add_predict_command(commands) -> None:
 def predict_text(model, vocab, scheme, text: str) -> dict:
     """Label and class probabilities of one sentence, tokenized and framed as in training."""
     from sentiment_core.data.text import Tokenizer
-    from sentiment_core.training.trainer import class_probabilities
+    from sentiment_core.training.evaluation import class_probabilities
 
     tokens = Tokenizer()(text)
     if not tokens:

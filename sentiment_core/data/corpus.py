@@ -16,7 +16,8 @@ from typing import Sequence
 
 from sentiment_core.data.treebank import (SPLITS, Tree, find_treebank, parse_tree, scan_tree_file, scan_treebank,
                                           split_paths, treebank_checksum, unescape_ptb)
-from sentiment_core.data.text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, atomic_write_text, label_scheme
+from sentiment_core.data.text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, label_scheme
+from sentiment_core.fileio import atomic_write_text
 from sentiment_core.settings import default_cache_dir
 
 CACHE_FORMAT = 3

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from sentiment_core.fileio import atomic_write_text
 
 UNK, PAD, SOS, EOS = "<unk>", "<pad>", "<sos>", "<eos>"
 SPECIALS = (UNK, PAD, SOS, EOS)  # indices 0-3, as torchtext's Field gave the tutorial
@@ -191,16 +191,3 @@ def label_scheme(num_classes: int) -> LabelScheme:
         return LABEL_SCHEMES[int(num_classes)]
     except (KeyError, ValueError):
         raise ValueError(f"labels must be 2, 3 or 5, not {num_classes!r}") from None
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

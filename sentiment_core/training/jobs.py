@@ -7,9 +7,8 @@ lives on disk, so any process or browser session sees the same runs and the same
 
     RUN_DIR/job.json   the launcher's record (this module's only file in a run directory):
                        kind (train | resume), state (pending | launched | done), queued_at,
-                       command, pid, pid_started (see runs.process_start_time), launched_at,
-                       launcher_pid, exit_code, ended_at, and for a
-                       resume the state to restore if it never starts
+                       command, pid, pid_started (processes.process_start_time), launched_at,
+                       launcher_pid, exit_code, ended_at; for a resume, the state to restore
     RUN_DIR/train.log  the training process's stdout and stderr
     ROOT/.jobs.lock    an flock held while the queue is read and changed
 
@@ -18,34 +17,31 @@ too); later starts wait as `pending` jobs, in `queued_at` order, and start when 
 frees. No extra process watches for that: a job's training process starts the next waiting
 run as it ends (`hand_over_slot`, called by the train command), and every job call
 (`advance_queue`, `start_run`, `stop_run`, ...) advances the queue too, as the pages do each
-time they poll (which also catches a process that was killed). The lock makes two sessions polling at once start a
-queued run only once.
+time they poll (which also catches a process that was killed). The lock makes two sessions
+polling at once start a queued run only once. Tests run a fake trainer (`program`).
 
 Watching reads small files only: status.json, job.json and the new bytes of metrics.jsonl
-(`MetricsFollower`). The page never waits on a process.
+(metrics.MetricsFollower). The page never waits on a process.
 """
 from __future__ import annotations
 
-import bisect
 import fcntl
 import json
-import math
 import os
-import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Sequence
 
 from sentiment_core.training.config import RunConfig, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
-from sentiment_core.training.runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
-                   is_process_alive, process_start_time, read_config, read_status, request_stop, write_json,
-                   write_status)
-from sentiment_core.training.runs import delete_run as delete_run_directory
+from sentiment_core.training.processes import is_process_alive, launch_detached, process_start_time, reap
+from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, RunError, RunNotFound, create_run, gone,
+                                           read_config, read_status, request_stop, run_dirs, stop_requested,
+                                           write_json, write_status)
+from sentiment_core.training.store import delete_run as delete_run_directory
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
 PENDING, LAUNCHED, DONE = "pending", "launched", "done"
@@ -69,10 +65,15 @@ class QueueFull(JobError):
 
 
 def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path | None = None,
-                  epochs: int | None = None, threads: int | None = None, python: str | None = None) -> list[str]:
-    """The `train` command line a terminal would type for this run (`threads`: torch's CPU threads)."""
+                  epochs: int | None = None, threads: int | None = None,
+                  program: Sequence[str] | None = None) -> list[str]:
+    """The `train` command line a terminal would type for this run (`threads`: torch's CPU threads).
+
+    `program` replaces `python -m sentiment_core` (tests run a fake trainer with it; pages never
+    pass it, so nothing a visitor sends can choose what runs).
+    """
     run_dir = Path(run_dir).resolve()
-    command = [python or sys.executable, "-m", "sentiment_core", "train"]
+    command = [*(program or (sys.executable, "-m", "sentiment_core")), "train"]
     if resume:
         command += ["--resume", str(run_dir)]
         if epochs is not None:
@@ -141,18 +142,6 @@ class JobView:
         return self.state in TERMINAL
 
 
-def _is_run_dir(path: Path) -> bool:
-    return (path.is_dir() and not path.name.startswith(".")
-            and any((path / name).exists() for name in (CONFIG, STATUS)))
-
-
-def run_dirs(root: Path) -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return [entry for entry in root.iterdir() if _is_run_dir(entry)]
-
-
 def _launched_alive(job: dict | None) -> bool:
     return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"), job.get("pid_started"))
 
@@ -171,8 +160,7 @@ def job_view(run_dir: str | Path, queue: list[Path] | None = None) -> JobView:
     """The run as a page shows it, from small files only. `queue`: _pending_order of its root."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise RunNotFound(f"The run {run_dir.name} no longer exists (its folder was deleted); "
-                          "pick another run.")
+        raise gone(run_dir)
     job = read_job(run_dir)
     try:
         status = read_status(run_dir)
@@ -197,9 +185,9 @@ def job_view(run_dir: str | Path, queue: list[Path] | None = None) -> JobView:
         state = "failed"
         message = ("This run was created by a train command that never started training (no process works on "
                    "it); delete it, or start a new run with its settings.")
-    stop_requested = state in ACTIVE and (run_dir / STOP_FILE).exists()
+    stopping = state in ACTIVE and stop_requested(run_dir)
     can_resume = state in ("stopped", "interrupted") and (run_dir / LAST).is_file()
-    return JobView(run_dir, run_dir.name, state, message, status, job, place, stop_requested,
+    return JobView(run_dir, run_dir.name, state, message, status, job, place, stopping,
                    (run_dir / CHECKPOINT).is_file(), can_resume)
 
 
@@ -276,22 +264,14 @@ def _advance_locked(root: Path, limits: Limits, ending: Path | None = None) -> l
 
 def _launch(run_dir: Path) -> None:
     job = read_job(run_dir) or {}
-    command = job.get("command")
-    log_path = run_dir / LOG_FILE
     try:
-        with open(log_path, "ab") as log:
-            log.write(f"$ {' '.join(command)}\n".encode())
-            log.flush()
-            process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT,
-                start_new_session=True,  # its own process group: a Ctrl-C to the app does not reach it
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        pid = launch_detached(job.get("command"), run_dir / LOG_FILE, PROJECT_ROOT)
     except (OSError, TypeError) as err:
         write_job(run_dir, state=DONE, ended_at=time.time(), exit_code=None)
         _restore_or_fail(run_dir, job, f"The training process could not be started ({err}).")
         return
-    write_job(run_dir, state=LAUNCHED, pid=process.pid, pid_started=process_start_time(process.pid),
-              launched_at=time.time(), launcher_pid=os.getpid())
+    write_job(run_dir, state=LAUNCHED, pid=pid, pid_started=process_start_time(pid), launched_at=time.time(),
+              launcher_pid=os.getpid())
 
 
 def _record_if_ended(run_dir: Path) -> None:
@@ -301,7 +281,7 @@ def _record_if_ended(run_dir: Path) -> None:
         return
     exit_code = None
     if job.get("launcher_pid") == os.getpid():
-        ended, exit_code = _reap(job.get("pid"))
+        ended, exit_code = reap(job.get("pid"))
         if not ended:
             return  # its threads are still exiting; the next poll records it
     write_job(run_dir, state=DONE, exit_code=exit_code, ended_at=time.time())
@@ -313,21 +293,6 @@ def _record_if_ended(run_dir: Path) -> None:
         code = f" (exit code {exit_code})" if exit_code is not None else ""
         _restore_or_fail(run_dir, job, f"The training process ended before training started{code}: "
                                        f"{last_log_line(run_dir) or 'no output'}. The full output is in {LOG_FILE}.")
-
-
-def _reap(pid: int | None) -> tuple[bool, int | None]:
-    """Collect our own finished child (no zombie left): (ended, exit code or None if unknown).
-
-    A killed process can look dead (its main thread a zombie) while its other threads still
-    exit; waitpid then reports nothing yet, and (False, None) says to try again later.
-    """
-    try:
-        done, code = os.waitpid(int(pid), os.WNOHANG)
-    except (ChildProcessError, OSError, TypeError, ValueError):
-        return True, None  # not our child any more (already collected elsewhere)
-    if done == 0:
-        return False, None
-    return True, os.waitstatus_to_exitcode(code)
 
 
 def _restore_or_fail(run_dir: Path, job: dict, reason: str) -> None:
@@ -370,11 +335,13 @@ def _check_queue_room(root: Path, limits: Limits) -> None:
 
 
 def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: DataShape | None = None,
-              name: str | None = None, data_dir: str | Path | None = None, threads: int | None = None) -> Path:
+              name: str | None = None, data_dir: str | Path | None = None, threads: int | None = None,
+              program: Sequence[str] | None = None) -> Path:
     """Check the settings, create the run (state queued) and start it now or when a slot frees.
 
     Raises LimitExceeded / ValueError for bad settings and QueueFull when no room is left;
     either way nothing is created. `shape` (limits.data_shape) enables the time estimate check.
+    `program`: see train_command.
     """
     validate(config)
     check_limits(config, limits, shape)
@@ -384,13 +351,13 @@ def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: Dat
         _check_queue_room(root, limits)
         run_dir = create_run(config, None, root=root, name=name)
         write_job(run_dir, kind="train", state=PENDING, queued_at=time.time(), pid=None,
-                  command=train_command(run_dir, data_dir=data_dir, threads=threads))
+                  command=train_command(run_dir, data_dir=data_dir, threads=threads, program=program))
         _advance_locked(root, limits)
     return run_dir
 
 
 def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | None = None,
-               epochs: int | None = None) -> Path:
+               epochs: int | None = None, program: Sequence[str] | None = None) -> Path:
     """Queue `train --resume RUN_DIR` for a stopped or interrupted run (or a finished one given more epochs)."""
     run_dir = Path(run_dir)
     root = run_dir.parent
@@ -412,7 +379,7 @@ def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | No
         _check_queue_room(root, limits)
         write_job(run_dir, kind="resume", state=PENDING, queued_at=time.time(), pid=None, exit_code=None,
                   launched_at=None, ended_at=None, previous_state=view.state,
-                  command=train_command(run_dir, resume=True, data_dir=data_dir, epochs=epochs))
+                  command=train_command(run_dir, resume=True, data_dir=data_dir, epochs=epochs, program=program))
         write_status(run_dir, state="queued", message="waiting to resume")
         _advance_locked(root, limits)
     return run_dir
@@ -452,193 +419,6 @@ def delete_run(run_dir: str | Path, *, limits: Limits) -> None:
             raise JobError(f"The run {view.name} is still training; stop it first, then delete it. "
                            "Nothing was deleted.")
         delete_run_directory(run_dir)  # a waiting run leaves the queue with its folder
-
-
-# ---------------------------------------------------------------------------------------------
-# Watching the metrics
-
-
-@dataclass
-class RunMetrics:
-    """What a run's metrics.jsonl says so far, in a shape charts read directly."""
-
-    begin: dict | None = None                          # the latest train_begin event
-    last_batch: dict | None = None                     # the latest batch_end event
-    steps: list[int] = field(default_factory=list)     # optimizer step of each batch
-    positions: list[float] = field(default_factory=list)  # epochs done at that batch (e.g. 1.5)
-    losses: list[float] = field(default_factory=list)  # that batch's loss
-    recent_speeds: list[float] = field(default_factory=list)  # sentences/s of the last batches
-    epochs: dict[int, dict] = field(default_factory=dict)     # epoch_end by epoch (a resume's later one wins)
-    probes: dict[int, dict] = field(default_factory=dict)     # probe by epoch (0 = before training)
-    end: dict | None = None                            # the latest train_end event
-    evaluations: dict[str, dict] = field(default_factory=dict)  # split -> evaluation event
-    problems: list[str] = field(default_factory=list)  # damaged lines, each said as a sentence
-    lines: int = 0                                     # complete lines read
-
-    SPEED_WINDOW = 20  # batches averaged for the speed shown
-
-    def take(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "train_begin":
-            self.begin, self.end = event, None
-        elif kind == "batch_end":
-            self._take_batch(event)
-        elif kind == "epoch_end" and isinstance(event.get("epoch"), int):
-            self.epochs[event["epoch"]] = event
-        elif kind == "probe" and isinstance(event.get("epoch"), int):
-            self.probes[event["epoch"]] = event
-        elif kind == "train_end":
-            self.end = event
-        elif kind == "evaluation" and event.get("split"):
-            self.evaluations[event["split"]] = event
-
-    def _take_batch(self, event: dict) -> None:
-        step, loss = event.get("step"), event.get("loss")
-        if not isinstance(step, int) or not isinstance(loss, (int, float)):
-            return
-        if self.steps and step <= self.steps[-1]:
-            # A resumed run repeats the batches after its last save: the new ones replace them.
-            cut = bisect.bisect_left(self.steps, step)
-            del self.steps[cut:], self.positions[cut:], self.losses[cut:]
-        batches = event.get("batches") or 1
-        self.steps.append(step)
-        self.positions.append(event.get("epoch", 1) - 1 + event.get("batch", 0) / batches)
-        self.losses.append(float(loss))
-        speed = event.get("sentences_per_second")
-        if isinstance(speed, (int, float)) and speed > 0:
-            self.recent_speeds = [*self.recent_speeds[-(self.SPEED_WINDOW - 1):], float(speed)]
-        self.last_batch = event
-
-    def copy(self) -> "RunMetrics":
-        return RunMetrics(self.begin, self.last_batch, list(self.steps), list(self.positions), list(self.losses),
-                          list(self.recent_speeds), dict(self.epochs), dict(self.probes), self.end,
-                          dict(self.evaluations), list(self.problems), self.lines)
-
-    def epoch_rows(self) -> list[dict]:
-        return [self.epochs[e] for e in sorted(self.epochs)]
-
-    def best_dev_accuracy(self) -> float | None:
-        values = [e.get("dev_accuracy") for e in self.epochs.values() if isinstance(e.get("dev_accuracy"), float)]
-        return max(values) if values else None
-
-
-def parse_metrics_lines(lines: Iterable[bytes], first_number: int, metrics: RunMetrics) -> int:
-    """Feed complete lines into `metrics`; a damaged line is skipped and named. Returns lines read."""
-    count = 0
-    for count, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        number = first_number + count - 1
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            metrics.problems.append(f"{METRICS} line {number} is damaged (not valid JSON) and was skipped.")
-            continue
-        if not isinstance(event, dict) or "event" not in event:
-            metrics.problems.append(f"{METRICS} line {number} is not an event and was skipped.")
-            continue
-        metrics.take(event)
-    return count
-
-
-class MetricsFollower:
-    """Reads a run's metrics.jsonl incrementally: each update parses only the bytes added since.
-
-    Safe to share between threads (one follower per run serves every session watching it).
-    A file that shrank or was replaced is read again from the start.
-    """
-
-    def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / METRICS
-        self._lock = threading.Lock()
-        self._reset(None)
-
-    def _reset(self, identity) -> None:
-        self.identity, self.offset, self.partial, self.metrics = identity, 0, b"", RunMetrics()
-
-    def update(self) -> RunMetrics:
-        """The metrics so far (a copy the caller may keep). Raises RunNotFound if the run was deleted."""
-        with self._lock:
-            try:
-                stat = self.path.stat()
-            except (FileNotFoundError, NotADirectoryError):
-                if not self.run_dir.is_dir():
-                    raise RunNotFound(f"The run {self.run_dir.name} no longer exists (its folder was deleted); "
-                                      "pick another run.") from None
-                self._reset(None)
-                return self.metrics.copy()
-            identity = (stat.st_dev, stat.st_ino)
-            if identity != self.identity or stat.st_size < self.offset:
-                self._reset(identity)
-            if stat.st_size > self.offset:
-                with open(self.path, "rb") as handle:
-                    handle.seek(self.offset)
-                    data = handle.read(stat.st_size - self.offset)
-                self.offset += len(data)
-                lines = (self.partial + data).split(b"\n")
-                self.partial = lines.pop()  # no newline yet: still being written
-                self.metrics.lines += parse_metrics_lines(lines, self.metrics.lines + 1, self.metrics)
-            return self.metrics.copy()
-
-
-def read_run_metrics(run_dir: str | Path) -> RunMetrics:
-    """The whole metrics.jsonl at once (for a finished run)."""
-    return MetricsFollower(run_dir).update()
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures for the page
-
-
-@dataclass
-class Progress:
-    epoch: int                        # the epoch in progress (or last one)
-    epochs: int
-    batch: int                        # batches done in it
-    batches: int                      # batches per epoch
-    fraction: float                   # of the whole run, 0..1
-    sentences_per_second: float | None
-    seconds_left: float | None
-    elapsed: float | None
-
-
-def progress(metrics: RunMetrics, now: float | None = None) -> Progress | None:
-    """Where the training stands, from its latest events; None before the first batch."""
-    begin, last = metrics.begin, metrics.last_batch
-    if begin is None:
-        return None
-    epochs, batches = int(begin.get("epochs") or 1), int(begin.get("batches_per_epoch") or 1)
-    done_epochs = max(metrics.epochs) if metrics.epochs else 0
-    if last is not None and last.get("epoch", 0) > done_epochs:
-        epoch, batch = int(last["epoch"]), int(last.get("batch", 0))  # inside an epoch
-    elif done_epochs:
-        epoch, batch = done_epochs, batches                              # between epochs
-    else:
-        epoch, batch = int(begin.get("start_epoch") or 1), int(begin.get("start_batch") or 0)
-    fraction = min(1.0, ((epoch - 1) * batches + batch) / max(epochs * batches, 1))
-    speeds = metrics.recent_speeds
-    speed = len(speeds) / sum(1 / s for s in speeds) if speeds else None  # harmonic mean: time-weighted
-    left = elapsed = None
-    if last is not None:
-        now = time.time() if now is None else now
-        since = max(0.0, now - float(last.get("time", now)))
-        if isinstance(last.get("eta"), (int, float)) and math.isfinite(last["eta"]):
-            left = max(0.0, float(last["eta"]) - since)
-        if isinstance(last.get("elapsed"), (int, float)):
-            elapsed = float(last["elapsed"]) + (since if metrics.end is None else 0.0)
-    if metrics.end is not None:
-        left, elapsed = 0.0, metrics.end.get("elapsed", elapsed)
-    return Progress(epoch, epochs, batch, batches, fraction, speed, left, elapsed)
-
-
-def smooth(values: list[float], weight: float = 0.9) -> list[float]:
-    """Exponential moving average with bias correction (TensorBoard's smoothing)."""
-    smoothed, average = [], 0.0
-    for n, value in enumerate(values, 1):
-        average = weight * average + (1 - weight) * value
-        smoothed.append(average / (1 - weight ** n))
-    return smoothed
 
 
 SETTINGS_COLUMNS = (

@@ -1,10 +1,10 @@
-"""One training loop for every model, evaluation metrics, callbacks and the stop control.
+"""One training loop for every model, its callbacks and the stop control.
 
 `fit` knows nothing about files: it reports progress as plain event dicts through callbacks
 (the shape of Hugging Face's TrainerCallback: one no-op method per event, and a small
 `TrainControl` whose `should_stop` is the only thing a callback may change). Saving is done
-through two optional hooks, `save_best` and `save_state`, which the run directory code in
-runs.py provides. Every event dict has `event` (its kind) and `time` (Unix seconds):
+through two optional hooks, `save_best` and `save_state`, which runs.py provides. Every event
+dict has `event` (its kind) and `time` (Unix seconds):
 
 - ``train_begin``: epochs, start_epoch, start_batch, batches_per_epoch, train_size, dev_size,
   batch_size, parameters, resumed, world_size
@@ -15,7 +15,7 @@ runs.py provides. Every event dict has `event` (its kind) and `time` (Unix secon
   best_dev_accuracy, best_epoch, improved, epoch_seconds, elapsed, sentences_per_second,
   cpu_seconds (CPU time of this process since fit began: the cost on a busy machine)
 - ``probe``: epoch (0 = before training), norms (|dLoss/dh_t| per step t), length, size
-  (or error when the probe failed)
+  (or error when the probe failed); see probe.py
 - ``train_end``: state (finished | stopped | failed), message, epochs_done, best_dev_accuracy,
   best_epoch, elapsed, steps, cpu_seconds
 
@@ -30,20 +30,26 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from sentiment_core.data.batching import Batch, BucketBatchSampler, EncodedDataset, pad_collate
+from sentiment_core.training.config import TrainConfig
 from sentiment_core.training.distributed import World
+from sentiment_core.training.evaluation import TrainingError, evaluate
+from sentiment_core.training.losses import loss_weight_tensor
+from sentiment_core.training.probe import probe_batch, run_probe
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
-PROBE_SIZE = 16  # sentences in the fixed dev batch of the gradient-through-time probe
+# A batch loss this many times the run's first one is divergence, even while still finite.
+DIVERGENCE_FACTOR = 100
+# The yardstick never goes below this: a near-perfect first batch must not make noise look like divergence.
+MIN_FIRST_LOSS = 0.1
 
-
-class TrainingError(ValueError):
-    """A training setting or input that cannot work, said as a sentence."""
+__all__ = ["Callback", "EventLog", "FitResult", "LoopState", "TrainControl", "TrainingError", "fit",
+           "make_optimizer", "stop_on_signals", "training_state"]
 
 
 @dataclass
@@ -93,92 +99,83 @@ class FitResult:
     best_state: dict | None = None      # state_dict of the best model (also loaded into the model)
 
 
-# ---------------------------------------------------------------------------------------------
-# Metrics
+@dataclass
+class LoopState:
+    """Where training stands: what a resume restores, plus this call's clocks and history."""
+
+    epoch: int = 1                      # the epoch in progress
+    batch: int = 0                      # batches done in it
+    step: int = 0                       # optimizer steps since the run began
+    best_dev_accuracy: float | None = None
+    best_epoch: int | None = None
+    stale_epochs: int = 0               # epochs since the dev accuracy last improved (early stopping)
+    first_loss: float | None = None     # the run's first batch loss: the yardstick of divergence
+    elapsed_before: float = 0.0         # seconds trained before this call (a resumed run)
+    best_model: dict | None = None      # state_dict of the best epoch so far
+    history: list[dict] = field(default_factory=list)  # epoch_end events of this call
+    batches_here: int = 0               # batches trained in this call (speed and eta)
+    started: float = field(default_factory=time.monotonic)
+    cpu_started: float = field(default_factory=time.process_time)
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    @classmethod
+    def resumed(cls, saved: dict, batches_per_epoch: int) -> "LoopState":
+        state = cls(epoch=saved["epoch"], batch=saved["batch"], step=saved.get("step", 0),
+                    best_dev_accuracy=saved.get("best_dev_accuracy"), best_epoch=saved.get("best_epoch"),
+                    stale_epochs=saved.get("stale_epochs", 0), first_loss=saved.get("first_loss"),
+                    elapsed_before=saved.get("elapsed", 0.0), best_model=saved.get("best_model"))
+        if state.batch >= batches_per_epoch:  # saved after the epoch's last batch
+            state.epoch, state.batch = state.epoch + 1, 0
+        return state
 
 
-def classification_metrics(labels: Sequence[int], predictions: Sequence[int], num_classes: int,
-                           class_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Accuracy, per-class precision / recall / F1 and the confusion matrix, as plain lists.
+@dataclass
+class _Tally:
+    """One epoch's running figures, summed over ranks."""
 
-    `confusion[i][j]` counts examples of true class i predicted as class j. A class never
-    predicted has precision 0; a class absent from the labels has recall 0 (and support 0).
-    """
-    if len(labels) != len(predictions):
-        raise ValueError("labels and predictions must have the same length")
-    names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
-    confusion = [[0] * num_classes for _ in range(num_classes)]
-    for true, pred in zip(labels, predictions):
-        confusion[int(true)][int(pred)] += 1
-    per_class = []
-    for c in range(num_classes):
-        hits = confusion[c][c]
-        predicted = sum(confusion[r][c] for r in range(num_classes))
-        support = sum(confusion[c])
-        precision = hits / predicted if predicted else 0.0
-        recall = hits / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class.append({"label": names[c], "precision": precision, "recall": recall, "f1": f1,
-                          "support": support})
-    count = len(labels)
-    correct = sum(confusion[c][c] for c in range(num_classes))
-    return {"count": count, "accuracy": correct / count if count else 0.0,
-            "macro_f1": sum(p["f1"] for p in per_class) / num_classes if num_classes else 0.0,
-            "per_class": per_class, "confusion": confusion, "class_names": names}
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    seen: float = 0.0
+    started: float = field(default_factory=time.monotonic)
 
 
-def ordered_batches(data: EncodedDataset, batch_size: int) -> Iterable[Batch]:
-    """Batches of similar lengths in a fixed order (for evaluation: no shuffling)."""
-    sampler = BucketBatchSampler(data.lengths, batch_size, shuffle=False, bucketing=True)
-    for indices in sampler.batches(0):
-        yield pad_collate([data[i] for i in indices])
+@dataclass
+class _Setup:
+    """What stays fixed while `fit` runs."""
+
+    model: nn.Module                    # the plain module: evaluation, state_dict, checkpoints
+    trained: nn.Module                  # what the training forward pass goes through (DDP under torchrun)
+    optimizer: torch.optim.Optimizer
+    config: TrainConfig
+    train_data: EncodedDataset
+    dev_data: EncodedDataset
+    num_classes: int
+    class_names: Sequence[str] | None
+    loss_weights: torch.Tensor | None
+    sampler: BucketBatchSampler
+    total_batches: int                  # per epoch, over all ranks
+    batches_per_epoch: int              # per epoch, on this rank
+    probe: Batch | None
+    callbacks: Sequence[Callback]
+    control: TrainControl
+    save_best: Callable[[nn.Module, dict], None] | None
+    save_state: Callable[[dict], None] | None
+    device: str | torch.device
+    world: World
+
+    def emit(self, event: dict) -> None:
+        for callback in self.callbacks:
+            getattr(callback, "on_" + event["event"])(event, self.control)
 
 
-@torch.no_grad()
-def predict_batches(model: nn.Module, data: EncodedDataset, batch_size: int = 256,
-                    device: str | torch.device = "cpu") -> tuple[list[int], list[list[float]], list[int]]:
-    """(labels, class probabilities, original example indices) in the evaluation batch order."""
-    sampler = BucketBatchSampler(data.lengths, batch_size, shuffle=False, bucketing=True)
-    was_training = model.training
-    model.eval()
-    labels, probabilities, order = [], [], []
-    try:
-        for indices in sampler.batches(0):
-            batch = pad_collate([data[i] for i in indices]).to(device)
-            logits = model(batch.tokens, batch.lengths)  # (B, C)
-            probabilities.extend(torch.softmax(logits.float(), dim=1).tolist())
-            labels.extend(batch.labels.tolist())
-            order.extend(indices)
-    finally:
-        model.train(was_training)
-    return labels, probabilities, order
+class _RunEnds(Exception):
+    """Raised inside the loop to end it early (a stop, a divergence, early stopping)."""
 
-
-@torch.no_grad()
-def evaluate(model: nn.Module, data: EncodedDataset, num_classes: int, class_names: Sequence[str] | None = None,
-             batch_size: int = 256, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Mean cross-entropy loss plus `classification_metrics`, in eval mode (no dropout)."""
-    if len(data) == 0:
-        raise TrainingError("there are no examples to evaluate on")
-    was_training = model.training
-    model.eval()
-    total_loss, labels, predictions = 0.0, [], []
-    try:
-        for batch in ordered_batches(data, batch_size):
-            batch = batch.to(device)
-            logits = model(batch.tokens, batch.lengths)  # (B, C)
-            total_loss += nn.functional.cross_entropy(logits, batch.labels, reduction="sum").item()
-            labels.extend(batch.labels.tolist())
-            predictions.extend(logits.argmax(dim=1).tolist())
-    finally:
-        model.train(was_training)
-    result = classification_metrics(labels, predictions, num_classes, class_names)
-    result["loss"] = total_loss / len(labels)
-    return result
-
-
-# ---------------------------------------------------------------------------------------------
-# The loop
+    def __init__(self, state: str, message: str, epochs_done: int):
+        super().__init__(message)
+        self.state, self.message, self.epochs_done = state, message, epochs_done
 
 
 def make_optimizer(parameters, name: str, lr: float, weight_decay: float = 0.0,
@@ -203,235 +200,219 @@ def make_optimizer(parameters, name: str, lr: float, weight_decay: float = 0.0,
     raise AssertionError("unreachable")
 
 
-def probe_batch(data: EncodedDataset, size: int = PROBE_SIZE) -> Batch | None:
-    """A fixed dev batch for the gradient-through-time probe: sentences of one length.
-
-    Equal lengths mean no padding, so step t means the same thing for every sentence.
-    The length chosen is the most common one among the middle half of dev lengths.
-    """
-    if len(data) == 0:
-        return None
-    lengths = data.lengths
-    ranked = sorted(lengths)
-    middle = ranked[len(ranked) // 4: max(len(ranked) // 4 + 1, 3 * len(ranked) // 4)]
-    length = max(set(middle), key=lambda n: (middle.count(n), -n))
-    indices = [i for i, n in enumerate(lengths) if n == length][:size]
-    return pad_collate([data[i] for i in indices])
+# ---------------------------------------------------------------------------------------------
+# The loop
 
 
-def run_probe(model: nn.Module, batch: Batch, epoch: int, device) -> dict:
-    from sentiment_core.models import gradient_through_time  # models.py owns the probe
-
-    was_training = model.training
-    model.eval()  # no dropout: the probe measures the network, not a random mask
-    try:
-        batch = batch.to(device)
-        norms = gradient_through_time(model, batch.tokens, batch.lengths, batch.labels)
-        event = {"event": "probe", "time": time.time(), "epoch": epoch, "norms": [float(n) for n in norms],
-                 "length": int(batch.tokens.shape[1]), "size": len(batch)}
-    except Exception as err:  # a broken probe must not end a long training
-        event = {"event": "probe", "time": time.time(), "epoch": epoch, "norms": [], "error": str(err)}
-    finally:
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
-    return event
-
-
-def _emit(callbacks: Sequence[Callback], event: dict, control: TrainControl) -> None:
-    for callback in callbacks:
-        getattr(callback, "on_" + event["event"])(event, control)
-
-
-def _divergence_message(what: str, value: float, epoch: int, batch: int, lr: float, clip: float | None,
-                        best_epoch: int | None) -> str:
-    kept = f"the best checkpoint (epoch {best_epoch}) was kept" if best_epoch else \
-        "no epoch had finished, so the saved checkpoint holds the weights from before training"
-    advice = "lower the learning rate" + ("" if clip else " or enable gradient clipping (e.g. --clip 5)")
-    return (f"Training diverged: the {what} became {value} at epoch {epoch}, batch {batch} "
-            f"(learning rate {lr:g}). {advice[0].upper() + advice[1:]} and start again; {kept}.")
-
-
-def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, *,
-        num_classes: int, epochs: int = 5, batch_size: int = 64, optimizer: str = "adam", lr: float = 1e-3,
-        weight_decay: float = 0.0, momentum: float = 0.9, clip: float | None = 5.0,
-        max_batches: int | None = None, bptt: int | None = None, patience: int | None = None,
-        seed: int = 0, bucketing: bool = True, probe_every: int = 1,
+def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, config: TrainConfig, *,
+        num_classes: int, class_names: Sequence[str] | None = None, class_weights: Sequence[float] | None = None,
         callbacks: Sequence[Callback] = (), control: TrainControl | None = None,
-        save_best: Callable[[nn.Module, dict], None] | None = None,
-        save_state: Callable[[dict], None] | None = None,
-        resume: dict | None = None, class_names: Sequence[str] | None = None,
-        class_weights: Sequence[float] | None = None,
-        device: str | torch.device = "cpu", world: World | None = None) -> FitResult:
-    """Train `model` with cross-entropy; keep the weights with the best dev accuracy.
+        save_best: Callable[[nn.Module, dict], None] | None = None, save_state: Callable[[dict], None] | None = None,
+        resume: dict | None = None, device: str | torch.device = "cpu", world: World | None = None) -> FitResult:
+    """Train `model` with cross-entropy as `config` says; keep the weights with the best dev accuracy.
 
-    - Each epoch reshuffles (reproducibly from `seed`) and stops after `max_batches` batches
-      if given. `bptt` is passed to the model (truncated backpropagation through time).
-    - `clip` bounds the gradient's global norm; `patience` ends training after that many
-      epochs without a better dev accuracy.
-    - `control.should_stop` (set by a callback, a signal handler or another thread) is
-      honoured between batches: the run ends as `stopped` with consistent saved state.
-    - A non-finite loss or gradient ends the run as `failed` without taking the step.
-    - `save_best(model, info)` is called when the dev accuracy improves; `save_state(state)`
-      at every epoch end and on stop with everything `resume` needs to continue: model and
-      optimizer state dicts, epoch/batch position, best so far, patience counter, step.
-    - `class_weights` (one per class) weight the training loss, e.g. to undo the label shift
-      between phrases and sentences; dev figures are never weighted.
-    - `world` (distributed.py; None = one process): under torchrun each rank trains a DDP copy
-      on its share of every epoch's batches; batch and epoch figures are summed over ranks,
-      so every rank sees the same numbers and takes the same decisions (stop, early stop).
+    - Each epoch reshuffles (reproducibly from `config.seed`) and stops after `max_batches`
+      batches if given; `bptt` is passed to the model (truncated backpropagation through time);
+      `clip` bounds the gradient's global norm; `patience` ends training after that many epochs
+      without a better dev accuracy.
+    - `control.should_stop` (set by a callback, a signal handler or another thread) is honoured
+      between batches: the run ends as `stopped` with consistent saved state.
+    - A non-finite loss or gradient, or a loss over DIVERGENCE_FACTOR times the run's first one,
+      ends the run as `failed` without taking the step.
+    - `save_best(model, info)` is called when the dev accuracy improves; `save_state(state)` at
+      every epoch end and on stop with everything `resume` needs (`training_state`).
+    - `class_weights` (one per class) weight the training loss; dev figures are never weighted.
+    - `world` (distributed.py; None = one process): under torchrun each rank trains a DDP copy on
+      its share of every epoch's batches; figures are summed over ranks, so every rank sees the
+      same numbers and takes the same decisions (stop, early stop, divergence).
     Returns a FitResult; the model ends holding the best weights (eval mode untouched).
     """
     if len(train_data) == 0:
         raise TrainingError("there are no training examples: check the label scheme and train_limit")
     if len(dev_data) == 0:
         raise TrainingError("there are no dev examples: check eval_limit")
-    control = control or TrainControl()
-    world = world or World()
-    model.to(device)
-    trained = world.wrap(model)  # DDP under torchrun; `model` stays the plain module for everything else
-    opt = make_optimizer(model.parameters(), optimizer, lr, weight_decay, momentum)
-    sampler = BucketBatchSampler(train_data.lengths, batch_size, shuffle=True, seed=seed, bucketing=bucketing)
-    total_batches = len(sampler) if max_batches is None else min(max_batches, len(sampler))
-    batches_per_epoch = world.batches_per_rank(total_batches)  # = total_batches in one process
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    probe = probe_batch(dev_data) if probe_every else None
-    loss_weights = None
-    if class_weights is not None:
-        if len(class_weights) != num_classes or min(class_weights) <= 0:
-            raise TrainingError(f"class_weights needs {num_classes} positive numbers, not {list(class_weights)}")
-        loss_weights = torch.tensor(class_weights, dtype=torch.float, device=device)
-
-    # Position and best-so-far: fresh, or restored from a saved state.
-    start_epoch, start_batch, step = 1, 0, 0
-    best_accuracy, best_epoch, stale_epochs, elapsed_before = None, None, 0, 0.0
-    best_state = None
+    run = _setup(model, train_data, dev_data, config, num_classes, class_names, class_weights, callbacks,
+                 control or TrainControl(), save_best, save_state, device, world or World())
+    state = LoopState.resumed(resume, run.batches_per_epoch) if resume else LoopState()
     if resume:
         model.load_state_dict(resume["model"])
-        opt.load_state_dict(resume["optimizer"])
-        start_epoch, start_batch, step = resume["epoch"], resume["batch"], resume.get("step", 0)
-        best_accuracy, best_epoch = resume.get("best_dev_accuracy"), resume.get("best_epoch")
-        stale_epochs = resume.get("stale_epochs", 0)
-        elapsed_before = resume.get("elapsed", 0.0)
-        best_state = resume.get("best_model")
-        if start_batch >= batches_per_epoch:
-            start_epoch, start_batch = start_epoch + 1, 0
+        run.optimizer.load_state_dict(resume["optimizer"])
+    try:
+        run.emit(_begin_event(run, state, resumed=bool(resume)))
+        if run.probe is not None and not resume:
+            run.emit(run_probe(model, run.probe, 0, device))
+        model.train()
+        while state.epoch <= config.epochs:
+            tally = _train_epoch(run, state)
+            _end_epoch(run, state, tally)
+    except _RunEnds as ending:
+        return _end(run, state, ending.state, ending.message, ending.epochs_done)
+    return _end(run, state, FINISHED, f"Finished {config.epochs} epochs; best dev accuracy "
+                                      f"{state.best_dev_accuracy:.1%} at epoch {state.best_epoch}.", config.epochs)
 
-    def state_now(epoch: int, batch: int) -> dict:
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "batch": batch,
-                "step": step, "best_dev_accuracy": best_accuracy, "best_epoch": best_epoch,
-                "stale_epochs": stale_epochs, "elapsed": elapsed_before + time.monotonic() - started}
 
-    def end(state: str, message: str, epochs_done: int) -> FitResult:
-        _emit(callbacks, {"event": "train_end", "time": time.time(), "state": state, "message": message,
-                          "epochs_done": epochs_done, "best_dev_accuracy": best_accuracy, "best_epoch": best_epoch,
-                          "elapsed": elapsed_before + time.monotonic() - started, "steps": step,
-                          "cpu_seconds": time.process_time() - cpu_started}, control)
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        return FitResult(state, message, epochs_done, best_accuracy, best_epoch, history, best_state)
+def _setup(model, train_data, dev_data, config: TrainConfig, num_classes, class_names, class_weights, callbacks,
+           control, save_best, save_state, device, world: World) -> _Setup:
+    model.to(device)
+    sampler = BucketBatchSampler(train_data.lengths, config.batch_size, shuffle=True, seed=config.seed,
+                                 bucketing=config.bucketing)
+    total = len(sampler) if config.max_batches is None else min(config.max_batches, len(sampler))
+    optimizer = make_optimizer(model.parameters(), config.optimizer, config.lr, config.weight_decay,
+                               config.momentum)
+    return _Setup(model, world.wrap(model), optimizer, config, train_data, dev_data, num_classes, class_names,
+                  loss_weight_tensor(class_weights, num_classes, device), sampler, total,
+                  world.batches_per_rank(total), probe_batch(dev_data) if config.probe_every else None,
+                  callbacks, control, save_best, save_state, device, world)
 
-    def keep_best(epoch: int, dev: dict) -> None:
-        nonlocal best_state
-        best_state = copy.deepcopy(model.state_dict())
-        if save_best:
-            save_best(model, {"epoch": epoch, "dev_accuracy": dev["accuracy"], "dev_loss": dev["loss"]})
 
-    def stop(epoch: int, batches_done: int) -> FitResult:
-        if best_state is None and save_best:
-            # Stopped before any epoch ended: the current weights become a provisional
-            # checkpoint (not evaluated, to stop quickly), so a stopped run can always be used.
-            save_best(model, {"epoch": epoch - 1, "batch": batches_done, "provisional": True})
-        if save_state:
-            save_state(state_now(epoch, batches_done))
-        best = f"best dev accuracy {best_accuracy:.1%} at epoch {best_epoch}" if best_epoch else \
-            "no epoch was completed"
-        return end(STOPPED, f"Stopped on request at epoch {epoch}, batch {batches_done} of {batches_per_epoch}; "
-                            f"{best}.", epoch - 1)
+def training_state(run: _Setup, state: LoopState) -> dict:
+    """Everything `fit(resume=...)` needs to continue from here (runs.py saves it as last.pt)."""
+    return {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "epoch": state.epoch,
+            "batch": state.batch, "step": state.step, "best_dev_accuracy": state.best_dev_accuracy,
+            "best_epoch": state.best_epoch, "stale_epochs": state.stale_epochs, "first_loss": state.first_loss,
+            "elapsed": state.elapsed()}
 
-    history: list[dict] = []
-    started, cpu_started = time.monotonic(), time.process_time()
-    planned = (epochs - start_epoch + 1) * batches_per_epoch - start_batch
-    done_here = 0
-    _emit(callbacks, {"event": "train_begin", "time": time.time(), "epochs": epochs, "start_epoch": start_epoch,
-                      "start_batch": start_batch, "batches_per_epoch": batches_per_epoch,
-                      "train_size": len(train_data), "dev_size": len(dev_data), "batch_size": batch_size,
-                      "parameters": sum(p.numel() for p in trainable), "resumed": bool(resume),
-                      "world_size": world.size}, control)
-    if probe is not None and not resume:
-        _emit(callbacks, run_probe(model, probe, 0, device), control)
 
-    model.train()
-    for epoch in range(start_epoch, epochs + 1):
-        # Seeding per epoch makes dropout masks reproducible, also after a resume.
-        torch.manual_seed(seed * 1_000_003 + epoch)
-        epoch_batches = world.shard(sampler.batches(epoch - 1)[:total_batches])  # this rank's share
-        first = start_batch if epoch == start_epoch else 0
-        loss_sum = correct = seen = 0
-        epoch_started = time.monotonic()
-        for batch_number in range(first + 1, batches_per_epoch + 1):
-            if world.any(control.should_stop):  # a stop seen by any rank (rank 0 watches the stop file)
-                control.should_stop = True
-                return stop(epoch, batch_number - 1)
-            batch = pad_collate([train_data[i] for i in epoch_batches[batch_number - 1]]).to(device)
-            opt.zero_grad(set_to_none=True)
-            logits = trained(batch.tokens, batch.lengths, bptt=bptt)  # (B, C)
-            loss = nn.functional.cross_entropy(logits, batch.labels, weight=loss_weights)
-            if not world.all(bool(torch.isfinite(loss))):
-                mean_loss = world.sum(loss.item())[0] / world.size  # non-finite on every rank
-                return end(FAILED, _divergence_message("loss", mean_loss, epoch, batch_number, lr, clip,
-                                                       best_epoch), epoch - 1)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, clip if clip else math.inf)
-            if not torch.isfinite(grad_norm):
-                return end(FAILED, _divergence_message("gradient norm", grad_norm.item(), epoch, batch_number, lr,
-                                                       clip, best_epoch), epoch - 1)
-            opt.step()
-            step += 1
-            done_here += 1
-            # Summed over ranks (one all-reduce under torchrun), so the figures cover every shard.
-            batch_loss_sum, batch_correct, size = world.sum(
-                loss.item() * len(batch), (logits.argmax(dim=1) == batch.labels).sum().item(), len(batch))
-            loss_sum += batch_loss_sum
-            correct += batch_correct
-            seen += size
-            now = time.monotonic()
-            rate = done_here / (now - started)
-            _emit(callbacks, {
-                "event": "batch_end", "time": time.time(), "epoch": epoch, "batch": batch_number,
-                "batches": batches_per_epoch, "step": step, "loss": batch_loss_sum / size,
-                "accuracy": batch_correct / size, "running_loss": loss_sum / seen, "running_accuracy": correct / seen,
-                "grad_norm": grad_norm.item(),
-                "sentences_per_second": seen / max(now - epoch_started, 1e-9),  # this epoch so far
-                "elapsed": elapsed_before + now - started, "eta": (planned - done_here) / rate, "lr": lr}, control)
+def _train_epoch(run: _Setup, state: LoopState) -> _Tally:
+    """The batches of `state.epoch` from `state.batch` on; raises _RunEnds on a stop or divergence."""
+    torch.manual_seed(run.config.seed * 1_000_003 + state.epoch)  # dropout masks reproducible, also after a resume
+    shard = run.world.shard(run.sampler.batches(state.epoch - 1)[:run.total_batches])  # this rank's share
+    tally = _Tally()
+    while state.batch < run.batches_per_epoch:
+        if run.world.any(run.control.should_stop):  # a stop seen by any rank (rank 0 watches the stop file)
+            run.control.should_stop = True
+            _stop(run, state)
+        batch = pad_collate([run.train_data[i] for i in shard[state.batch]]).to(run.device)
+        loss_sum, correct, size, grad_norm = _train_step(run, state, batch)
+        state.batch, state.step, state.batches_here = state.batch + 1, state.step + 1, state.batches_here + 1
+        tally.loss_sum, tally.correct, tally.seen = tally.loss_sum + loss_sum, tally.correct + correct, tally.seen + size
+        run.emit(_batch_event(run, state, tally, loss_sum / size, correct / size, grad_norm))
+    return tally
 
-        # Epoch end: dev evaluation, best checkpoint, probe, early stopping.
-        # Every rank evaluates the same weights; rank 0's figures decide, so all ranks agree.
-        dev = world.from_main(evaluate(model, dev_data, num_classes, class_names, device=device))
-        improved = best_accuracy is None or dev["accuracy"] > best_accuracy
-        if improved:
-            best_accuracy, best_epoch, stale_epochs = dev["accuracy"], epoch, 0
-            keep_best(epoch, dev)
-        else:
-            stale_epochs += 1
-        epoch_seconds = time.monotonic() - epoch_started
-        event = {"event": "epoch_end", "time": time.time(), "epoch": epoch, "epochs": epochs,
-                 "train_loss": loss_sum / seen if seen else None, "train_accuracy": correct / seen if seen else None,
-                 "dev_loss": dev["loss"], "dev_accuracy": dev["accuracy"], "best_dev_accuracy": best_accuracy,
-                 "best_epoch": best_epoch, "improved": improved, "epoch_seconds": epoch_seconds,
-                 "elapsed": elapsed_before + time.monotonic() - started,
-                 "sentences_per_second": seen / epoch_seconds if epoch_seconds > 0 else None,
-                 "cpu_seconds": time.process_time() - cpu_started}
-        history.append(event)
-        if save_state:
-            save_state(state_now(epoch + 1, 0))
-        _emit(callbacks, event, control)
-        if probe is not None and epoch % probe_every == 0:
-            _emit(callbacks, run_probe(model, probe, epoch, device), control)
-        if patience is not None and stale_epochs >= patience and epoch < epochs:
-            return end(FINISHED, f"Early stopping after epoch {epoch}: no better dev accuracy for {patience} "
-                                 f"epochs; best {best_accuracy:.1%} at epoch {best_epoch}.", epoch)
-    return end(FINISHED, f"Finished {epochs} epochs; best dev accuracy {best_accuracy:.1%} at epoch {best_epoch}.",
-               epochs)
+
+def _train_step(run: _Setup, state: LoopState, batch: Batch) -> tuple[float, float, float, float]:
+    """One optimizer step; (loss sum, correct, examples) over all ranks and the gradient norm."""
+    run.optimizer.zero_grad(set_to_none=True)
+    logits = run.trained(batch.tokens, batch.lengths, bptt=run.config.bptt)  # (B, C)
+    loss = nn.functional.cross_entropy(logits, batch.labels, weight=run.loss_weights)
+    # One all-reduce: whether every rank's loss is finite, and the loss over all shards.
+    finite, loss_sum, size = run.world.sum(float(torch.isfinite(loss)), loss.item() * len(batch), len(batch))
+    _check_loss(run, state, finite == run.world.size, loss_sum / size)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad],
+                                               run.config.clip or math.inf)
+    if not torch.isfinite(grad_norm):  # gradients are averaged over ranks: every rank agrees
+        raise _diverged(run, state, f"the gradient norm became {grad_norm.item()}")
+    run.optimizer.step()
+    correct, = run.world.sum((logits.argmax(dim=1) == batch.labels).sum().item())
+    return loss_sum, correct, size, grad_norm.item()
+
+
+def _check_loss(run: _Setup, state: LoopState, finite: bool, loss: float) -> None:
+    if not finite:
+        raise _diverged(run, state, f"the loss became {loss}")
+    if state.first_loss is None:
+        state.first_loss = loss
+    elif loss > DIVERGENCE_FACTOR * max(state.first_loss, MIN_FIRST_LOSS):
+        raise _diverged(run, state, f"the loss grew to {loss:.4g}, over {DIVERGENCE_FACTOR} times its first "
+                                    f"value {state.first_loss:.4g},")
+
+
+def _diverged(run: _Setup, state: LoopState, what_happened: str) -> _RunEnds:
+    config = run.config
+    kept = f"the best checkpoint (epoch {state.best_epoch}) was kept" if state.best_epoch else \
+        "no epoch had finished, so the saved checkpoint holds the weights from before training"
+    advice = "Lower the learning rate" + ("" if config.clip else " or enable gradient clipping (e.g. --clip 5)")
+    return _RunEnds(FAILED, f"Training diverged: {what_happened} at epoch {state.epoch}, batch {state.batch + 1} "
+                            f"(learning rate {config.lr:g}). {advice} and start again; {kept}.", state.epoch - 1)
+
+
+def _stop(run: _Setup, state: LoopState) -> None:
+    """Save what a resume needs and end the run as stopped."""
+    if state.best_model is None and run.save_best:
+        # Stopped before any epoch ended: the current weights become a provisional
+        # checkpoint (not evaluated, to stop quickly), so a stopped run can always be used.
+        run.save_best(run.model, {"epoch": state.epoch - 1, "batch": state.batch, "provisional": True})
+    if run.save_state:
+        run.save_state(training_state(run, state))
+    best = f"best dev accuracy {state.best_dev_accuracy:.1%} at epoch {state.best_epoch}" if state.best_epoch \
+        else "no epoch was completed"
+    raise _RunEnds(STOPPED, f"Stopped on request at epoch {state.epoch}, batch {state.batch} of "
+                            f"{run.batches_per_epoch}; {best}.", state.epoch - 1)
+
+
+def _end_epoch(run: _Setup, state: LoopState, tally: _Tally) -> None:
+    """Dev evaluation, best checkpoint, saved state, probe, early stopping; moves to the next epoch."""
+    epoch = state.epoch
+    # Every rank evaluates the same weights; rank 0's figures decide, so all ranks agree.
+    dev = run.world.from_main(evaluate(run.model, run.dev_data, run.num_classes, run.class_names, device=run.device))
+    improved = state.best_dev_accuracy is None or dev["accuracy"] > state.best_dev_accuracy
+    if improved:
+        state.best_dev_accuracy, state.best_epoch, state.stale_epochs = dev["accuracy"], epoch, 0
+        state.best_model = copy.deepcopy(run.model.state_dict())
+        if run.save_best:
+            run.save_best(run.model, {"epoch": epoch, "dev_accuracy": dev["accuracy"], "dev_loss": dev["loss"]})
+    else:
+        state.stale_epochs += 1
+    event = _epoch_event(run, state, tally, dev, improved)
+    state.history.append(event)
+    state.epoch, state.batch = epoch + 1, 0
+    if run.save_state:
+        run.save_state(training_state(run, state))
+    run.emit(event)
+    if run.probe is not None and epoch % run.config.probe_every == 0:
+        run.emit(run_probe(run.model, run.probe, epoch, run.device))
+    patience = run.config.patience
+    if patience is not None and state.stale_epochs >= patience and epoch < run.config.epochs:
+        raise _RunEnds(FINISHED, f"Early stopping after epoch {epoch}: no better dev accuracy for {patience} "
+                                 f"epochs; best {state.best_dev_accuracy:.1%} at epoch {state.best_epoch}.", epoch)
+
+
+def _end(run: _Setup, state: LoopState, how: str, message: str, epochs_done: int) -> FitResult:
+    run.emit({"event": "train_end", "time": time.time(), "state": how, "message": message,
+              "epochs_done": epochs_done, "best_dev_accuracy": state.best_dev_accuracy,
+              "best_epoch": state.best_epoch, "elapsed": state.elapsed(), "steps": state.step,
+              "cpu_seconds": time.process_time() - state.cpu_started})
+    if state.best_model is not None:
+        run.model.load_state_dict(state.best_model)
+    return FitResult(how, message, epochs_done, state.best_dev_accuracy, state.best_epoch, state.history,
+                     state.best_model)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+def _begin_event(run: _Setup, state: LoopState, resumed: bool) -> dict:
+    return {"event": "train_begin", "time": time.time(), "epochs": run.config.epochs, "start_epoch": state.epoch,
+            "start_batch": state.batch, "batches_per_epoch": run.batches_per_epoch,
+            "train_size": len(run.train_data), "dev_size": len(run.dev_data), "batch_size": run.config.batch_size,
+            "parameters": sum(p.numel() for p in run.model.parameters() if p.requires_grad), "resumed": resumed,
+            "world_size": run.world.size}
+
+
+def _batch_event(run: _Setup, state: LoopState, tally: _Tally, loss: float, accuracy: float,
+                 grad_norm: float) -> dict:
+    now = time.monotonic()
+    planned = (run.config.epochs - state.epoch) * run.batches_per_epoch + run.batches_per_epoch - state.batch
+    rate = state.batches_here / (now - state.started)
+    return {"event": "batch_end", "time": time.time(), "epoch": state.epoch, "batch": state.batch,
+            "batches": run.batches_per_epoch, "step": state.step, "loss": loss, "accuracy": accuracy,
+            "running_loss": tally.loss_sum / tally.seen, "running_accuracy": tally.correct / tally.seen,
+            "grad_norm": grad_norm, "sentences_per_second": tally.seen / max(now - tally.started, 1e-9),
+            "elapsed": state.elapsed(), "eta": planned / rate, "lr": run.config.lr}
+
+
+def _epoch_event(run: _Setup, state: LoopState, tally: _Tally, dev: dict, improved: bool) -> dict:
+    seconds = time.monotonic() - tally.started
+    seen = tally.seen
+    return {"event": "epoch_end", "time": time.time(), "epoch": state.epoch, "epochs": run.config.epochs,
+            "train_loss": tally.loss_sum / seen if seen else None,
+            "train_accuracy": tally.correct / seen if seen else None,
+            "dev_loss": dev["loss"], "dev_accuracy": dev["accuracy"], "best_dev_accuracy": state.best_dev_accuracy,
+            "best_epoch": state.best_epoch, "improved": improved, "epoch_seconds": seconds,
+            "elapsed": state.elapsed(), "sentences_per_second": seen / seconds if seconds > 0 else None,
+            "cpu_seconds": time.process_time() - state.cpu_started}
 
 
 @contextmanager
@@ -458,18 +439,3 @@ def stop_on_signals(control: TrainControl, signals=(signal.SIGTERM, signal.SIGIN
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-@torch.no_grad()
-def class_probabilities(model: nn.Module, ids: Sequence[int], device: str | torch.device = "cpu") -> list[float]:
-    """Probabilities of each class for one encoded sentence (with its <sos>/<eos>)."""
-    if not ids:
-        raise TrainingError("there is nothing to classify: the sentence has no tokens")
-    was_training = model.training
-    model.eval()
-    try:
-        tokens = torch.tensor([list(ids)], dtype=torch.long, device=device)  # (1, T)
-        lengths = torch.tensor([len(ids)], dtype=torch.long, device=device)
-        return torch.softmax(model(tokens, lengths).float(), dim=1)[0].tolist()
-    finally:
-        model.train(was_training)

@@ -229,7 +229,7 @@ def stop_leftover_training(runs_dir: Path) -> None:
     """SIGTERM to training processes the pages started (their own sessions outlive the server),
     e.g. when a test failed before pressing Stop; SIGTERM stops training between batches."""
     from sentiment_core.training.jobs import list_jobs
-    from sentiment_core.training.runs import is_process_alive
+    from sentiment_core.training.processes import is_process_alive
 
     for view in list_jobs(runs_dir):
         if not view.active:

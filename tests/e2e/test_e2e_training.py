@@ -9,7 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from sentiment_core.training.runs import read_metrics, read_status
+from sentiment_core.training.metrics import read_metrics
+from sentiment_core.training.store import read_status
 
 RUN_NAME = "e2e-live-curve"
 LIVE_SECONDS = 120  # a cold training process needs a while to load torch and the data on 2 busy cores

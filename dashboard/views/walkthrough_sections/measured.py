@@ -14,7 +14,7 @@ from dashboard.views.walkthrough_sections import TRAINING, page_link
 from sentiment_core.analysis import gradient_flow
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.training.runs import RunError, list_runs
+from sentiment_core.training.store import RunError, list_runs
 
 COMPARISON_ERROR = "wt_comparison_error"  # session_state: why the comparison could not start, shown once
 COMPARISON_POLL_SECONDS = 5.0  # the comparison's runs report once per batch; every few seconds is enough

@@ -10,7 +10,7 @@ from dashboard import resources
 from sentiment_core.analysis import lessons
 from sentiment_core.data.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
 from sentiment_core.data.treebank import TreebankError
-from sentiment_core.training.runs import RunError
+from sentiment_core.training.store import RunError
 
 NEGATION = "This movie was actually neither that funny, nor super witty."
 
