@@ -561,6 +561,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     """
     from sentiment_core.data.corpus import load_corpus
     from sentiment_core.training.distributed import World, save_rank_weights
+    from sentiment_core.training.provenance import record_treebank
     from sentiment_core.models import build_model
     from sentiment_core.training.trainer import TrainControl, fit, stop_on_signals
 
@@ -587,6 +588,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     if main:
         if not resume:
             run_dir = create_run(config, vocab, root=root, name=name, path=run_dir)
+            record_treebank(run_dir, corpus)  # so `evaluate RUN` finds the same data (provenance.py)
         run_dir = Path(run_dir)
         write_json(run_dir / CONFIG, config.to_dict())
         write_status(run_dir, state="running", pid=os.getpid(), pid_started=process_start_time(os.getpid()),
