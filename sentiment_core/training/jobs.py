@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from sentiment_core.training.config import RunConfig, validate
+from sentiment_core.training.config import SECTIONS, RunConfig, section_settings, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
 from sentiment_core.training.runs import (CHECKPOINT, CONFIG, LAST, METRICS, STATUS, STOP_FILE, RunError, RunNotFound, create_run,
                    is_process_alive, process_start_time, read_config, read_status, request_stop, write_json,
@@ -641,14 +641,9 @@ def smooth(values: list[float], weight: float = 0.9) -> list[float]:
     return smoothed
 
 
-SETTINGS_COLUMNS = (
-    ("cell", "model", "cell"), ("layers", "model", "layers"), ("bidirectional", "model", "bidirectional"),
-    ("embedding", "model", "embedding_dim"), ("hidden", "model", "hidden_dim"), ("dropout", "model", "dropout"),
-    ("pooling", "model", "pooling"), ("optimizer", "train", "optimizer"), ("lr", "train", "lr"),
-    ("batch", "train", "batch_size"), ("epochs", "train", "epochs"), ("clip", "train", "clip"),
-    ("bptt", "train", "bptt"), ("seed", "train", "seed"), ("labels", "data", "labels"),
-    ("phrases", "data", "phrases"), ("train_limit", "data", "train_limit"),
-)
+# (column, config section, setting) of the comparison table: the settings the schema marks with a column.
+SETTINGS_COLUMNS = tuple((s.column, s.section, s.key) for section, _, _ in SECTIONS
+                         for s in section_settings(section) if s.column)
 
 
 def comparison_row(view: JobView) -> dict:
