@@ -76,7 +76,8 @@ def add_train_command(commands) -> None:
                                 help="treebank folder (default: $SST_DIR, then data/sst; a resumed run: its own)")
     where = p.add_argument_group("where the run goes")
     target = where.add_mutually_exclusive_group()
-    target.add_argument("--out", metavar="RUN_DIR", default=None, help="the run directory (new, empty, or a queued run)")
+    target.add_argument("--out", metavar="RUN_DIR", default=None,
+                        help="the run directory (new, empty, or a queued run)")
     target.add_argument("--name", default=None, help="run name under the runs folder (default: time and cell)")
     target.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a stopped / interrupted run "
                                                             "(--epochs may raise its epoch count)")

@@ -95,7 +95,8 @@ class ModelConfig:
     cell: str = setting(TUTORIAL_CELL, "recurrent cell: scratch (the tutorial's own RNN layer), rnn / lstm / gru "
                                        "(PyTorch's cells)", choices=CELLS, widget=Widget("Cell"), column="cell")
     tutorial: bool = setting(False, "the tutorial's exact SentimentRNN, which also reads the padding (scratch cell "
-                                    "only)", widget=Widget("Tutorial's exact model", enabled_by=("cell", TUTORIAL_CELL)))
+                                    "only)",
+                             widget=Widget("Tutorial's exact model", enabled_by=("cell", TUTORIAL_CELL)))
     layers: int = setting(1, "stacked recurrent layers", "[1, inf)", widget=Widget("Layers", step=1),
                           column="layers", limit="max_layers")
     bidirectional: bool = setting(False, "also read each sentence right to left", widget=Widget("Bidirectional"),
@@ -122,7 +123,8 @@ class TrainConfig:
                         widget=Widget("Learning rate", step=1e-4, format="%g",
                                       tip="Try 100 to watch training diverge (the run fails with a message)."))
     momentum: float = setting(0.9, "momentum, for sgd only", "[0, 1)",
-                              widget=Widget("Momentum (sgd)", step=0.1, max_value=0.999, enabled_by=("optimizer", "sgd")))
+                              widget=Widget("Momentum (sgd)", step=0.1, max_value=0.999,
+                                            enabled_by=("optimizer", "sgd")))
     weight_decay: float = setting(0.0, "L2 penalty", "[0, inf)")
     batch_size: int = setting(64, "sentences per batch", "[1, inf)", widget=Widget("Batch size", step=8),
                               column="batch", limit="max_batch")

@@ -257,8 +257,9 @@ def limit_problems(config: RunConfig, limits: Limits, shape: DataShape | None = 
     if shape is not None and not problems:
         estimate = estimate_run(config, shape)
         if estimate.minutes > limits.max_run_minutes:
+            epochs = config.train.epochs
             problems.append(f"This run would take about {estimate.minutes:.0f} minutes "
-                            f"({estimate.examples_per_epoch:,} examples x {config.train.epochs} epochs), above this server's "
+                            f"({estimate.examples_per_epoch:,} examples x {epochs} epochs), above this server's "
                             f"limit of {limits.max_run_minutes:g} minutes (SENTIMENT_MAX_RUN_MINUTES); use fewer "
                             "epochs, a smaller model, sentences instead of phrases, or a batch limit per epoch.")
     return problems
