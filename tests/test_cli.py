@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,7 +17,7 @@ from sentiment_core import settings
 from sentiment_core.cli import build_parser, main
 from sentiment_core.cli.progress import CallbackBar, progress_bar
 from sentiment_core.cli.train import config_from_args
-from sentiment_core.training.provenance import TREEBANK_FILE, treebank_for
+from sentiment_core.training.provenance import record_treebank, recorded_treebank, treebank_for
 from sentiment_core.training.runs import read_metrics, read_status
 
 TINY = ["--cell", "gru", "--embedding-dim", "16", "--hidden-dim", "16", "--batch-size", "25",
@@ -149,12 +150,12 @@ def test_treebank_choice_explicit_then_recorded_then_the_usual_search(tmp_path, 
     run = tmp_path / "run"
     run.mkdir()
     assert treebank_for(run, None) == (None, "")  # a run from before the record: the usual search
-    (run / TREEBANK_FILE).write_text(json.dumps({"folder": str(sst_dir), "checksum": "x"}), encoding="utf-8")
+    record_treebank(run, SimpleNamespace(folder=sst_dir, checksum="x"))
+    assert recorded_treebank(run) == {"folder": str(sst_dir), "checksum": "x"}
     assert treebank_for(run, "elsewhere") == ("elsewhere", "")
     folder, note = treebank_for(run, None)
     assert folder == sst_dir and note.startswith("note: ") and str(sst_dir) in note
-    (run / TREEBANK_FILE).write_text(json.dumps({"folder": str(tmp_path / "gone"), "checksum": "x"}),
-                                     encoding="utf-8")
+    record_treebank(run, SimpleNamespace(folder=tmp_path / "gone", checksum="x"))
     folder, note = treebank_for(run, None)
     assert folder is None and note.startswith("warning: ") and "is gone" in note and "--data-dir" in note
 
@@ -167,7 +168,7 @@ def test_a_run_remembers_its_treebank_for_evaluate(tmp_path, sst_dir, monkeypatc
     # Into a pipe: plain lines (start, at most one progress line per few seconds, one per epoch), no redraws.
     assert "\r" not in trained.stderr and len(trained.stderr.splitlines()) <= 6
     assert trained.stderr.splitlines()[-1].startswith("epoch 2/2: ")
-    assert json.loads((run_dir / TREEBANK_FILE).read_text())["folder"] == str(treebank.resolve())
+    assert recorded_treebank(run_dir)["folder"] == str(treebank.resolve())
 
     # No --data-dir, no SST_DIR, no treebank in the data folder: the run's own treebank is used.
     env = {k: v for k, v in os.environ.items() if k != "SST_DIR"}

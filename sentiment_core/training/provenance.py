@@ -1,35 +1,36 @@
 """Which treebank a run was trained on, so `evaluate RUN` can find the same data again.
 
-A new run records the treebank's folder and checksum in `treebank.json` beside its config.json
-(runs.train_run calls `record_treebank`). Commands that need the data for a run choose it with
-`treebank_for`: an explicit --data-dir first, then the recorded folder while it still holds the
-treebank, then the usual search ($SST_DIR, then data/sst). `checksum_warning` says when the
-treebank read differs from the recorded one. Runs from before this file existed have no record
-and use the usual search, as before.
+A new run records the treebank's folder and checksum in its status.json, under "treebank"
+(runs.train_run calls `record_treebank`). status.json is merged, never replaced, so the record
+stays through resumes; a file of its own would change the run directory's fixed set of files.
+Commands that need the data of a run choose it with `treebank_for`: an explicit --data-dir
+first, then the recorded folder while it still holds the treebank, then the usual search
+($SST_DIR, then data/sst). `checksum_warning` says when the treebank read differs from the
+recorded one. Runs from before the record have none and use the usual search, as before.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from sentiment_core.data.text import atomic_write_text
 from sentiment_core.data.treebank import has_treebank
+from sentiment_core.training.runs import STATUS, write_status
 
-TREEBANK_FILE = "treebank.json"
+RECORD = "treebank"  # the key in status.json
 
 
 def record_treebank(run_dir: str | Path, corpus) -> None:
-    """Write the folder and checksum of `corpus` (data.corpus.Corpus) into the run."""
-    record = {"folder": str(Path(corpus.folder).resolve()), "checksum": corpus.checksum}
-    atomic_write_text(Path(run_dir) / TREEBANK_FILE, json.dumps(record, indent=1))
+    """Keep the folder and checksum of `corpus` (data.corpus.Corpus) in the run's status."""
+    write_status(Path(run_dir), **{RECORD: {"folder": str(Path(corpus.folder).resolve()), "checksum": corpus.checksum}})
 
 
 def recorded_treebank(run_dir: str | Path) -> dict | None:
-    """{"folder", "checksum"} of the run's treebank, or None when it recorded none (or the file is damaged)."""
+    """{"folder", "checksum"} of the run's treebank, or None when it recorded none (or its status is damaged)."""
     try:
-        record = json.loads((Path(run_dir) / TREEBANK_FILE).read_text(encoding="utf-8"))
+        status = json.loads((Path(run_dir) / STATUS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    record = status.get(RECORD) if isinstance(status, dict) else None
     if not isinstance(record, dict) or not isinstance(record.get("folder"), str):
         return None
     return record
