@@ -1,26 +1,32 @@
 """The train / evaluate / predict commands, run as separate processes the way users and the dashboard do."""
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from sentiment_core import settings
 from sentiment_core.cli import build_parser, main
+from sentiment_core.cli.progress import CallbackBar, progress_bar
 from sentiment_core.cli.train import config_from_args
 from sentiment_core.training.metrics import read_metrics
 from sentiment_core.training.store import read_status
+from sentiment_core.training.provenance import record_treebank, recorded_treebank, treebank_for
 
 TINY = ["--cell", "gru", "--embedding-dim", "16", "--hidden-dim", "16", "--batch-size", "25",
         "--train-limit", "200", "--eval-limit", "60"]
 
 
-def cli(*args, timeout=120):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def cli(*args, timeout=120, env=None):
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "sentiment_core", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env)
 
@@ -107,3 +113,85 @@ def test_sigterm_stops_a_training_process_with_a_loadable_run(tmp_path, sst_dir)
     assert read_status(run_dir)["state"] == "stopped"
     assert "stopped" in out and "--resume" in out
     assert cli("predict", run_dir, "fine", "--json").returncode == 0
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--lr", "inf", "learning rate must be a finite number"),
+    ("--clip", "inf", "clip must be a finite number"),
+    ("--weight-decay", "nan", "weight_decay must be a finite number"),
+    ("--weight-decay", "-1", "weight_decay must be at least 0"),
+    ("--momentum", "1", "momentum must be in [0, 1)"),
+    ("--bptt", "-3", "bptt must be a whole number of at least 1 or none"),
+])
+def test_bad_numbers_are_refused_in_one_line_before_anything_is_created(tmp_path, capsys, option, value, message):
+    assert main(["train", option, value, "--out", str(tmp_path / "new")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert not (tmp_path / "new").exists()
+
+
+def test_progress_off_a_terminal_is_a_plain_line_every_interval():
+    log = io.StringIO()
+    bar = progress_bar(200, "epoch 1", unit="batch", stream=log, interval=0.2)
+    started = time.monotonic()
+    while time.monotonic() - started < 1.1:
+        bar.set_postfix_str("loss 0.5", refresh=False)
+        bar.update(1)
+        time.sleep(0.005)
+    bar.close()
+    lines = log.getvalue().split("\n")
+    assert "\r" not in log.getvalue() and lines[-1] == ""  # newline-terminated, never a redraw
+    assert 2 <= len(lines) - 1 <= 6 and lines[0].startswith("epoch 1: ") and "loss 0.5" in lines[0]
+    quiet = io.StringIO()
+    CallbackBar("Downloading treebank", stream=quiet).close()  # nothing to report: nothing drawn
+    assert quiet.getvalue() == ""
+
+
+def test_treebank_choice_explicit_then_recorded_then_the_usual_search(tmp_path, sst_dir):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert treebank_for(run, None) == (None, "")  # a run from before the record: the usual search
+    record_treebank(run, SimpleNamespace(folder=sst_dir, checksum="x"))
+    assert recorded_treebank(run) == {"folder": str(sst_dir), "checksum": "x"}
+    assert treebank_for(run, "elsewhere") == ("elsewhere", "")
+    folder, note = treebank_for(run, None)
+    assert folder == sst_dir and note.startswith("note: ") and str(sst_dir) in note
+    record_treebank(run, SimpleNamespace(folder=tmp_path / "gone", checksum="x"))
+    folder, note = treebank_for(run, None)
+    assert folder is None and note.startswith("warning: ") and "is gone" in note and "--data-dir" in note
+
+
+def test_a_run_remembers_its_treebank_for_evaluate(tmp_path, sst_dir, monkeypatch, capsys):
+    treebank, run_dir = tmp_path / "treebank", tmp_path / "run"
+    shutil.copytree(sst_dir, treebank)
+    trained = cli("train", *TINY, "--epochs", "2", "--data-dir", treebank, "--out", run_dir)
+    assert trained.returncode == 0, trained.stderr
+    # Into a pipe: plain lines (start, at most one progress line per few seconds, one per epoch), no redraws.
+    assert "\r" not in trained.stderr and len(trained.stderr.splitlines()) <= 6
+    assert trained.stderr.splitlines()[-1].startswith("epoch 2/2: ")
+    assert recorded_treebank(run_dir)["folder"] == str(treebank.resolve())
+
+    # No --data-dir, no SST_DIR, no treebank in the data folder: the run's own treebank is used.
+    env = {k: v for k, v in os.environ.items() if k != "SST_DIR"}
+    env.update(SENTIMENT_DATA_DIR=str(tmp_path / "data"), SENTIMENT_CACHE_DIR=str(settings.default_cache_dir()))
+    evaluated = cli("evaluate", run_dir, "--split", "test", "--json", env=env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["count"] == 2210
+    assert evaluated.stderr == f"note: using the treebank run was trained on, in {treebank.resolve()} " \
+                               "(--data-dir chooses another)\n"
+
+    monkeypatch.delenv("SST_DIR", raising=False)
+    monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(tmp_path / "cache"))
+    test_file = treebank / "test.txt"
+    test_file.write_text("".join(test_file.read_text().splitlines(keepends=True)[:100]))  # the treebank changed
+    assert main(["evaluate", str(run_dir), "--split", "test", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["count"] == 100 and "differs from the one run was trained on" in err
+
+    treebank.rename(tmp_path / "moved")  # the treebank is gone: say so, then the usual search finds none
+    assert main(["evaluate", str(run_dir), "--split", "test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the treebank run was trained on") and "is gone" in err and "error: " in err
+    assert main(["predict", str(run_dir), "a gorgeous , witty , seductive movie .", "--json"]) == 0  # no treebank
+    assert json.loads(capsys.readouterr().out)["tokens"][:2] == ["a", "gorgeous"]

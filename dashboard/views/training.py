@@ -15,152 +15,23 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import training as charts
+from dashboard.views.training_form import K, config_from_widgets, initialise_settings, settings_form
 from sentiment_core.analysis import baselines
 from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
 from sentiment_core.training.metrics import RunMetrics
-from sentiment_core.training.config import CELLS, OPTIMIZERS, POOLINGS, PRESETS, RunConfig, preset, validate
+from sentiment_core.training.config import validate
 from sentiment_core.training.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
 from sentiment_core.training.runs import evaluate_best
 from sentiment_core.training.store import RunError, RunNotFound, read_config
 from sentiment_core.data.treebank import TreebankError
 
 POLL_SECONDS = 1.0
-CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"
-K = "train_"                           # prefix of this page's widget keys
 WATCH = "train_watch"                  # session_state / selectbox: the run shown in the live panel
 FLASH = "train_flash"                  # session_state: (kind, message) to show after a rerun
-SCHEME_NAMES = {2: "2: negative / positive", 3: "3: negative / neutral / positive", 5: "5: very negative ... very positive"}
 STATE_ICONS = {"queued": ":material/schedule:", "starting": ":material/rocket_launch:", "running": ":material/sync:",
                "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:",
                "interrupted": ":material/warning:", "broken": ":material/broken_image:"}
-
-# Widget key -> (config section, field). Optional settings ("0 = off") are converted below.
-FIELDS = {
-    "cell": ("model", "cell"), "tutorial": ("model", "tutorial"), "layers": ("model", "layers"),
-    "bidirectional": ("model", "bidirectional"), "embedding_dim": ("model", "embedding_dim"),
-    "hidden_dim": ("model", "hidden_dim"), "dropout": ("model", "dropout"), "pooling": ("model", "pooling"),
-    "optimizer": ("train", "optimizer"), "lr": ("train", "lr"), "momentum": ("train", "momentum"),
-    "batch_size": ("train", "batch_size"), "epochs": ("train", "epochs"), "seed": ("train", "seed"),
-    "labels": ("data", "labels"), "phrases": ("data", "phrases"), "min_freq": ("data", "min_freq"),
-}
-OPTIONAL = {  # widget key -> (config section, field): 0 in the widget means None in the config
-    "clip": ("train", "clip"), "bptt": ("train", "bptt"), "max_batches": ("train", "max_batches"),
-    "patience": ("train", "patience"), "train_limit": ("data", "train_limit"), "eval_limit": ("data", "eval_limit"),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Settings <-> widgets
-
-
-def widget_values(config: RunConfig) -> dict:
-    values = {key: getattr(getattr(config, section), name) for key, (section, name) in FIELDS.items()}
-    for key, (section, name) in OPTIONAL.items():
-        values[key] = getattr(getattr(config, section), name) or 0
-    values["lr"], values["dropout"], values["momentum"] = (float(values["lr"]), float(values["dropout"]),
-                                                           float(values["momentum"]))
-    values["clip"] = float(values["clip"])
-    return values
-
-
-def config_from_widgets(preset_name: str) -> RunConfig:
-    config = RunConfig(preset=None if preset_name == CUSTOM else preset_name)
-    for key, (section, name) in FIELDS.items():
-        setattr(getattr(config, section), name, st.session_state[K + key])
-    for key, (section, name) in OPTIONAL.items():
-        value = st.session_state[K + key]
-        setattr(getattr(config, section), name, value if value else None)
-    if config.model.cell != "scratch":
-        config.model.tutorial = False  # the tutorial's exact model exists for the scratch cell only
-    if config.preset and config.to_dict() != base_config(config.preset).to_dict():
-        config.preset = f"{config.preset} (changed)"
-    return config
-
-
-def base_config(preset_name: str) -> RunConfig:
-    return RunConfig() if preset_name == CUSTOM else preset(preset_name)
-
-
-def apply_preset() -> None:
-    """on_change of the preset box: fill every setting from the chosen preset."""
-    for key, value in widget_values(base_config(st.session_state[K + "preset"])).items():
-        st.session_state[K + key] = value
-
-
-def initialise_settings() -> list[str]:
-    """First visit (or after another page): settings from the query parameters `preset` and `cell`."""
-    notes = []
-    if K + "preset" in st.session_state and K + "cell" in st.session_state:
-        return notes
-    wanted = st.query_params.get("preset", "seed")
-    if wanted not in PRESETS and wanted != CUSTOM:
-        notes.append(f"There is no preset called {wanted!r}; the settings start from the seed preset "
-                     f"(choose one of {', '.join(PRESETS)}).")
-        wanted = "seed"
-    st.session_state[K + "preset"] = wanted
-    apply_preset()
-    cell = st.query_params.get("cell")
-    if cell is not None:
-        if cell in CELLS:
-            st.session_state[K + "cell"] = cell
-        else:
-            notes.append(f"There is no cell called {cell!r}; keeping the preset's (choose one of {', '.join(CELLS)}).")
-    return notes
-
-
-def settings_form(limits) -> str:
-    """The settings widgets; returns the chosen preset name."""
-    choices = [*PRESETS, CUSTOM]
-    preset_name = st.selectbox("Preset", choices, key=K + "preset", on_change=apply_preset,
-                               format_func=lambda n: "custom (library defaults)" if n == CUSTOM else n,
-                               help="`seed` is the tutorial's vanilla RNN and settings; `best-2/3/5` are tuned per "
-                                    "label scheme. Choosing one fills every setting below; change any of them.")
-    model_col, train_col, data_col = st.columns(3)
-    with model_col:
-        st.markdown("**Model**")
-        st.selectbox("Cell", CELLS, key=K + "cell",
-                     help="scratch: the tutorial's own RNN layer; rnn / lstm / gru: PyTorch's cells.")
-        st.checkbox("Tutorial's exact model", key=K + "tutorial", disabled=st.session_state[K + "cell"] != "scratch",
-                    help="The seed's SentimentRNN, which also reads the padding (scratch cell only).")
-        st.number_input("Layers", min_value=1, step=1, key=K + "layers", help=f"Limit: {limits.max_layers}.")
-        st.checkbox("Bidirectional", key=K + "bidirectional", help="Also read each sentence right to left.")
-        st.number_input("Embedding size", min_value=1, step=10, key=K + "embedding_dim",
-                        help=f"Limit: {limits.max_embedding}.")
-        st.number_input("Hidden size", min_value=1, step=16, key=K + "hidden_dim",
-                        help=f"Per direction. Limit: {limits.max_hidden}.")
-        st.number_input("Dropout", min_value=0.0, max_value=0.95, step=0.05, key=K + "dropout")
-        st.selectbox("Sentence summary (pooling)", POOLINGS, key=K + "pooling",
-                     help="last: the final hidden state; max / mean: over every step.")
-    with train_col:
-        st.markdown("**Training**")
-        st.selectbox("Optimizer", OPTIMIZERS, key=K + "optimizer")
-        st.number_input("Learning rate", min_value=0.0, format="%g", step=1e-4, key=K + "lr",
-                        help="Try 100 to watch training diverge (the run fails with a message).")
-        # Rendered always (disabled when unused): Streamlit forgets the value of a widget not drawn.
-        st.number_input("Momentum (sgd)", min_value=0.0, max_value=0.999, step=0.1, key=K + "momentum",
-                        disabled=st.session_state[K + "optimizer"] != "sgd")
-        st.number_input("Batch size", min_value=1, step=8, key=K + "batch_size", help=f"Limit: {limits.max_batch}.")
-        st.number_input("Epochs", min_value=1, step=1, key=K + "epochs", help=f"Limit: {limits.max_epochs}.")
-        st.number_input("Gradient clipping (max norm, 0 = off)", min_value=0.0, step=1.0, format="%g", key=K + "clip")
-        st.number_input("Truncated BPTT (steps, 0 = full)", min_value=0, step=5, key=K + "bptt",
-                        help="Backpropagate through at most this many steps.")
-        st.number_input("Seed", min_value=0, step=1, key=K + "seed", help="Same seed, same curve.")
-    with data_col:
-        st.markdown("**Data**")
-        st.selectbox("Label scheme", (2, 3, 5), key=K + "labels", format_func=SCHEME_NAMES.get)
-        st.checkbox("Train on phrases", key=K + "phrases",
-                    help="Every labelled phrase of the training trees (about 18 times more examples); dev and "
-                         "test stay whole sentences.")
-        st.number_input("Minimum word count for the vocabulary", min_value=1, step=1, key=K + "min_freq")
-        st.number_input("Batches per epoch (0 = all)", min_value=0, step=50, key=K + "max_batches",
-                        help="The tutorial's demo stops each epoch after 200 batches.")
-        st.number_input("Early stopping patience (epochs, 0 = off)", min_value=0, step=1, key=K + "patience")
-        st.number_input("Use only the first N training examples (0 = all)", min_value=0, step=100,
-                        key=K + "train_limit", help="For a quick demo.")
-        st.number_input("Use only the first N dev / test sentences (0 = all)", min_value=0, step=100,
-                        key=K + "eval_limit")
-    return preset_name
 
 
 # ---------------------------------------------------------------------------------------------

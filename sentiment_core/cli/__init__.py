@@ -22,11 +22,14 @@ def add_data_command(commands) -> None:
 
 def run_data(args) -> int:
     from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.cli.progress import ProgressBar
+    from sentiment_core.cli.progress import CallbackBar
     from sentiment_core.analysis.stats import data_summary, format_summary
 
-    bar = ProgressBar(None, "Downloading treebank", unit="B")
-    corpus = load_corpus(args.data_dir, download=True, progress=lambda done, total: bar.update(done, total))
+    bar = CallbackBar("Downloading treebank", unit="B", unit_scale=True, unit_divisor=1024)
+    try:
+        corpus = load_corpus(args.data_dir, download=True, progress=bar)
+    finally:
+        bar.close()
     summary = data_summary(corpus, args.labels, args.phrases, args.min_freq)
     print(json.dumps(summary) if args.json else format_summary(summary))
     return 0
@@ -43,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Modules that add sub-commands (train, evaluate, predict, bench) through add_commands(subparsers).
-EXTRA_COMMAND_MODULES: list[str] = ["train", "bench", "health"]
+# Modules that add sub-commands through add_commands(subparsers): one module per command.
+EXTRA_COMMAND_MODULES: list[str] = ["train", "evaluate", "predict", "bench", "health"]
 
 
 def main(argv=None) -> int:

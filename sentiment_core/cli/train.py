@@ -1,4 +1,4 @@
-"""Sub-commands `train`, `evaluate` and `predict` (registered in sentiment_core.cli.EXTRA_COMMAND_MODULES).
+"""The `train` command; its setting options are generated from the schema in training/config.py.
 
 `train(argv)` runs the train command as a function, as the dashboard's background process
 does with `python -m sentiment_core train ... --out RUN_DIR`.
@@ -11,39 +11,25 @@ import sys
 import time
 from pathlib import Path
 
-from sentiment_core.training.config import CELLS, OPTIMIZERS, POOLINGS, RunConfig, preset
+from sentiment_core.training.config import (PRESETS, SECTIONS, SETTINGS, RunConfig, Setting, preset,
+                                            section_settings, validate, with_changes)
 
-# CLI option -> (config section, field). Options left out keep the preset's (or default) value.
-OPTION_FIELDS = {
-    "labels": ("data", "labels"), "phrases": ("data", "phrases"), "min_freq": ("data", "min_freq"),
-    "max_vocab": ("data", "max_vocab"), "train_limit": ("data", "train_limit"), "eval_limit": ("data", "eval_limit"),
-    "cell": ("model", "cell"), "embedding_dim": ("model", "embedding_dim"), "hidden_dim": ("model", "hidden_dim"),
-    "layers": ("model", "layers"), "bidirectional": ("model", "bidirectional"), "dropout": ("model", "dropout"),
-    "pooling": ("model", "pooling"), "vectors": ("model", "vectors"), "freeze_vectors": ("model", "freeze_vectors"),
-    "tutorial": ("model", "tutorial"),
-    "optimizer": ("train", "optimizer"), "lr": ("train", "lr"), "weight_decay": ("train", "weight_decay"),
-    "momentum": ("train", "momentum"), "clip": ("train", "clip"), "epochs": ("train", "epochs"),
-    "batch_size": ("train", "batch_size"), "max_batches": ("train", "max_batches"), "bptt": ("train", "bptt"),
-    "patience": ("train", "patience"), "seed": ("train", "seed"), "bucketing": ("train", "bucketing"),
-    "probe_every": ("train", "probe_every"), "reweight": ("train", "reweight"),
-}
+OFF_WORDS = ("none", "off", "0")  # what switches an optional setting off on the command line
 
 
-def _int_or_none(text: str):
-    """A whole number, or 'none' / '0' for "off" (clip, bptt, patience, max batches)."""
-    if text.strip().lower() in ("none", "off", "0"):
+def int_or_none(text: str):
+    """A whole number, or 'none' / '0' for "off" (bptt, patience, max batches, limits)."""
+    if text.strip().lower() in OFF_WORDS:
         return None
     try:
-        value = int(text)
+        return int(text)  # a negative one is refused by validate (or the command), in one line
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number or 'none', not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number or 'none', not {text!r}")
-    return value
 
 
-def _float_or_none(text: str):
-    if text.strip().lower() in ("none", "off", "0"):
+def float_or_none(text: str):
+    """A number, or 'none' / '0' for "off" (clip)."""
+    if text.strip().lower() in OFF_WORDS:
         return None
     try:
         return float(text)
@@ -51,9 +37,31 @@ def _float_or_none(text: str):
         raise argparse.ArgumentTypeError(f"expected a number or 'none', not {text!r}") from None
 
 
-def add_train_command(commands) -> None:
-    from sentiment_core.training.config import PRESETS
+def option_for(s: Setting) -> dict:
+    """add_argument's keywords for one setting."""
+    if s.kind is bool:
+        return {"action": argparse.BooleanOptionalAction, "help": s.help}
+    options = {"help": s.help, "type": s.kind}
+    if s.choices:
+        options["choices"] = s.choices
+    elif s.optional and s.kind in (int, float):
+        options["type"] = int_or_none if s.kind is int else float_or_none
+    if s.metavar:
+        options["metavar"] = s.metavar
+    return options
 
+
+def add_setting_options(parser: argparse.ArgumentParser) -> dict[str, argparse._ArgumentGroup]:
+    """One option per setting, in a group per config section; returns the groups by section."""
+    groups = {}
+    for section, _, title in SECTIONS:
+        groups[section] = parser.add_argument_group(title)
+        for s in section_settings(section):
+            groups[section].add_argument(s.flag, **option_for(s))
+    return groups
+
+
+def add_train_command(commands) -> None:
     # Options not given stay absent (SUPPRESS), so only what was typed overrides the preset,
     # 'none' included ('--clip none' switches a preset's clipping off).
     p = commands.add_parser("train", help="train a model; the run (config, metrics, checkpoint) goes to a directory",
@@ -63,49 +71,13 @@ def add_train_command(commands) -> None:
                    help="start from a named preset (default: the defaults)")
     p.add_argument("--config", metavar="FILE", default=None,
                    help="start from a RunConfig JSON file (e.g. a run's config.json)")
-    data = p.add_argument_group("data")
-    data.add_argument("--labels", type=int, choices=(2, 3, 5), help="label scheme")
-    data.add_argument("--phrases", action=argparse.BooleanOptionalAction,
-                      help="train on every labelled phrase of train (dev / test stay sentences)")
-    data.add_argument("--min-freq", type=int, help="vocabulary: minimum count in training sentences")
-    data.add_argument("--max-vocab", type=_int_or_none, help="vocabulary: at most this many words")
-    data.add_argument("--train-limit", type=_int_or_none, help="use only the first N training examples")
-    data.add_argument("--eval-limit", type=_int_or_none, help="use only the first N dev / test sentences")
-    data.add_argument("--data-dir", default=None, help="treebank folder (default: $SST_DIR, then data/sst)")
-    model = p.add_argument_group("model")
-    model.add_argument("--cell", choices=CELLS, help="recurrent cell")
-    model.add_argument("--tutorial", action=argparse.BooleanOptionalAction,
-                       help="the tutorial's exact SentimentRNN (scratch cell, padding read as words)")
-    model.add_argument("--embedding-dim", type=int, help="size of a word vector")
-    model.add_argument("--hidden-dim", type=int, help="size of the hidden state (per direction)")
-    model.add_argument("--layers", type=int, help="stacked recurrent layers")
-    model.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
-                       help="also read right to left")
-    model.add_argument("--dropout", type=float, help="dropout on embeddings, between layers, before the output")
-    model.add_argument("--pooling", choices=POOLINGS, help="sentence summary over time")
-    model.add_argument("--vectors", metavar="FILE", help="GloVe-format text file of pretrained word vectors")
-    model.add_argument("--freeze-vectors", action=argparse.BooleanOptionalAction,
-                       help="keep pretrained vectors fixed")
-    train = p.add_argument_group("training")
-    train.add_argument("--epochs", type=int, help="passes over the training data")
-    train.add_argument("--batch-size", type=int, help="examples per batch")
-    train.add_argument("--lr", type=float, help="learning rate")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, help="adam or sgd")
-    train.add_argument("--momentum", type=float, help="sgd momentum")
-    train.add_argument("--weight-decay", type=float, help="L2 penalty")
-    train.add_argument("--clip", type=_float_or_none, help="clip the gradient's global norm ('none': off)")
-    train.add_argument("--bptt", type=_int_or_none, help="truncated backpropagation: k steps ('none': full)")
-    train.add_argument("--max-batches", type=_int_or_none, help="end each epoch after N batches")
-    train.add_argument("--patience", type=_int_or_none, help="early stopping patience in epochs ('none': off)")
-    train.add_argument("--seed", type=int, help="random seed (same seed, same curve)")
-    train.add_argument("--bucketing", action=argparse.BooleanOptionalAction,
-                       help="batch sentences of similar length together")
-    train.add_argument("--reweight", action=argparse.BooleanOptionalAction,
-                       help="weight the loss so classes count as among training sentences (for --phrases)")
-    train.add_argument("--probe-every", type=int, help="gradient-through-time probe every N epochs (0: never)")
+    groups = add_setting_options(p)
+    groups["data"].add_argument("--data-dir", default=None,
+                                help="treebank folder (default: $SST_DIR, then data/sst; a resumed run: its own)")
     where = p.add_argument_group("where the run goes")
     target = where.add_mutually_exclusive_group()
-    target.add_argument("--out", metavar="RUN_DIR", default=None, help="the run directory (new, empty, or a queued run)")
+    target.add_argument("--out", metavar="RUN_DIR", default=None,
+                        help="the run directory (new, empty, or a queued run)")
     target.add_argument("--name", default=None, help="run name under the runs folder (default: time and cell)")
     target.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a stopped / interrupted run "
                                                             "(--epochs may raise its epoch count)")
@@ -115,6 +87,11 @@ def add_train_command(commands) -> None:
     p.add_argument("--quiet", action="store_true", default=False, help="no progress bars")
     p.add_argument("--json", action="store_true", default=False, help="print the final status as one JSON object")
     p.set_defaults(run=run_train)
+
+
+def given_settings(args) -> dict:
+    """The settings typed on the command line (the others are absent from `args`)."""
+    return {key: getattr(args, key) for key in SETTINGS if hasattr(args, key)}
 
 
 def config_from_args(args) -> RunConfig:
@@ -130,68 +107,47 @@ def config_from_args(args) -> RunConfig:
             raise ValueError("give either --preset or --config, not both")
     else:
         config = preset(args.preset) if args.preset else RunConfig()
-    for option, (section, name) in OPTION_FIELDS.items():
-        if hasattr(args, option):  # given on the command line
-            setattr(getattr(config, section), name, getattr(args, option))
-    if hasattr(args, "cell") and args.cell != "scratch" and not hasattr(args, "tutorial"):
-        config.model.tutorial = False  # e.g. --preset seed --cell lstm: the tutorial model is scratch only
-    return config
+    return with_changes(config, given_settings(args))
 
 
-class ProgressPrinter:
-    """A progress bar per epoch on stderr and one summary line per epoch."""
+def progress_printer(stream=None):
+    """A trainer callback: a progress bar per epoch on stderr and one summary line per epoch."""
+    from sentiment_core.cli.progress import progress_bar
+    from sentiment_core.training.trainer import Callback
 
-    def __init__(self, stream=None):
-        from sentiment_core.training.trainer import Callback
+    stream = stream or sys.stderr
 
-        self.stream = stream or sys.stderr
-        self.bar = None
-        printer = self
+    class ProgressPrinter(Callback):
+        bar = None
 
-        class _Callback(Callback):
-            def on_train_begin(self, event, control):
-                printer.begin(event)
+        def on_train_begin(self, event, control):
+            where = f" from epoch {event['start_epoch']}" if event["resumed"] else ""
+            print(f"training {event['parameters']:,} weights on {event['train_size']:,} examples, "
+                  f"{event['batches_per_epoch']} batches per epoch{where}", file=stream, flush=True)
 
-            def on_batch_end(self, event, control):
-                printer.batch(event)
+        def on_batch_end(self, event, control):
+            if self.bar is None:
+                self.bar = progress_bar(event["batches"], f"epoch {event['epoch']}", unit="batch", stream=stream)
+            self.bar.set_postfix_str(f"loss {event['running_loss']:.3f} acc {event['running_accuracy']:.1%} "
+                                     f"{event['sentences_per_second']:.0f} sent/s", refresh=False)
+            self.bar.update(event["batch"] - self.bar.n)
 
-            def on_epoch_end(self, event, control):
-                printer.epoch(event)
+        def on_epoch_end(self, event, control):
+            self.close_bar()
+            print(f"epoch {event['epoch']}/{event['epochs']}: train loss {event['train_loss']:.3f} "
+                  f"acc {event['train_accuracy']:.1%} | dev loss {event['dev_loss']:.3f} "
+                  f"acc {event['dev_accuracy']:.1%}{'  (best)' if event['improved'] else ''} "
+                  f"| {event['epoch_seconds']:.0f}s", file=stream, flush=True)
 
-            def on_train_end(self, event, control):
-                printer.end(event)
+        def on_train_end(self, event, control):
+            self.close_bar()
 
-        self.callback = _Callback()
+        def close_bar(self):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
 
-    def begin(self, event):
-        where = f" from epoch {event['start_epoch']}" if event["resumed"] else ""
-        self.stream.write(f"training {event['parameters']:,} weights on {event['train_size']:,} examples, "
-                          f"{event['batches_per_epoch']} batches per epoch{where}\n")
-
-    def batch(self, event):
-        from sentiment_core.cli.progress import ProgressBar
-
-        if self.bar is None:
-            self.bar = ProgressBar(event["batches"], f"epoch {event['epoch']}", stream=self.stream)
-        self.bar.update(event["batch"], suffix=f"loss {event['running_loss']:.3f} "
-                                               f"acc {event['running_accuracy']:.1%} "
-                                               f"{event['sentences_per_second']:.0f} sent/s")
-
-    def epoch(self, event):
-        self._close_bar(f"epoch {event['epoch']}/{event['epochs']}: train loss {event['train_loss']:.3f} "
-                        f"acc {event['train_accuracy']:.1%} | dev loss {event['dev_loss']:.3f} "
-                        f"acc {event['dev_accuracy']:.1%}{'  (best)' if event['improved'] else ''} "
-                        f"| {event['epoch_seconds']:.0f}s")
-
-    def end(self, event):
-        self._close_bar("")
-
-    def _close_bar(self, message):
-        if self.bar is not None:
-            self.bar.close(message + " " * 20)
-            self.bar = None
-        elif message:
-            self.stream.write(message + "\n")
+    return ProgressPrinter()
 
 
 def hand_over_slot_quietly(run_dir: Path) -> None:
@@ -207,30 +163,42 @@ def hand_over_slot_quietly(run_dir: Path) -> None:
         print(f"started the next queued run: {path.name}")
 
 
+def checked_config(args) -> RunConfig | None:
+    """The run's settings, validated before anything is created (None: a resumed run keeps its own)."""
+    if args.resume:
+        changed = [SETTINGS[key].flag for key in given_settings(args) if key != "epochs"]
+        if changed or args.preset or args.config:
+            raise ValueError("a resumed run keeps its own settings; only --epochs may change "
+                             f"(remove {', '.join(changed) or '--preset/--config'})")
+        if not hasattr(args, "epochs"):
+            return None
+    config = config_from_args(args)
+    validate(config)
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, not {args.threads}")
+    return config
+
+
 def run_train(args) -> int:
     from sentiment_core.training.distributed import close_world, init_world
+    from sentiment_core.training.provenance import treebank_for
     from sentiment_core.training.runs import train_run
     from sentiment_core.training.store import RunError
 
-    resume = bool(args.resume)
-    if resume:
-        changed = sorted(o for o in OPTION_FIELDS if hasattr(args, o) and o != "epochs")
-        if changed or args.preset or args.config:
-            raise ValueError("a resumed run keeps its own settings; only --epochs may change "
-                             f"(remove {', '.join('--' + o.replace('_', '-') for o in changed) or '--preset/--config'})")
-    config = config_from_args(args) if not resume or hasattr(args, "epochs") else None
+    config = checked_config(args)
+    data_dir, note = treebank_for(args.resume, args.data_dir) if args.resume else (args.data_dir, "")
+    if note:
+        print(note, file=sys.stderr)
     if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, not {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
     world = init_world()  # under torchrun: join the other processes (distributed.py); else a world of one
-    callbacks = [] if args.quiet or not world.is_main else [ProgressPrinter().callback]
+    callbacks = [] if args.quiet or not world.is_main else [progress_printer()]
     started = time.monotonic()
     try:
         run_dir, status = train_run(config, args.resume or args.out, root=args.runs_dir, name=args.name,
-                                    data_dir=args.data_dir, callbacks=callbacks, resume=resume,
+                                    data_dir=data_dir, callbacks=callbacks, resume=bool(args.resume),
                                     device=world.device("cpu"), world=world)
     except RunError:
         raise
@@ -275,103 +243,5 @@ def train(argv: list[str]) -> int:
     return main(["train", *argv])
 
 
-# ---------------------------------------------------------------------------------------------
-# evaluate
-
-
-def add_evaluate_command(commands) -> None:
-    p = commands.add_parser("evaluate", help="loss, accuracy, per-class P/R/F1 and confusion matrix of a run")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
-    p.add_argument("--split", choices=("dev", "test"), default="dev", help="sentences to evaluate on (default dev)")
-    p.add_argument("--limit", type=_int_or_none, help="only the first N sentences")
-    p.add_argument("--data-dir", help="treebank folder (default: $SST_DIR, then data/sst)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(run=run_evaluate)
-
-
-def run_evaluate(args) -> int:
-    from sentiment_core.data.batching import EncodedDataset
-    from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.runs import load_model
-    from sentiment_core.training.evaluation import evaluate
-
-    model, vocab, config, scheme = load_model(args.run_dir)
-    corpus = load_corpus(args.data_dir)
-    examples = corpus.examples(scheme, args.split)[:args.limit]
-    result = evaluate(model, EncodedDataset(examples, vocab), scheme.num_classes, scheme.class_names)
-    result = {"run_dir": str(args.run_dir), "split": args.split, "labels": scheme.num_classes, **result}
-    print(json.dumps(result) if args.json else format_evaluation(result))
-    return 0
-
-
-def format_evaluation(result: dict) -> str:
-    names = result["class_names"]
-    width = max(len(n) for n in names + ["class"])
-    lines = [f"{result['split']}: {result['count']} sentences, accuracy {result['accuracy']:.1%}, "
-             f"loss {result['loss']:.3f}, macro F1 {result['macro_f1']:.3f}", "",
-             f"{'class':<{width}}  precision  recall     f1  support"]
-    for row in result["per_class"]:
-        lines.append(f"{row['label']:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}"
-                     f"  {row['support']:7d}")
-    lines += ["", "confusion (rows: true class, columns: predicted)",
-              " " * width + "  " + " ".join(f"{n[:8]:>8}" for n in names)]
-    for name, row in zip(names, result["confusion"]):
-        lines.append(f"{name:<{width}}  " + " ".join(f"{v:8d}" for v in row))
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# predict
-
-
-def add_predict_command(commands) -> None:
-    p = commands.add_parser("predict", help="classify a sentence with a trained run")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
-    p.add_argument("text", help="the sentence, in quotes")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(run=run_predict)
-
-
-def predict_text(model, vocab, scheme, text: str) -> dict:
-    """Label and class probabilities of one sentence, tokenized and framed as in training."""
-    from sentiment_core.data.text import Tokenizer
-    from sentiment_core.training.evaluation import class_probabilities
-
-    tokens = Tokenizer()(text)
-    if not tokens:
-        raise ValueError("there is nothing to classify: the text is empty; give a sentence in quotes")
-    unknown = [t for t in tokens if t not in vocab]
-    probabilities = class_probabilities(model, vocab.encode(tokens, add_sos_eos=True))
-    best = max(range(len(probabilities)), key=probabilities.__getitem__)
-    note = ""
-    if len(unknown) == len(tokens):
-        note = ("none of the words is in the training vocabulary, so the model sees only <unk>; "
-                "the answer reflects its bias, not the text")
-    return {"text": text, "tokens": tokens, "unknown": unknown, "label": scheme.class_names[best],
-            "probabilities": dict(zip(scheme.class_names, probabilities)), "note": note}
-
-
-def run_predict(args) -> int:
-    from sentiment_core.training.runs import load_model
-
-    if not args.text.strip():  # said before the model is loaded: the text is the problem
-        raise ValueError("there is nothing to classify: the text is empty; give a sentence in quotes")
-    model, vocab, _, scheme = load_model(args.run_dir)
-    result = predict_text(model, vocab, scheme, args.text)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(f"{result['label']}  ({result['probabilities'][result['label']]:.1%})")
-    for name, p in sorted(result["probabilities"].items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<14} {p:6.1%}")
-    if result["unknown"]:
-        print(f"words not in the vocabulary: {', '.join(result['unknown'])}")
-    if result["note"]:
-        print(f"note: {result['note']}")
-    return 0
-
-
 def add_commands(commands) -> None:
     add_train_command(commands)
-    add_evaluate_command(commands)
-    add_predict_command(commands)

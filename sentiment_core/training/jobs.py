@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from sentiment_core.training.config import RunConfig, validate
+from sentiment_core.training.config import SECTIONS, RunConfig, section_settings, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
 from sentiment_core.training.processes import is_process_alive, launch_detached, process_start_time, reap
 from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, RunError, RunNotFound, create_run, gone,
@@ -421,14 +421,9 @@ def delete_run(run_dir: str | Path, *, limits: Limits) -> None:
         delete_run_directory(run_dir)  # a waiting run leaves the queue with its folder
 
 
-SETTINGS_COLUMNS = (
-    ("cell", "model", "cell"), ("layers", "model", "layers"), ("bidirectional", "model", "bidirectional"),
-    ("embedding", "model", "embedding_dim"), ("hidden", "model", "hidden_dim"), ("dropout", "model", "dropout"),
-    ("pooling", "model", "pooling"), ("optimizer", "train", "optimizer"), ("lr", "train", "lr"),
-    ("batch", "train", "batch_size"), ("epochs", "train", "epochs"), ("clip", "train", "clip"),
-    ("bptt", "train", "bptt"), ("seed", "train", "seed"), ("labels", "data", "labels"),
-    ("phrases", "data", "phrases"), ("train_limit", "data", "train_limit"),
-)
+# (column, config section, setting) of the comparison table: the settings the schema marks with a column.
+SETTINGS_COLUMNS = tuple((s.column, s.section, s.key) for section, _, _ in SECTIONS
+                         for s in section_settings(section) if s.column)
 
 
 def comparison_row(view: JobView) -> dict:

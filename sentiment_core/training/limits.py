@@ -35,7 +35,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Mapping
 
-from sentiment_core.training.config import RunConfig
+from sentiment_core.training.config import SETTINGS, RunConfig, get_setting
 
 
 class LimitsError(ValueError):
@@ -247,20 +247,19 @@ def limit_problems(config: RunConfig, limits: Limits, shape: DataShape | None = 
 
     Without `shape` the time estimate is not checked.
     """
-    m, t = config.model, config.train
     problems = []
-    for label, value, field_name in (("epochs", t.epochs, "max_epochs"), ("hidden size", m.hidden_dim, "max_hidden"),
-                                     ("embedding size", m.embedding_dim, "max_embedding"),
-                                     ("layers", m.layers, "max_layers"), ("batch size", t.batch_size, "max_batch")):
-        limit = getattr(limits, field_name)
-        if isinstance(value, (int, float)) and value > limit:
-            problems.append(f"{label.capitalize()} is {value}, above this server's limit of {limit:g} "
-                            f"({ENV_VARS[field_name][0]}); choose {limit:g} or less.")
+    for s in SETTINGS.values():  # the settings the schema caps with a limit, named as on the page
+        value, limit = get_setting(config, s.key), getattr(limits, s.limit) if s.limit else None
+        if limit is not None and isinstance(value, (int, float)) and value > limit:
+            name = s.widget.label if s.widget else s.label
+            problems.append(f"{name} is {value}, above this server's limit of {limit:g} "
+                            f"({ENV_VARS[s.limit][0]}); choose {limit:g} or less.")
     if shape is not None and not problems:
         estimate = estimate_run(config, shape)
         if estimate.minutes > limits.max_run_minutes:
+            epochs = config.train.epochs
             problems.append(f"This run would take about {estimate.minutes:.0f} minutes "
-                            f"({estimate.examples_per_epoch:,} examples x {t.epochs} epochs), above this server's "
+                            f"({estimate.examples_per_epoch:,} examples x {epochs} epochs), above this server's "
                             f"limit of {limits.max_run_minutes:g} minutes (SENTIMENT_MAX_RUN_MINUTES); use fewer "
                             "epochs, a smaller model, sentences instead of phrases, or a batch limit per epoch.")
     return problems

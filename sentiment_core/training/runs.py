@@ -124,6 +124,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     directory; the other ranks return (run_dir or None, their final figures without results).
     """
     from sentiment_core.data.corpus import load_corpus
+    from sentiment_core.training.provenance import record_treebank
     from sentiment_core.models import build_model
     from sentiment_core.training.distributed import World
 
@@ -148,6 +149,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
             if not resume:
                 run_dir = _create_claimed(config, vocab, run_dir, root, name, claims)
                 # The new run's directory exists from here on.
+                record_treebank(run_dir, corpus)  # so `evaluate RUN` finds the same data (provenance.py)
             _mark_running(run_dir, config, resume)
         weights = class_weights(config, corpus, scheme, train_data)
         return _train(model, config, scheme, (train_data, dev_data, test_data), weights, run_dir, world,

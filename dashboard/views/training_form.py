@@ -1,0 +1,111 @@
+"""The training page's settings form, generated from the settings schema (sentiment_core.training.config).
+
+Each setting with a `Widget` in the schema gets one widget here, keyed `train_<setting>`, in the
+column of its config section; `config_from_widgets` reads them back into a RunConfig.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from sentiment_core.training.config import (CELLS, PRESETS, SETTINGS, RunConfig, Setting, get_setting, preset,
+                                            with_changes)
+
+CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"
+K = "train_"                           # prefix of the training page's widget keys
+
+FORM_COLUMNS = (("model", "Model"), ("train", "Training"), ("data", "Data"))
+FORM_SETTINGS = [s for s in SETTINGS.values() if s.widget is not None]
+
+
+def widget_value(s: Setting, value):
+    """A config value as its widget holds it: an optional number that is off is 0."""
+    if s.kind in (int, float) and not s.choices:
+        return s.kind(value or 0)
+    return value
+
+
+def widget_values(config: RunConfig) -> dict:
+    return {s.key: widget_value(s, get_setting(config, s.key)) for s in FORM_SETTINGS}
+
+
+def is_enabled(s: Setting) -> bool:
+    """False for a widget its `enabled_by` setting switches off (e.g. momentum unless sgd)."""
+    needs = s.widget.enabled_by
+    return needs is None or st.session_state[K + needs[0]] == needs[1]
+
+
+def config_from_widgets(preset_name: str) -> RunConfig:
+    """The chosen preset with the form's values on top; a disabled widget's value does not count."""
+    changes = {}
+    for s in FORM_SETTINGS:
+        if is_enabled(s):
+            value = st.session_state[K + s.key]
+            changes[s.key] = None if s.optional and not value else value  # 0 = off
+    config = with_changes(base_config(preset_name), changes)
+    if config.preset and config.to_dict() != base_config(config.preset).to_dict():
+        config.preset = f"{config.preset} (changed)"
+    return config
+
+
+def base_config(preset_name: str) -> RunConfig:
+    return RunConfig() if preset_name == CUSTOM else preset(preset_name)
+
+
+def apply_preset() -> None:
+    """on_change of the preset box: fill every setting from the chosen preset."""
+    for key, value in widget_values(base_config(st.session_state[K + "preset"])).items():
+        st.session_state[K + key] = value
+
+
+def initialise_settings() -> list[str]:
+    """First visit (or after another page): settings from the query parameters `preset` and `cell`."""
+    notes = []
+    if K + "preset" in st.session_state and K + "cell" in st.session_state:
+        return notes
+    wanted = st.query_params.get("preset", "seed")
+    if wanted not in PRESETS and wanted != CUSTOM:
+        notes.append(f"There is no preset called {wanted!r}; the settings start from the seed preset "
+                     f"(choose one of {', '.join(PRESETS)}).")
+        wanted = "seed"
+    st.session_state[K + "preset"] = wanted
+    apply_preset()
+    cell = st.query_params.get("cell")
+    if cell is not None:
+        if cell in CELLS:
+            st.session_state[K + "cell"] = cell
+        else:
+            notes.append(f"There is no cell called {cell!r}; keeping the preset's (choose one of {', '.join(CELLS)}).")
+    return notes
+
+
+def settings_form(limits) -> str:
+    """The settings widgets; returns the chosen preset name."""
+    choices = [*PRESETS, CUSTOM]
+    preset_name = st.selectbox("Preset", choices, key=K + "preset", on_change=apply_preset,
+                               format_func=lambda n: "custom (library defaults)" if n == CUSTOM else n,
+                               help="`seed` is the tutorial's vanilla RNN and settings; `best-2/3/5` are tuned per "
+                                    "label scheme. Choosing one fills every setting below; change any of them.")
+    for column, (section, title) in zip(st.columns(len(FORM_COLUMNS)), FORM_COLUMNS):
+        with column:
+            st.markdown(f"**{title}**")
+            for s in FORM_SETTINGS:
+                if s.section == section:
+                    setting_widget(s, limits)
+    return preset_name
+
+
+def setting_widget(s: Setting, limits) -> None:
+    """One setting's widget. A disabled one is still drawn: Streamlit forgets the value of a widget not drawn."""
+    w = s.widget
+    tip = " ".join(filter(None, [s.help[0].upper() + s.help[1:] + ".", w.tip,
+                                 f"Limit: {getattr(limits, s.limit):g}." if s.limit else ""]))
+    common = {"key": K + s.key, "help": tip, "disabled": not is_enabled(s)}
+    if s.kind is bool:
+        st.checkbox(w.label, **common)
+    elif s.choices:
+        st.selectbox(w.label, s.choices, format_func=w.names.get if w.names else str, **common)
+    else:  # an optional number is off at 0; a closed range's end is the box's end
+        number = s.kind
+        st.number_input(w.label, min_value=number(0 if s.optional else s.interval[0]),
+                        max_value=None if w.max_value is None else number(w.max_value),
+                        step=None if w.step is None else number(w.step), format=w.format, **common)

@@ -1,0 +1,58 @@
+"""The `evaluate` command: a run's best checkpoint on dev or test, on the treebank it was trained on."""
+from __future__ import annotations
+
+import json
+import sys
+
+from sentiment_core.cli.train import int_or_none
+
+
+def add_commands(commands) -> None:
+    p = commands.add_parser("evaluate", help="loss, accuracy, per-class P/R/F1 and confusion matrix of a run")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    p.add_argument("--split", choices=("dev", "test"), default="dev", help="sentences to evaluate on (default dev)")
+    p.add_argument("--limit", type=int_or_none, help="only the first N sentences")
+    p.add_argument("--data-dir", help="treebank folder (default: the one the run was trained on, then $SST_DIR, "
+                                      "then data/sst)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args) -> int:
+    from sentiment_core.data.batching import EncodedDataset
+    from sentiment_core.data.corpus import load_corpus
+    from sentiment_core.training.provenance import checksum_warning, treebank_for
+    from sentiment_core.training.runs import load_model
+    from sentiment_core.training.evaluation import evaluate
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1 (or none), not {args.limit}")
+    model, vocab, config, scheme = load_model(args.run_dir)
+    data_dir, note = treebank_for(args.run_dir, args.data_dir)
+    if note:
+        print(note, file=sys.stderr)
+    corpus = load_corpus(data_dir)
+    warning = checksum_warning(args.run_dir, corpus)
+    if warning:
+        print(warning, file=sys.stderr)
+    examples = corpus.examples(scheme, args.split)[:args.limit]
+    result = evaluate(model, EncodedDataset(examples, vocab), scheme.num_classes, scheme.class_names)
+    result = {"run_dir": str(args.run_dir), "split": args.split, "labels": scheme.num_classes, **result}
+    print(json.dumps(result) if args.json else format_evaluation(result))
+    return 0
+
+
+def format_evaluation(result: dict) -> str:
+    names = result["class_names"]
+    width = max(len(n) for n in names + ["class"])
+    lines = [f"{result['split']}: {result['count']} sentences, accuracy {result['accuracy']:.1%}, "
+             f"loss {result['loss']:.3f}, macro F1 {result['macro_f1']:.3f}", "",
+             f"{'class':<{width}}  precision  recall     f1  support"]
+    for row in result["per_class"]:
+        lines.append(f"{row['label']:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}"
+                     f"  {row['support']:7d}")
+    lines += ["", "confusion (rows: true class, columns: predicted)",
+              " " * width + "  " + " ".join(f"{n[:8]:>8}" for n in names)]
+    for name, row in zip(names, result["confusion"]):
+        lines.append(f"{name:<{width}}  " + " ".join(f"{v:8d}" for v in row))
+    return "\n".join(lines)
