@@ -14,12 +14,11 @@ import sys
 import pytest
 import torch
 
-from sentiment_core.models import RecurrentEncoder, native, native_build, packed_layout, recurrences, run_packed
+from sentiment_core.models import RecurrentEncoder, native, native_build, packed_layout, recurrences_torch, run_packed
 from sentiment_core.models.native import NativeArgumentError
 
 LENGTHS = (9, 4, 9, 1, 6, 2, 12)  # ties, a one-word sentence, sorted nowhere
-TORCH_LOOPS = ("rnn_forward_torch", "rnn_backward_torch", "lstm_forward_torch", "lstm_backward_torch",
-               "gru_forward_torch", "gru_backward_torch")
+TORCH_LOOPS = ("rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward")
 
 
 @pytest.fixture
@@ -47,7 +46,7 @@ def forbid_torch_loops(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the torch loop ran where the compiled one should have")
     for name in TORCH_LOOPS:
-        monkeypatch.setattr(recurrences, name, refuse)
+        monkeypatch.setattr(recurrences_torch, name, refuse)
 
 
 # ---------------------------------------------------------------- plain autograd, written here

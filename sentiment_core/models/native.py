@@ -112,14 +112,13 @@ class Kernels:
                             _check("new", new, (N, H)), _check("out", out, (N, H)), scratch.data_ptr(),
                             zeros.data_ptr())
 
-    def gru_backward(self, dh, rz, hn, new, out, w_hh, sizes, cut: int, dx, dhp) -> None:
-        """dh (N, H) dLoss/dh_t (used as scratch); fills dx and dhp (N, 3H) (see gru_backward in C)."""
+    def gru_backward(self, dh, rz, hn, new, h_prev, w_hh, sizes, cut: int, dx, dhp) -> None:
+        """dh (N, H) dLoss/dh_t (used as scratch); h_prev (N, H) packed h_{t-1}; fills dx and dhp (N, 3H)."""
         H, steps, c_sizes, N = _layout(w_hh, sizes, 3)
-        zeros = torch.zeros(H)
         self._c.gru_backward(steps, c_sizes, H, int(cut), _check("dh", dh, (N, H)), _check("rz", rz, (N, 2 * H)),
-                             _check("hn", hn, (N, H)), _check("new", new, (N, H)), _check("out", out, (N, H)),
+                             _check("hn", hn, (N, H)), _check("new", new, (N, H)), _check("h_prev", h_prev, (N, H)),
                              _check("dx", dx, (N, 3 * H)), _check("dhp", dhp, (N, 3 * H)),
-                             _check("w_hh", w_hh, (3 * H, H)), zeros.data_ptr())
+                             _check("w_hh", w_hh, (3 * H, H)))
 
 
 def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
@@ -130,7 +129,7 @@ def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
         "lstm_forward": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr],
         "lstm_backward": [i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
         "gru_forward": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
-        "gru_backward": [i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
+        "gru_backward": [i64, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr],
     }
     for name, argtypes in signatures.items():
         function = getattr(library, name)

@@ -158,9 +158,8 @@ void rnn_forward(int64_t steps, const int64_t *sizes, int64_t H, float *out, con
 /* In: dz (N, H) holds dLoss/dh_t from above; out (N, H) h_t. Out: dz = dLoss/d(pre-activation). */
 void rnn_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dz,
                   const float *out, const float *w_hh) {
-    int64_t total = 0;
-    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
-    int64_t start = total;
+    int64_t start = 0;  /* one past the last packed row; walks back step by step */
+    for (int64_t t = 0; t < steps; ++t) start += sizes[t];
     for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t b = sizes[t];
         start -= b;
@@ -192,9 +191,8 @@ void lstm_forward(int64_t steps, const int64_t *sizes, int64_t H, float *gates, 
 void lstm_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dh,
                    const float *gates, const float *cells, const float *tanh_cells, float *dz,
                    float *carry, const float *w_hh, const float *zeros) {
-    int64_t total = 0, carried = 0;
-    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
-    int64_t start = total;
+    int64_t start = 0, carried = 0;  /* start: one past the last packed row */
+    for (int64_t t = 0; t < steps; ++t) start += sizes[t];
     for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t b = sizes[t];
         start -= b;
@@ -245,27 +243,25 @@ void gru_forward(int64_t steps, const int64_t *sizes, int64_t H, const float *xp
     }
 }
 
-/* In: dh (N, H) dLoss/dh_t from above (overwritten: it gathers the carry); zeros: H zeros (h_{-1}).
- * Out: dx (N, 3H) dLoss/d(xp), dhp (N, 3H) dLoss/d(W_hh h_{t-1} + (0, 0, b_hn)). */
+/* In: dh (N, H) dLoss/dh_t from above (overwritten: it gathers the carry); h_prev (N, H) packed
+ * h_{t-1} (zeros at t = 0). Out: dx (N, 3H) dLoss/d(xp), dhp (N, 3H) dLoss/d(W_hh h_{t-1} + (0, 0, b_hn)). */
 void gru_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dh, const float *rz,
-                  const float *hn, const float *n, const float *out, float *dx, float *dhp,
-                  const float *w_hh, const float *zeros) {
-    int64_t total = 0;
-    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
-    int64_t start = total;
+                  const float *hn, const float *n, const float *h_prev, float *dx, float *dhp,
+                  const float *w_hh) {
+    int64_t start = 0;
+    for (int64_t t = 0; t < steps; ++t) start += sizes[t];
     for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t b = sizes[t];
         start -= b;
         int64_t prev = t > 0 ? start - sizes[t - 1] : 0;
         int carry = carries(t, cut);
         for (int64_t row = 0; row < b; ++row) {
-            const float *rz_row = rz + (start + row) * 2 * H, *hn_row = hn + (start + row) * H;
-            const float *n_row = n + (start + row) * H, *h_prev = t > 0 ? out + (prev + row) * H : zeros;
-            const float *d = dh + (start + row) * H;
-            float *dx_row = dx + (start + row) * 3 * H, *dhp_row = dhp + (start + row) * 3 * H;
-            float *d_prev = dh + (prev + row) * H;
+            int64_t at = start + row;
+            const float *rz_row = rz + at * 2 * H, *hn_row = hn + at * H, *n_row = n + at * H;
+            const float *h_row = h_prev + at * H, *d = dh + at * H;
+            float *dx_row = dx + at * 3 * H, *dhp_row = dhp + at * 3 * H, *d_prev = dh + (prev + row) * H;
             for (int64_t j = 0; j < H; ++j) {
-                float r = rz_row[j], z = rz_row[H + j], nn = n_row[j], previous = h_prev[j];
+                float r = rz_row[j], z = rz_row[H + j], nn = n_row[j], previous = h_row[j];
                 float dz = d[j] * (previous - nn) * z * (1.0f - z);
                 float dn = d[j] * (1.0f - z) * (1.0f - nn * nn);
                 float dr = dn * hn_row[j] * r * (1.0f - r);

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from sentiment_core.models import native
+from sentiment_core.models import native, recurrences_torch
 from sentiment_core.models.packing import PackedLayout
-from sentiment_core.models.recurrences_torch import (gru_backward_torch, gru_forward_torch, lstm_backward_torch,
-                                                     lstm_forward_torch, offsets_of, previous_states,
-                                                     rnn_backward_torch, rnn_forward_torch)
+from sentiment_core.models.recurrences_torch import offsets_of, previous_states
 
 GATE_NAMES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}
 
@@ -108,9 +106,10 @@ def run_packed(cell: str, weights: DirectionWeights, x: torch.Tensor, layout: Pa
 # Below, packed tensors (N, ...) hold step t's rows at offsets[t] : offsets[t] + sizes[t], and
 # `cut` > 0 stops the gradient from crossing into step t-1 when t % cut == 0 (truncated BPTT).
 
-def _compiled(*tensors: torch.Tensor) -> native.Kernels | None:
-    """The compiled recurrences when every tensor suits them (CPU, float32, contiguous), else None."""
-    return native.kernels() if native.suits(*tensors) else None
+def _loop(name: str, *args):
+    """Run the loop `name` in C when every tensor suits it (CPU, float32, contiguous), else with torch."""
+    kernels = native.kernels() if native.suits(*(a for a in args if isinstance(a, torch.Tensor))) else None
+    return getattr(kernels or recurrences_torch, name)(*args)
 
 
 class PackedTanhRNN(torch.autograd.Function):
@@ -119,11 +118,7 @@ class PackedTanhRNN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, w_hh, sizes, cut):
         out = xp.clone()  # (N, H): each step adds h_{t-1} W_hh^T to its rows in place
-        kernels = _compiled(out, w_hh)
-        if kernels is not None:
-            kernels.rnn_forward(out, w_hh, sizes)
-        else:
-            rnn_forward_torch(out, w_hh, sizes)
+        _loop("rnn_forward", out, w_hh, sizes)
         ctx.save_for_backward(out, w_hh)
         ctx.sizes, ctx.cut = sizes, cut
         return out
@@ -134,11 +129,7 @@ class PackedTanhRNN(torch.autograd.Function):
         out, w_hh = ctx.saved_tensors
         sizes, cut = ctx.sizes, ctx.cut
         dz = grad_out.contiguous().clone()  # (N, H): dLoss/dh, becomes dLoss/d(pre-activation)
-        kernels = _compiled(dz, out, w_hh)
-        if kernels is not None:
-            kernels.rnn_backward(dz, out, w_hh, sizes, cut)
-        else:
-            rnn_backward_torch(dz, out, w_hh, sizes, cut)
+        _loop("rnn_backward", dz, out, w_hh, sizes, cut)
         d_w = None
         if ctx.needs_input_grad[1]:  # sum_t dz_t^T h_{t-1} (a cut keeps it)
             d_w = dz.t().mm(previous_states(out, sizes, offsets_of(sizes)))
@@ -155,11 +146,7 @@ class PackedLSTM(torch.autograd.Function):
         cells = xp.new_empty(N, H)               # (N, H) c_t
         tanh_cells = xp.new_empty(N, H)          # (N, H) tanh(c_t)
         out = xp.new_empty(N, H)                 # (N, H) h_t
-        kernels = _compiled(gates, w_hh)
-        if kernels is not None:
-            kernels.lstm_forward(gates, cells, tanh_cells, out, w_hh, sizes)
-        else:
-            lstm_forward_torch(gates, cells, tanh_cells, out, w_hh, sizes)
+        _loop("lstm_forward", gates, cells, tanh_cells, out, w_hh, sizes)
         ctx.save_for_backward(gates, cells, tanh_cells, out, w_hh)
         ctx.sizes, ctx.cut = sizes, cut
         return out
@@ -170,11 +157,7 @@ class PackedLSTM(torch.autograd.Function):
         gates, cells, tanh_cells, out, w_hh = ctx.saved_tensors
         sizes, cut = ctx.sizes, ctx.cut
         dh = grad_out.contiguous().clone()       # (N, H) dLoss/dh, grows with the carry
-        kernels = _compiled(dh, gates, w_hh)
-        if kernels is not None:
-            dz = kernels.lstm_backward(dh, gates, cells, tanh_cells, w_hh, sizes, cut)
-        else:
-            dz = lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, cut)
+        dz = _loop("lstm_backward", dh, gates, cells, tanh_cells, w_hh, sizes, cut)  # (N, 4H)
         d_w = dz.t().mm(previous_states(out, sizes, offsets_of(sizes))) if ctx.needs_input_grad[1] else None
         return dz, d_w, None, None
 
@@ -192,13 +175,7 @@ class PackedGRU(torch.autograd.Function):
         hn = xp.new_empty(N, H)                  # (N, H) W_hn h_{t-1} + b_hn
         new = xp.new_empty(N, H)                 # (N, H) n_t
         out = xp.new_empty(N, H)                 # (N, H) h_t
-        xp = xp.contiguous()
-        b_hn = b_hn.contiguous()
-        kernels = _compiled(xp, w_hh, b_hn)
-        if kernels is not None:
-            kernels.gru_forward(xp, w_hh, b_hn, sizes, rz, hn, new, out)
-        else:
-            gru_forward_torch(xp, w_hh, b_hn, sizes, rz, hn, new, out)
+        _loop("gru_forward", xp.contiguous(), w_hh, b_hn.contiguous(), sizes, rz, hn, new, out)
         ctx.save_for_backward(rz, hn, new, out, w_hh)
         ctx.sizes, ctx.cut = sizes, cut
         return out
@@ -212,11 +189,7 @@ class PackedGRU(torch.autograd.Function):
         dh = grad_out.contiguous().clone()                         # (N, H) dLoss/dh, grows with the carry
         dx = out.new_empty(out.shape[0], 3 * H)                    # (N, 3H) dLoss/d(xp)
         dhp = torch.empty_like(dx)                                 # (N, 3H) dLoss/d(W_hh h_{t-1} + ...)
-        kernels = _compiled(dh, rz, w_hh)
-        if kernels is not None:
-            kernels.gru_backward(dh, rz, hn, new, out, w_hh, sizes, cut, dx, dhp)
-        else:
-            gru_backward_torch(dh, rz, hn, new, h_prev, w_hh, sizes, cut, dx, dhp)
+        _loop("gru_backward", dh, rz, hn, new, h_prev, w_hh, sizes, cut, dx, dhp)
         d_w = dhp.t().mm(h_prev) if ctx.needs_input_grad[1] else None
         d_b = dhp[:, 2 * H:].sum(0) if ctx.needs_input_grad[2] else None
         return dx, d_w, d_b, None, None

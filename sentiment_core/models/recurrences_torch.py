@@ -1,7 +1,7 @@
 """The packed recurrences' loops with torch operations: the path when the compiled one is not used.
 
-Each function fills the same buffers as its C twin in recurrences.c (forward) or computes the
-same gradient (backward). Conventions: packed tensors (N, ...) hold step t's rows at
+Each function has the name and arguments of its checked C twin (native.Kernels, recurrences.c)
+and fills the same buffers or computes the same gradient. Conventions: packed tensors (N, ...) hold step t's rows at
 offsets[t] : offsets[t] + sizes[t]; `cut` > 0 stops the gradient from crossing into step t-1
 when t % cut == 0 (truncated BPTT). Everything that does not depend on the gradient carried
 back through time (derivatives of the activations) is computed for all steps at once.
@@ -32,7 +32,7 @@ def carries(t: int, cut: int) -> bool:
     return t > 0 and not (cut and t % cut == 0)
 
 
-def rnn_forward_torch(out, w_hh, sizes):
+def rnn_forward(out, w_hh, sizes):
     """out (N, H) holds W_xh x_t + biases and becomes h_t = tanh(out_t + h_{t-1} W_hh^T)."""
     w_t, prev = w_hh.t().contiguous(), None  # (H, H): contiguous is faster
     for start, size in zip(offsets_of(sizes), sizes):
@@ -42,7 +42,7 @@ def rnn_forward_torch(out, w_hh, sizes):
         prev = h_t.tanh_()
 
 
-def rnn_backward_torch(dz, out, w_hh, sizes, cut):
+def rnn_backward(dz, out, w_hh, sizes, cut):
     """dz (N, H) holds dLoss/dh_t and becomes dLoss/d(pre-activation)."""
     offsets = offsets_of(sizes)
     slope = 1.0 - out * out                  # (N, H) tanh'
@@ -54,7 +54,7 @@ def rnn_backward_torch(dz, out, w_hh, sizes, cut):
             dz[prev:prev + size].addmm_(dz_t, w_hh)  # into dLoss/dh_{t-1}
 
 
-def lstm_forward_torch(gates, cells, tanh_cells, out, w_hh, sizes):
+def lstm_forward(gates, cells, tanh_cells, out, w_hh, sizes):
     """gates (N, 4H) pre-activations become activated i, f, g, o; fills c_t, tanh(c_t), h_t (N, H)."""
     H = w_hh.shape[1]
     offsets, w_t = offsets_of(sizes), w_hh.t().contiguous()  # (H, 4H): contiguous is faster
@@ -75,7 +75,7 @@ def lstm_forward_torch(gates, cells, tanh_cells, out, w_hh, sizes):
         torch.mul(z[:, 3 * H:], torch.tanh(c, out=tanh_cells[rows]), out=out[rows])
 
 
-def lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, cut):
+def lstm_backward(dh, gates, cells, tanh_cells, w_hh, sizes, cut):
     """dLoss/d(pre-activations) (N, 4H); dh (N, H) holds dLoss/dh_t and gathers the carry."""
     H, offsets = w_hh.shape[1], offsets_of(sizes)
     i, f, g, o = gates.split(H, 1)
@@ -105,7 +105,7 @@ def lstm_backward_torch(dh, gates, cells, tanh_cells, w_hh, sizes, cut):
     return dz
 
 
-def gru_forward_torch(xp, w_hh, b_hn, sizes, rz, hn, new, out):
+def gru_forward(xp, w_hh, b_hn, sizes, rz, hn, new, out):
     """Fills rz (N, 2H), hn = W_hn h_{t-1} + b_hn, new = n_t and out = h_t (N, H) from xp (N, 3H)."""
     H = w_hh.shape[1]
     offsets, w_t = offsets_of(sizes), w_hh.t().contiguous()  # (H, 3H): contiguous is faster
@@ -121,7 +121,7 @@ def gru_forward_torch(xp, w_hh, b_hn, sizes, rz, hn, new, out):
         h_prev = out[rows]
 
 
-def gru_backward_torch(dh, rz, hn, new, h_prev, w_hh, sizes, cut, dx, dhp):
+def gru_backward(dh, rz, hn, new, h_prev, w_hh, sizes, cut, dx, dhp):
     """Fills dx = dLoss/d(xp) and dhp = dLoss/d(W_hh h_{t-1} + (0, 0, b_hn)), both (N, 3H)."""
     H, offsets = w_hh.shape[1], offsets_of(sizes)
     r, z = rz[:, :H], rz[:, H:]
