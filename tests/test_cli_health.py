@@ -85,3 +85,28 @@ def test_url_checks_the_running_app(env, capsys):
         closed = sock.getsockname()[1]
     code, report = health(capsys, "--url", f"http://127.0.0.1:{closed}", "--timeout", "2")
     assert code == 1 and "is the app running there?" in report["checks"]["app"]["detail"]
+
+
+def test_health_says_whether_the_compiled_recurrences_run_and_why_not(env, capsys, tmp_path):
+    from sentiment_core.models import native
+
+    env.setenv("SENTIMENT_CACHE_DIR", str(tmp_path / "cache"))
+    native._load.cache_clear()
+    try:
+        env.setenv(native.NATIVE_ENV, "0")
+        code, report = health(capsys)
+        assert code == 0  # information, never a failure: the torch path computes the same
+        assert report["compiled_recurrences"] == {
+            "in_use": False, "detail": "switched off by SENTIMENT_NATIVE=0; the torch path runs"}
+        env.setenv(native.NATIVE_ENV, "1")
+        env.setenv("CC", "/bin/false")
+        code, report = health(capsys)
+        assert report["compiled_recurrences"]["in_use"] is False
+        assert report["compiled_recurrences"]["detail"].startswith("not in use: build failed: /bin/false")
+        native._load.cache_clear()
+        env.delenv("CC")
+        assert main(["health"]) == 0
+        line = capsys.readouterr().out.splitlines()[-1]
+        assert line == f"info compiled recurrences: {native.describe()['detail']}"
+    finally:
+        native._load.cache_clear()

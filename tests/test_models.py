@@ -134,6 +134,33 @@ def test_scratch_cell_computes_what_the_rnn_layer_computes():
     torch.testing.assert_close(model(tokens, lengths), model.head(h), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("compiled", ["1", "0"])
+def test_stepping_the_rnn_layer_gives_the_scratch_models_states_logits_and_gradients(compiled, monkeypatch):
+    """The scratch model trains through run_packed on its RNNLayer's own weights: the same numbers as
+    RNNLayer.forward stepped over the batch (finished sentences frozen), to float32 rounding."""
+    monkeypatch.setenv("SENTIMENT_NATIVE", compiled)  # the compiled loop and the torch loop alike
+    model = small_model(cell="scratch")
+    tokens, lengths = padded_batch([6, 2, 5, 1, 6], extra_padding=2)
+    labels = torch.tensor([0, 1, 2, 1, 0])
+    layer = model.encoder.cells[0]
+    h, states = None, []
+    for t, x_t in enumerate(model.embedding(tokens).transpose(0, 1)):  # x_t: (B, E)
+        _, h_new = layer(x_t, h)                                        # (B, H)
+        h = h_new if h is None else torch.where((t < lengths).unsqueeze(1), h_new, h)
+        states.append(h)
+    stepped = torch.stack(states, 1)                                    # (B, T, H)
+    stepped_logits = model.head(stepped[torch.arange(len(lengths)), lengths - 1])
+    x, layout = model.embed(tokens, lengths)
+    packed = model.encoder(x, layout)                                   # (N, H)
+    torch.testing.assert_close(packed, stepped[layout.sentence_of, layout.time_of], atol=1e-6, rtol=1e-5)
+    logits = model(tokens, lengths)
+    torch.testing.assert_close(logits, stepped_logits, atol=1e-6, rtol=1e-5)
+    weights = list(layer.parameters())
+    for a, b in zip(torch.autograd.grad(F.cross_entropy(logits, labels), weights),
+                    torch.autograd.grad(F.cross_entropy(stepped_logits, labels), weights)):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
 def test_dropout_is_active_in_training_only():
     model = small_model(cell="gru", layers=2, dropout=0.5)
     tokens, lengths = padded_batch([5, 3])
@@ -156,6 +183,19 @@ def test_bad_settings_are_refused_with_a_sentence():
     model = small_model()
     with pytest.raises(ValueError, match="at least one token"):
         model(torch.tensor([[5, 1]]), torch.tensor([0]))
+
+
+def test_the_encoder_and_build_model_check_settings_by_the_configs_rules():
+    with pytest.raises(ValueError, match="cell must be one of"):
+        RecurrentEncoder("transformer", 4, 4)
+    with pytest.raises(ValueError, match="hidden_dim must be a whole number of at least 1"):
+        RecurrentEncoder("lstm", 4, 0)
+    with pytest.raises(ValueError, match="dropout must be in"):
+        RecurrentEncoder("gru", 4, 4, layers=2, dropout=1.5)
+    with pytest.raises(ValueError, match="num_classes must be at least 2"):
+        build_model(ModelConfig(vocab_size=VOCAB, num_classes=1))
+    with pytest.raises(ValueError, match="the tutorial's model is one left-to-right scratch RNN layer"):
+        build_model(ModelConfig(vocab_size=VOCAB, tutorial=True, cell="lstm"))
 
 
 # ---------------------------------------------------------------- truncated BPTT

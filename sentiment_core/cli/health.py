@@ -10,6 +10,10 @@ Checks, each reported on one line (ok / FAIL and a sentence):
   that is set holds a valid value;
 - with --url: the running app answers its health endpoint URL/_stcore/health with "ok".
 Exit status 0 when every check passes, 1 otherwise (for a container's health check).
+
+Also reported, as information that never fails the check (the torch path computes the same,
+only slower): whether the compiled recurrences are in use and, if not, why (no compiler, no
+OpenBLAS, a failed build, SENTIMENT_NATIVE=0, or a cached library that was rebuilt).
 """
 from __future__ import annotations
 
@@ -111,12 +115,21 @@ def health_report(env: Mapping[str, str], url: str | None = None, timeout: float
     return {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()}
 
 
+def compiled_recurrences() -> dict:
+    """{"in_use": bool, "detail": sentence}: the compiled training loops, or why the torch path runs."""
+    from sentiment_core.models import native
+
+    return native.describe()
+
+
 def run_health(args) -> int:
     report = health_report(os.environ, args.url, args.timeout)
     healthy = all(check["ok"] for check in report.values())
+    compiled = compiled_recurrences()
     if args.json:
-        print(json.dumps({"healthy": healthy, "checks": report}))
+        print(json.dumps({"healthy": healthy, "checks": report, "compiled_recurrences": compiled}))
     else:
         for name, check in report.items():
             print(f"{'ok  ' if check['ok'] else 'FAIL'} {name}: {check['detail']}")
+        print(f"info compiled recurrences: {compiled['detail']}")
     return 0 if healthy else 1

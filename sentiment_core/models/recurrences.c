@@ -3,7 +3,8 @@
  * In Python each time step costs a dozen small tensor operations (slices, the matrix product,
  * the activations, the cell update; in backward the derivative of each gate), each with its
  * dispatch and its own pass over memory. Here the loop over time runs in C, the elementwise
- * work of a step is one pass, and the matrix products go to torch's own BLAS.
+ * work of a step is one pass, and the matrix products go to OpenBLAS through its documented CBLAS
+ * interface (the PyPI package scipy-openblas32, whose symbols carry the prefix scipy_).
  *
  * Layout (torch's nn.LSTM): a row of `z` holds 4H pre-activations in the order input, forget,
  * cell, output. All arrays are row-major and contiguous; `b` rows are the sentences still
@@ -12,10 +13,16 @@
  * The exponential is written out (a polynomial, as vector math libraries do it) so that the
  * compiler can vectorise every loop without -ffast-math (-fno-trapping-math suffices). NaN
  * passes through unchanged, so a diverging run still ends with a NaN loss and is stopped.
+ *
+ * These functions trust their arguments: sentiment_core/models/native.py checks every shape,
+ * dtype, device and contiguity before it calls them. No buffer is sized by a setting on the C
+ * stack: the one row of zeros the first step reads (h_{-1} = c_{-1} = 0) is passed in.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include <cblas.h>  /* scipy_openblas32.get_include_dir() */
 
 typedef union { float f; int32_t i; } bits32;
 
@@ -64,34 +71,26 @@ static inline void forward_row(int64_t H, float *restrict zi, float *restrict zf
 
 /* Forward: z (b, 4H) pre-activations -> activated gates in place; c_t, tanh(c_t), h_t (b, H).
  * c_prev (b, H) is NULL at the first step (c_{-1} = 0). */
-static void lstm_forward_step(int64_t b, int64_t H, float *z, const float *c_prev,
-                       float *c, float *tanh_c, float *h) {
+static void lstm_forward_step(int64_t b, int64_t H, float *z, const float *c_prev, const float *zeros,
+                              float *c, float *tanh_c, float *h) {
     for (int64_t row = 0; row < b; ++row) {
         float *zi = z + row * 4 * H;
-        const float *cp = c_prev ? c_prev + row * H : 0;
-        if (cp) {
-            forward_row(H, zi, zi + H, zi + 2 * H, zi + 3 * H, cp, c + row * H, tanh_c + row * H,
-                        h + row * H, 1.0f);
-        } else {
-            float zeros[H];  /* c_{-1} = 0 */
-            for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
-            forward_row(H, zi, zi + H, zi + 2 * H, zi + 3 * H, zeros, c + row * H, tanh_c + row * H,
-                        h + row * H, 0.0f);
-        }
+        forward_row(H, zi, zi + H, zi + 2 * H, zi + 3 * H, c_prev ? c_prev + row * H : zeros, c + row * H,
+                    tanh_c + row * H, h + row * H, c_prev ? 1.0f : 0.0f);
     }
 }
 
-/* One row of the backward step. incoming: dLoss/dc_t from step t+1 (NULL: none); c_prev NULL
- * at t = 0. Writes dz's four gate blocks and carry = dLoss/dc_t * f_t. */
-static inline void backward_row(int64_t H, const float *restrict dh, const float *restrict incoming,
-                                float *restrict carry, const float *restrict gi, const float *restrict gf,
+/* One row of the backward step. carry holds dLoss/dc_t from step t+1 and becomes dLoss/dc_t * f_t
+ * (read before it is written, element by element). Writes dz's four gate blocks. */
+static inline void backward_row(int64_t H, const float *restrict dh, float *restrict carry,
+                                const float *restrict gi, const float *restrict gf,
                                 const float *restrict gg, const float *restrict go,
                                 const float *restrict c_prev, const float *restrict tanh_c,
                                 float *restrict di, float *restrict df, float *restrict dg,
                                 float *restrict d_o) {
     for (int64_t j = 0; j < H; ++j) {
         float i = gi[j], f = gf[j], g = gg[j], o = go[j], tc = tanh_c[j], d = dh[j];
-        float dc = d * o * (1.0f - tc * tc) + incoming[j];
+        float dc = d * o * (1.0f - tc * tc) + carry[j];
         di[j] = dc * g * i * (1.0f - i);
         df[j] = dc * c_prev[j] * f * (1.0f - f);
         dg[j] = dc * i * (1.0f - g * g);
@@ -105,20 +104,14 @@ static inline void backward_row(int64_t H, const float *restrict dh, const float
  * gates (b, 4H) activated; c_prev (b, H) or NULL at t = 0; tanh_c (b, H).
  * Out: dz (b, 4H) dLoss/d(pre-activations); carry becomes dLoss/dc_{t-1} = dc_t * f_t. */
 static void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const float *dh, float *carry,
-                        const float *gates, const float *c_prev, const float *tanh_c, float *dz) {
-    float zeros[H], incoming[H];
-    for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
+                               const float *gates, const float *c_prev, const float *zeros, const float *tanh_c,
+                               float *dz) {
+    if (carried < b)  /* rows without a step t+1 receive no carry */
+        memset(carry + carried * H, 0, (size_t)((b - carried) * H) * sizeof(float));
     for (int64_t row = 0; row < b; ++row) {
         const float *g = gates + row * 4 * H;
         float *d = dz + row * 4 * H;
-        float *carry_row = carry + row * H;
-        /* the carry is read and rewritten in place: copy what arrives before it is overwritten */
-        if (row < carried) {
-            for (int64_t j = 0; j < H; ++j) incoming[j] = carry_row[j];
-        } else {
-            for (int64_t j = 0; j < H; ++j) incoming[j] = 0.0f;
-        }
-        backward_row(H, dh + row * H, incoming, carry_row, g, g + H, g + 2 * H, g + 3 * H,
+        backward_row(H, dh + row * H, carry + row * H, g, g + H, g + 2 * H, g + 3 * H,
                      c_prev ? c_prev + row * H : zeros, tanh_c + row * H, d, d + H, d + 2 * H, d + 3 * H);
     }
 }
@@ -126,28 +119,18 @@ static void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const floa
 /* ------------------------------------------------------------------------------------------
  * Whole recurrences in C: the loop over time steps with no Python in between.
  *
- * The matrix products go to the BLAS torch itself uses (MKL's Fortran sgemm with 64-bit
- * integers), whose address Python hands over with set_sgemm; without it these functions are
- * not called. Packed layout as in models.py: step t's rows start at sum(sizes[:t]); the batch
+ * The matrix products go to OpenBLAS's CBLAS sgemm (32-bit integers: native.py refuses sizes
+ * that do not fit). Packed layout as in models/packing.py: step t's rows start at sum(sizes[:t]); the batch
  * is sorted by falling length, so the sentences running at step t are the first sizes[t]
  * rows of step t-1. `cut` > 0 stops the gradient between steps t-1 and t when t % cut == 0.
  * ------------------------------------------------------------------------------------------ */
 
-typedef void (*sgemm64_fn)(const char *, const char *, const int64_t *, const int64_t *, const int64_t *,
-                           const float *, const float *, const int64_t *, const float *, const int64_t *,
-                           const float *, float *, const int64_t *);
-static sgemm64_fn sgemm64 = 0;
-
-void set_sgemm(void *address) {
-    sgemm64 = (sgemm64_fn)address;
-}
-
-/* Row-major C (m x n) += A (m x k, or its transpose) . B (k x n, or its transpose); a row-major
- * matrix is its column-major transpose, so this is C^T += B^T A^T in Fortran's terms. */
+/* Row-major C (m x n) = A (m x k, or its transpose) . B (k x n, or its transpose) + beta C. */
 static void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    const float one = 1.0f;
-    sgemm64(&trans_b, &trans_a, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc);
+    scipy_cblas_sgemm(CblasRowMajor, trans_a == 'T' ? CblasTrans : CblasNoTrans,
+                      trans_b == 'T' ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
+                      a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
 
 static void gemm_add(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a,
@@ -175,9 +158,8 @@ void rnn_forward(int64_t steps, const int64_t *sizes, int64_t H, float *out, con
 /* In: dz (N, H) holds dLoss/dh_t from above; out (N, H) h_t. Out: dz = dLoss/d(pre-activation). */
 void rnn_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dz,
                   const float *out, const float *w_hh) {
-    int64_t total = 0;
-    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
-    int64_t start = total;
+    int64_t start = 0;  /* one past the last packed row; walks back step by step */
+    for (int64_t t = 0; t < steps; ++t) start += sizes[t];
     for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t b = sizes[t];
         start -= b;
@@ -191,33 +173,32 @@ void rnn_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, f
 /* LSTM. In: gates (N, 4H) holds W_ih x_t + biases; w_hh (4H, H). Out: gates activated, cells,
  * tanh_cells and out (N, H). */
 void lstm_forward(int64_t steps, const int64_t *sizes, int64_t H, float *gates, float *cells,
-                  float *tanh_cells, float *out, const float *w_hh) {
+                  float *tanh_cells, float *out, const float *w_hh, const float *zeros) {
     int64_t start = 0, prev = 0;
     for (int64_t t = 0; t < steps; ++t) {
         int64_t b = sizes[t];
         float *z = gates + start * 4 * H;
         if (t > 0) gemm_add('N', 'T', b, 4 * H, H, out + prev * H, H, w_hh, H, z, 4 * H);
-        lstm_forward_step(b, H, z, t > 0 ? cells + prev * H : 0, cells + start * H, tanh_cells + start * H,
-                          out + start * H);
+        lstm_forward_step(b, H, z, t > 0 ? cells + prev * H : 0, zeros, cells + start * H,
+                          tanh_cells + start * H, out + start * H);
         prev = start;
         start += b;
     }
 }
 
-/* In: dh (N, H) dLoss/dh_t from above (overwritten); carry: scratch space of sizes[0] x H.
- * Out: dz (N, 4H) dLoss/d(pre-activations). */
+/* In: dh (N, H) dLoss/dh_t from above (overwritten); carry: scratch space of sizes[0] x H;
+ * zeros: H zeros. Out: dz (N, 4H) dLoss/d(pre-activations). */
 void lstm_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dh,
                    const float *gates, const float *cells, const float *tanh_cells, float *dz,
-                   float *carry, const float *w_hh) {
-    int64_t total = 0, carried = 0;
-    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
-    int64_t start = total;
+                   float *carry, const float *w_hh, const float *zeros) {
+    int64_t start = 0, carried = 0;  /* start: one past the last packed row */
+    for (int64_t t = 0; t < steps; ++t) start += sizes[t];
     for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t b = sizes[t];
         start -= b;
         int64_t prev = t > 0 ? start - sizes[t - 1] : 0;
         lstm_backward_step(b, carried, H, dh + start * H, carry, gates + start * 4 * H,
-                           t > 0 ? cells + prev * H : 0, tanh_cells + start * H, dz + start * 4 * H);
+                           t > 0 ? cells + prev * H : 0, zeros, tanh_cells + start * H, dz + start * 4 * H);
         if (carries(t, cut)) {
             gemm_add('N', 'N', b, H, 4 * H, dz + start * 4 * H, 4 * H, w_hh, H, dh + prev * H, H);
             carried = b;
@@ -230,12 +211,10 @@ void lstm_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, 
 /* GRU (torch's): r, z = sigmoid(x_rz + W_h{r,z} h), n = tanh(x_n + r * (W_hn h + b_hn)),
  * h_t = n + z * (h_{t-1} - n). In: xp (N, 3H) holds W_ih x_t + b_ih + (b_hr, b_hz, 0); w_hh (3H, H);
  * b_hn (H). Out: rz (N, 2H), hn (N, H) = W_hn h_{t-1} + b_hn, n (N, H), out (N, H) h_t.
- * hp: scratch space of sizes[0] x 3H. */
+ * hp: scratch space of sizes[0] x 3H; zeros: H zeros (h_{-1}). */
 void gru_forward(int64_t steps, const int64_t *sizes, int64_t H, const float *xp, const float *w_hh,
-                 const float *b_hn, float *rz, float *hn, float *n, float *out, float *hp) {
+                 const float *b_hn, float *rz, float *hn, float *n, float *out, float *hp, const float *zeros) {
     int64_t start = 0, prev = 0;
-    float zeros[H];  /* h_{-1} = 0 */
-    for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
     for (int64_t t = 0; t < steps; ++t) {
         int64_t b = sizes[t];
         if (t > 0) {
@@ -264,29 +243,25 @@ void gru_forward(int64_t steps, const int64_t *sizes, int64_t H, const float *xp
     }
 }
 
-/* In: dh (N, H) dLoss/dh_t from above (overwritten: it gathers the carry). Out: dx (N, 3H)
- * dLoss/d(xp), dhp (N, 3H) dLoss/d(W_hh h_{t-1} + (0, 0, b_hn)). */
+/* In: dh (N, H) dLoss/dh_t from above (overwritten: it gathers the carry); h_prev (N, H) packed
+ * h_{t-1} (zeros at t = 0). Out: dx (N, 3H) dLoss/d(xp), dhp (N, 3H) dLoss/d(W_hh h_{t-1} + (0, 0, b_hn)). */
 void gru_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, float *dh, const float *rz,
-                  const float *hn, const float *n, const float *out, float *dx, float *dhp,
+                  const float *hn, const float *n, const float *h_prev, float *dx, float *dhp,
                   const float *w_hh) {
-    int64_t total = 0;
-    for (int64_t t = 0; t < steps; ++t) total += sizes[t];
-    int64_t start = total;
-    float zeros[H];  /* h_{-1} = 0 */
-    for (int64_t j = 0; j < H; ++j) zeros[j] = 0.0f;
+    int64_t start = 0;
+    for (int64_t t = 0; t < steps; ++t) start += sizes[t];
     for (int64_t t = steps - 1; t >= 0; --t) {
         int64_t b = sizes[t];
         start -= b;
         int64_t prev = t > 0 ? start - sizes[t - 1] : 0;
         int carry = carries(t, cut);
         for (int64_t row = 0; row < b; ++row) {
-            const float *rz_row = rz + (start + row) * 2 * H, *hn_row = hn + (start + row) * H;
-            const float *n_row = n + (start + row) * H, *h_prev = t > 0 ? out + (prev + row) * H : zeros;
-            const float *d = dh + (start + row) * H;
-            float *dx_row = dx + (start + row) * 3 * H, *dhp_row = dhp + (start + row) * 3 * H;
-            float *d_prev = dh + (prev + row) * H;
+            int64_t at = start + row;
+            const float *rz_row = rz + at * 2 * H, *hn_row = hn + at * H, *n_row = n + at * H;
+            const float *h_row = h_prev + at * H, *d = dh + at * H;
+            float *dx_row = dx + at * 3 * H, *dhp_row = dhp + at * 3 * H, *d_prev = dh + (prev + row) * H;
             for (int64_t j = 0; j < H; ++j) {
-                float r = rz_row[j], z = rz_row[H + j], nn = n_row[j], previous = h_prev[j];
+                float r = rz_row[j], z = rz_row[H + j], nn = n_row[j], previous = h_row[j];
                 float dz = d[j] * (previous - nn) * z * (1.0f - z);
                 float dn = d[j] * (1.0f - z) * (1.0f - nn * nn);
                 float dr = dn * hn_row[j] * r * (1.0f - r);

@@ -26,10 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sentiment_core.models import native
 from sentiment_core.data.batching import Batch, EncodedDataset, make_loader
+from sentiment_core.models import SentimentRNN, build_model, native
 from sentiment_core.training.config import ModelConfig
-from sentiment_core.models import SentimentRNN, build_model
 
 EMBEDDING_DIM, HIDDEN_DIM, BATCH_SIZE, TUTORIAL_BATCH_SIZE = 100, 128, 64, 4
 TUTORIAL_BATCHES = 400      # the tutorial's loop is timed on this many batches of 4
@@ -155,6 +154,51 @@ RATIOS = (("scratch", "torch_rnn"), ("scratch", "tutorial"), ("scratch", "tutori
           ("ours_lstm", "torch_lstm"), ("ours_gru", "torch_gru"))
 
 
+def time_in_turns(contenders: list[Contender], models: dict, optimizers: dict, repeats: int, chunks: int,
+                  progress=None) -> dict[str, list[tuple[float, float, int]]]:
+    """{name: one (wall s, CPU s, sentences) per repeat}.
+
+    Each pass is cut into chunks and the models take turns chunk by chunk, so a burst of load from
+    other programs lands on every model alike; a model's pass time is the sum of its chunks.
+    """
+    runs: dict[str, list[tuple[float, float, int]]] = {c.name: [] for c in contenders}
+    total, done = repeats * chunks, 0
+    for _ in range(repeats):
+        sums = {c.name: [0.0, 0.0, 0] for c in contenders}
+        for k in range(chunks):
+            for c in contenders:
+                part = c.batches[k * len(c.batches) // chunks:(k + 1) * len(c.batches) // chunks]
+                for i, value in enumerate(train_pass(models[c.name], optimizers[c.name], part)):
+                    sums[c.name][i] += value
+            done += 1
+            if progress:
+                progress(done, total, "")
+        for name, (wall, cpu, sentences) in sums.items():
+            runs[name].append((wall, cpu, sentences))
+    return runs
+
+
+def training_rows(contenders: list[Contender], runs: dict) -> dict[str, dict]:
+    """One row per contender: median sentences per wall and CPU second, and what was timed."""
+    training = {}
+    for c in contenders:
+        walls = [s / w for w, _, s in runs[c.name]]
+        cpus = [s / u for _, u, s in runs[c.name]]
+        rate = statistics.median(walls)
+        training[c.name] = {
+            "label": c.label,
+            "batch_size": len(c.batches[0]),
+            "timed_batches": len(c.batches),
+            "timed_sentences": runs[c.name][0][2],
+            "full_epoch": len(c.batches) * len(c.batches[0]) >= c.sentences_per_epoch,
+            "sentences_per_s": rate,
+            "cpu_sentences_per_s": statistics.median(cpus),
+            "seconds_per_epoch": c.sentences_per_epoch / rate,
+            "runs_sentences_per_s": walls,
+        }
+    return training
+
+
 def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None, threads: int | None = None,
                   fused_adam: bool = True, only: list[str] | None = None, progress=None) -> dict:
     """Time every contender on SST-3 train; returns a plain dict (see format_report)."""
@@ -176,39 +220,8 @@ def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None
         models[c.name] = c.make()
         optimizers[c.name] = make_optimizer(models[c.name], fused_adam)
         train_pass(models[c.name], optimizers[c.name], c.batches[:2])  # warm-up: allocator, kernels
-    # Each pass is cut into chunks and the models take turns chunk by chunk, so a burst of load from
-    # other programs lands on every model alike; a model's pass time is the sum of its chunks.
-    chunks = 1 if quick else CHUNKS
-    runs: dict[str, list[tuple[float, float, int]]] = {c.name: [] for c in contenders}
-    total, done = repeats * chunks, 0
-    for _ in range(repeats):
-        sums = {c.name: [0.0, 0.0, 0] for c in contenders}
-        for k in range(chunks):
-            for c in contenders:
-                part = c.batches[k * len(c.batches) // chunks:(k + 1) * len(c.batches) // chunks]
-                for i, value in enumerate(train_pass(models[c.name], optimizers[c.name], part)):
-                    sums[c.name][i] += value
-            done += 1
-            if progress:
-                progress(done, total, "")
-        for name, (wall, cpu, sentences) in sums.items():
-            runs[name].append((wall, cpu, sentences))
-    training = {}
-    for c in contenders:
-        walls = [s / w for w, _, s in runs[c.name]]
-        cpus = [s / u for _, u, s in runs[c.name]]
-        rate = statistics.median(walls)
-        training[c.name] = {
-            "label": c.label,
-            "batch_size": len(c.batches[0]),
-            "timed_batches": len(c.batches),
-            "timed_sentences": runs[c.name][0][2],
-            "full_epoch": len(c.batches) * len(c.batches[0]) >= c.sentences_per_epoch,
-            "sentences_per_s": rate,
-            "cpu_sentences_per_s": statistics.median(cpus),
-            "seconds_per_epoch": c.sentences_per_epoch / rate,
-            "runs_sentences_per_s": walls,
-        }
+    runs = time_in_turns(contenders, models, optimizers, repeats, 1 if quick else CHUNKS, progress)
+    training = training_rows(contenders, runs)
     ratios = {f"{a}/{b}": {"wall": training[a]["sentences_per_s"] / training[b]["sentences_per_s"],
                            "cpu": training[a]["cpu_sentences_per_s"] / training[b]["cpu_sentences_per_s"]}
               for a, b in RATIOS if a in training and b in training}
