@@ -94,18 +94,36 @@ def reference(cell: str, encoder: RecurrentEncoder, x: torch.Tensor, lengths, bp
 def test_compiled_recurrence_matches_plain_autograd(cell, bptt, hidden, monkeypatch, fresh_native):
     require_kernels()
     forbid_torch_loops(monkeypatch)
+    assert_matches_plain_autograd(cell, bptt, hidden, LENGTHS)
+
+
+@pytest.mark.parametrize("cell", ["scratch", "lstm", "gru"])
+def test_products_and_activations_split_over_two_threads_match_autograd(cell, monkeypatch, fresh_native):
+    """Big enough for recurrences.c to split each step's product by columns and its activations by rows."""
+    require_kernels()
+    forbid_torch_loops(monkeypatch)
+    lengths = sorted((5 + (7 * i) % 11 for i in range(70)), reverse=True)  # 70 sentences, 5 to 15 steps
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert_matches_plain_autograd(cell, 3, 72, lengths)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def assert_matches_plain_autograd(cell: str, bptt, hidden: int, lengths: list[int]) -> None:
     torch.manual_seed(0)
     encoder = RecurrentEncoder(cell, 10, hidden)
-    layout = packed_layout(torch.tensor(LENGTHS))
-    padded = torch.randn(len(LENGTHS), max(LENGTHS), 10, requires_grad=True)  # (B, T, D)
-    upstream = torch.randn(len(LENGTHS), max(LENGTHS), hidden)
+    layout = packed_layout(torch.tensor(lengths))
+    padded = torch.randn(len(lengths), max(lengths), 10, requires_grad=True)  # (B, T, D)
+    upstream = torch.randn(len(lengths), max(lengths), hidden)
     params = [padded, *encoder.parameters()]
 
     packed = padded[layout.sentence_of, layout.time_of]                          # (N, D)
     fast = run_packed(cell, encoder.weights(0, 0), packed, layout, bptt)       # (N, H)
-    fast_grid = torch.zeros(len(LENGTHS), max(LENGTHS), hidden).index_put(
+    fast_grid = torch.zeros(len(lengths), max(lengths), hidden).index_put(
         (layout.sentence_of, layout.time_of), fast)                              # (B, T, H)
-    plain = reference(cell, encoder, padded, LENGTHS, bptt)
+    plain = reference(cell, encoder, padded, lengths, bptt)
 
     torch.testing.assert_close(fast_grid, plain, atol=1e-5, rtol=1e-4)
     fast_grads = torch.autograd.grad((fast_grid * upstream).sum(), params)

@@ -73,20 +73,31 @@ class Kernels:
 
     def __init__(self, library: ctypes.CDLL):
         self._c = library
+        self._threads = 0
+
+    def _use_torch_threads(self) -> None:
+        """Split the large matrix products over as many threads as torch uses (`--threads 1`: one)."""
+        threads = torch.get_num_threads()
+        if threads != self._threads:
+            self._c.set_threads(threads)
+            self._threads = threads
 
     def rnn_forward(self, out, w_hh, sizes) -> None:
         """out (N, H): W_xh x_t + biases in, h_t out; w_hh (H, H)."""
+        self._use_torch_threads()
         H, steps, c_sizes, N = _layout(w_hh, sizes, 1)
         self._c.rnn_forward(steps, c_sizes, H, _check("out", out, (N, H)), _check("w_hh", w_hh, (H, H)))
 
     def rnn_backward(self, dz, out, w_hh, sizes, cut: int) -> None:
         """dz (N, H): dLoss/dh_t in, dLoss/d(pre-activation) out; out (N, H) h_t."""
+        self._use_torch_threads()
         H, steps, c_sizes, N = _layout(w_hh, sizes, 1)
         self._c.rnn_backward(steps, c_sizes, H, int(cut), _check("dz", dz, (N, H)), _check("out", out, (N, H)),
                              _check("w_hh", w_hh, (H, H)))
 
     def lstm_forward(self, gates, cells, tanh_cells, out, w_hh, sizes) -> None:
         """gates (N, 4H): pre-activations in, activated i, f, g, o out; cells, tanh_cells, out (N, H)."""
+        self._use_torch_threads()
         H, steps, c_sizes, N = _layout(w_hh, sizes, 4)
         zeros = torch.zeros(H)
         self._c.lstm_forward(steps, c_sizes, H, _check("gates", gates, (N, 4 * H)), _check("cells", cells, (N, H)),
@@ -95,6 +106,7 @@ class Kernels:
 
     def lstm_backward(self, dh, gates, cells, tanh_cells, w_hh, sizes, cut: int) -> torch.Tensor:
         """dh (N, H) dLoss/dh_t (used as scratch) -> dLoss/d(pre-activations) (N, 4H)."""
+        self._use_torch_threads()
         H, steps, c_sizes, N = _layout(w_hh, sizes, 4)
         dz, carry, zeros = torch.empty(N, 4 * H), torch.empty(c_sizes[0], H), torch.zeros(H)
         self._c.lstm_backward(steps, c_sizes, H, int(cut), _check("dh", dh, (N, H)),
@@ -105,6 +117,7 @@ class Kernels:
 
     def gru_forward(self, xp, w_hh, b_hn, sizes, rz, hn, new, out) -> None:
         """xp (N, 3H) in; rz (N, 2H), hn, new, out (N, H) out (see gru_forward in C)."""
+        self._use_torch_threads()
         H, steps, c_sizes, N = _layout(w_hh, sizes, 3)
         scratch, zeros = torch.empty(c_sizes[0], 3 * H), torch.zeros(H)
         self._c.gru_forward(steps, c_sizes, H, _check("xp", xp, (N, 3 * H)), _check("w_hh", w_hh, (3 * H, H)),
@@ -114,6 +127,7 @@ class Kernels:
 
     def gru_backward(self, dh, rz, hn, new, h_prev, w_hh, sizes, cut: int, dx, dhp) -> None:
         """dh (N, H) dLoss/dh_t (used as scratch); h_prev (N, H) packed h_{t-1}; fills dx and dhp (N, 3H)."""
+        self._use_torch_threads()
         H, steps, c_sizes, N = _layout(w_hh, sizes, 3)
         self._c.gru_backward(steps, c_sizes, H, int(cut), _check("dh", dh, (N, H)), _check("rz", rz, (N, 2 * H)),
                              _check("hn", hn, (N, H)), _check("new", new, (N, H)), _check("h_prev", h_prev, (N, H)),
@@ -134,12 +148,14 @@ def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
     for name, argtypes in signatures.items():
         function = getattr(library, name)
         function.argtypes, function.restype = argtypes, None
+    library.set_threads.argtypes, library.set_threads.restype = [ctypes.c_int], None
     return library
 
 
 def _single_threaded_blas(tools: native_build.Toolchain) -> None:
-    # A step's product is small (64 x 128 by 128 x 512): a second thread pool beside torch's
-    # costs more in hand-offs and contention for the cores than it gains (measured with `bench`).
+    # A step's product is small (64 x 128 by 128 x 512): OpenBLAS's own threads cost more in
+    # hand-offs than they gain (2-3x slower, measured with `bench`). recurrences.c splits the
+    # larger products and activations over torch's thread count itself (set_threads).
     ctypes.CDLL(tools.blas_file).scipy_openblas_set_num_threads(1)
 
 

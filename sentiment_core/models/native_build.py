@@ -29,7 +29,7 @@ SOURCE = Path(__file__).with_name("recurrences.c")
 BLAS_PACKAGE = "scipy-openblas32"
 # -O3 vectorises the loops; -march=native because the library is built on the machine that runs it.
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fPIC", "-shared", "-fno-math-errno",
-         "-fno-trapping-math")
+         "-fno-trapping-math", "-fopenmp")
 COMPILE_SECONDS = 120
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
 

@@ -55,6 +55,15 @@ static inline float tanh_approx(float x) {
     return x != x ? x : result;
 }
 
+/* Threads for one matrix product (set_threads); OpenBLAS itself runs single-threaded. */
+static int gemm_threads = 1;
+/* Below this many multiply-adds a product is not split: waking a second thread costs more. */
+#define SPLIT_WORK 200000
+/* Below this many elements a step's activations are not split across threads either. */
+#define SPLIT_ROWS 4096
+
+void set_threads(int threads) { gemm_threads = threads < 1 ? 1 : (threads > 8 ? 8 : threads); }
+
 /* One row of the forward step; c_prev NULL means c_{t-1} = 0 (the first step). */
 static inline void forward_row(int64_t H, float *restrict zi, float *restrict zf, float *restrict zg,
                                float *restrict zo, const float *restrict c_prev, float *restrict c,
@@ -73,6 +82,7 @@ static inline void forward_row(int64_t H, float *restrict zi, float *restrict zf
  * c_prev (b, H) is NULL at the first step (c_{-1} = 0). */
 static void lstm_forward_step(int64_t b, int64_t H, float *z, const float *c_prev, const float *zeros,
                               float *c, float *tanh_c, float *h) {
+    #pragma omp parallel for num_threads(gemm_threads) if (gemm_threads > 1 && b * H >= SPLIT_ROWS) schedule(static)
     for (int64_t row = 0; row < b; ++row) {
         float *zi = z + row * 4 * H;
         forward_row(H, zi, zi + H, zi + 2 * H, zi + 3 * H, c_prev ? c_prev + row * H : zeros, c + row * H,
@@ -108,6 +118,7 @@ static void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const floa
                                float *dz) {
     if (carried < b)  /* rows without a step t+1 receive no carry */
         memset(carry + carried * H, 0, (size_t)((b - carried) * H) * sizeof(float));
+    #pragma omp parallel for num_threads(gemm_threads) if (gemm_threads > 1 && b * H >= SPLIT_ROWS) schedule(static)
     for (int64_t row = 0; row < b; ++row) {
         const float *g = gates + row * 4 * H;
         float *d = dz + row * 4 * H;
@@ -125,12 +136,30 @@ static void lstm_backward_step(int64_t b, int64_t carried, int64_t H, const floa
  * rows of step t-1. `cut` > 0 stops the gradient between steps t-1 and t when t % cut == 0.
  * ------------------------------------------------------------------------------------------ */
 
-/* Row-major C (m x n) = A (m x k, or its transpose) . B (k x n, or its transpose) + beta C. */
-static void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+
+static void sgemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     scipy_cblas_sgemm(CblasRowMajor, trans_a == 'T' ? CblasTrans : CblasNoTrans,
                       trans_b == 'T' ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f,
                       a, (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+}
+
+/* Row-major C (m x n) = A (m x k, or its transpose) . B (k x n, or its transpose) + beta C.
+ * A large product is split by columns of C across gemm_threads threads, each a single-threaded
+ * sgemm on its own block of columns (OpenBLAS's own threading is slow at these small sizes). */
+static void gemm(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                 const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    int parts = (gemm_threads > 1 && m * n * k >= SPLIT_WORK && n >= 64) ? gemm_threads : 1;
+    if (parts == 1) {
+        sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    #pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int p = 0; p < parts; ++p) {
+        int64_t j0 = (n * p / parts) & ~(int64_t)15, j1 = p + 1 == parts ? n : (n * (p + 1) / parts) & ~(int64_t)15;
+        const float *block = trans_b == 'T' ? b + j0 * ldb : b + j0;  /* columns j0..j1 of op(B) */
+        sgemm(trans_a, trans_b, m, j1 - j0, k, a, lda, block, ldb, beta, c + j0, ldc);
+    }
 }
 
 static void gemm_add(char trans_a, char trans_b, int64_t m, int64_t n, int64_t k, const float *a,
@@ -222,6 +251,7 @@ void gru_forward(int64_t steps, const int64_t *sizes, int64_t H, const float *xp
         } else {
             memset(hp, 0, (size_t)(b * 3 * H) * sizeof(float));  /* W_hh h_{-1} = 0 */
         }
+        #pragma omp parallel for num_threads(gemm_threads) if (gemm_threads > 1 && b * H >= SPLIT_ROWS) schedule(static)
         for (int64_t row = 0; row < b; ++row) {
             const float *x = xp + (start + row) * 3 * H, *p = hp + row * 3 * H;
             const float *h_prev = t > 0 ? out + (prev + row) * H : zeros;
@@ -255,6 +285,7 @@ void gru_backward(int64_t steps, const int64_t *sizes, int64_t H, int64_t cut, f
         start -= b;
         int64_t prev = t > 0 ? start - sizes[t - 1] : 0;
         int carry = carries(t, cut);
+        #pragma omp parallel for num_threads(gemm_threads) if (gemm_threads > 1 && b * H >= SPLIT_ROWS) schedule(static)
         for (int64_t row = 0; row < b; ++row) {
             int64_t at = start + row;
             const float *rz_row = rz + at * 2 * H, *hn_row = hn + at * H, *n_row = n + at * H;
