@@ -4,8 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
 
 from sentiment_core.training.store import request_stop
+from sentiment_core.training.config import RunConfig, with_changes
 from sentiment_core.training.trainer import Callback
 
 
@@ -37,3 +41,23 @@ class StopAt(Callback):
     def on_batch_end(self, event, control):
         if (event["epoch"], event["batch"]) == (self.epoch, self.batch):
             request_stop(self.run_dir_of())
+
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+def open_page(page: str, query: dict | None = None, at: AppTest | None = None) -> AppTest:
+    """The app switched to `page` ("views/x.py"), a new session unless `at` is given; fails on an exception."""
+    at = at or AppTest.from_file(APP, default_timeout=120)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def tiny_config(**settings) -> RunConfig:
+    """A run that trains in seconds (a GRU of 16 on 200 sentences), with any setting changed by key."""
+    small = {"train_limit": 200, "eval_limit": 60, "cell": "gru", "embedding_dim": 16, "hidden_dim": 16,
+             "epochs": 2, "batch_size": 25, "patience": None}
+    return with_changes(RunConfig(), {**small, **settings})

@@ -15,21 +15,15 @@ import pytest
 from sentiment_core.analysis.run_progress import progress, smooth
 from sentiment_core.training import jobs
 from sentiment_core.cli import build_parser
-from sentiment_core.training.config import RunConfig
 from sentiment_core.training.limits import LimitExceeded, Limits
 from sentiment_core.training.metrics import MetricsFollower, RunMetrics, read_metrics
 from sentiment_core.training.store import LAST, METRICS, RunNotFound, create_run, read_status, write_status
+from tests.helpers import tiny_config
 
 ONE_AT_A_TIME = Limits(max_concurrent_runs=1, max_queue=1)
 FAKE_TRAINER = (sys.executable, str(Path(__file__).resolve().parent / "fake_trainer.py"))
 
 
-def tiny_config(epochs: int = 2, train_limit: int = 200, batch_size: int = 25) -> RunConfig:
-    config = RunConfig()
-    config.data.train_limit, config.data.eval_limit = train_limit, 60
-    config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "gru", 16, 16
-    config.train.epochs, config.train.batch_size, config.train.patience = epochs, batch_size, None
-    return config
 
 
 def wait_for(condition, root, limits=ONE_AT_A_TIME, timeout=120.0, every=0.2):

@@ -9,31 +9,26 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sentiment_core.training import jobs
-from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from sentiment_core.analysis.inference import QUICK_PRESET, Predictor, usable_runs
 from sentiment_core.training.limits import Limits
 from sentiment_core.training.processes import is_process_alive
 from sentiment_core.training.runs import train_run
-from tests.helpers import chart_spec
+from tests.helpers import chart_spec, open_page, tiny_config
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/playground.py"
 NEGATION = "This movie was actually neither that funny, nor super witty."
 
 
-def tiny_config(cell: str, bidirectional: bool = False) -> RunConfig:
-    return RunConfig(data=DataConfig(labels=3, train_limit=200, eval_limit=50),
-                     model=ModelConfig(cell=cell, bidirectional=bidirectional, embedding_dim=16, hidden_dim=16),
-                     train=TrainConfig(epochs=1, batch_size=32, patience=None, probe_every=0))
 
 
 @pytest.fixture(scope="module")
 def runs_dir(corpus, tmp_path_factory) -> Path:
     """Two small runs: an older bidirectional LSTM and a newer GRU (the page's default)."""
     root = tmp_path_factory.mktemp("playground") / "runs"
-    train_run(tiny_config("lstm", True), root=root, name="older-lstm", corpus=corpus, catch_signals=False)
+    train_run(tiny_config(cell="lstm", bidirectional=True, eval_limit=50, epochs=1, batch_size=32, probe_every=0), root=root, name="older-lstm", corpus=corpus, catch_signals=False)
     time.sleep(0.01)  # distinct creation times: newest first
-    train_run(tiny_config("gru"), root=root, name="newer-gru", corpus=corpus, catch_signals=False)
+    train_run(tiny_config(cell="gru", eval_limit=50, epochs=1, batch_size=32, probe_every=0), root=root, name="newer-gru", corpus=corpus, catch_signals=False)
     return root
 
 
@@ -46,13 +41,6 @@ def env(monkeypatch, sst_dir, runs_dir):
     return runs_dir
 
 
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def all_text(elements) -> str:
@@ -66,7 +54,7 @@ def type_text(at: AppTest, text: str) -> AppTest:
 
 
 def test_predicts_a_sentence_with_its_trajectory(env):
-    at = open_page()
+    at = open_page(PAGE)
     assert at.selectbox(key="pg_run").value == "newer-gru"  # newest first
     assert at.text_area(key="pg_text").value == NEGATION      # the tutorial's sentence by default
     predictor = Predictor.from_run(env / "newer-gru")
@@ -89,7 +77,7 @@ def test_predicts_a_sentence_with_its_trajectory(env):
 
 
 def test_example_picker_and_query_parameter(env):
-    at = open_page({"text": "The film is not bad at all."})
+    at = open_page(PAGE, {"text": "The film is not bad at all."})
     assert at.text_area(key="pg_text").value == "The film is not bad at all."
     at.selectbox(key="pg_example").set_value("I did not like this movie.").run()
     assert at.text_area(key="pg_text").value == "I did not like this movie."
@@ -97,7 +85,7 @@ def test_example_picker_and_query_parameter(env):
 
 
 def test_unknown_words_are_highlighted(env):
-    at = type_text(open_page(), "The movie was zorglubious and flimflammy")
+    at = type_text(open_page(PAGE), "The movie was zorglubious and flimflammy")
     html = all_text(at.markdown)
     assert 'class="unk"' in html and "zorglubious" in html and "flimflammy" in html
     assert html.count('class="unk"') == 2
@@ -108,20 +96,20 @@ def test_unknown_words_are_highlighted(env):
 
 
 def test_empty_odd_and_too_long_text(env, monkeypatch):
-    at = type_text(open_page(), "   ")
+    at = type_text(open_page(PAGE), "   ")
     assert "nothing to classify" in all_text(at.info)
     for odd in ("!!! ???", "😀 🎬", "映画はとても良かった"):
         at = type_text(at, odd)
         assert any(m.label == "Predicted label" for m in at.metric)
     monkeypatch.setenv("SENTIMENT_MAX_INPUT_TOKENS", "12")
-    at = type_text(open_page(), NEGATION + " And more words here.")
+    at = type_text(open_page(PAGE), NEGATION + " And more words here.")
     assert "cap of 12" in all_text(at.error) and not at.get("plotly_chart")
     at = type_text(at, "Short and fine.")
     assert not at.error and any(m.label == "Predicted label" for m in at.metric)
 
 
 def test_compare_two_runs(env):
-    at = open_page()
+    at = open_page(PAGE)
     at.radio(key="pg_mode").set_value("Compare two runs").run()
     assert not at.exception
     assert at.selectbox(key="pg_run_b").value == "older-lstm"
@@ -133,7 +121,7 @@ def test_compare_two_runs(env):
 
 
 def test_many_sentences_from_a_csv(env):
-    at = open_page()
+    at = open_page(PAGE)
     at.radio(key="pg_mode").set_value("Many sentences").run()
     at.radio(key="pg_batch_source").set_value("Upload a CSV file").run()
     at.button(key="pg_batch_go").click().run()
@@ -157,7 +145,7 @@ def test_many_sentences_from_a_csv(env):
 
 def test_many_sentences_pasted_with_a_row_limit(env, monkeypatch):
     monkeypatch.setenv("SENTIMENT_MAX_BATCH_ROWS", "2")
-    at = open_page()
+    at = open_page(PAGE)
     at.radio(key="pg_mode").set_value("Many sentences").run()
     at.button(key="pg_batch_go").click().run()
     assert "no sentences" in all_text(at.error)
@@ -172,12 +160,12 @@ def test_many_sentences_pasted_with_a_row_limit(env, monkeypatch):
 def test_without_runs_offers_a_quick_model(monkeypatch, sst_dir, tmp_path):
     monkeypatch.setenv("SST_DIR", str(sst_dir))
     monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(tmp_path / "runs"))
-    at = open_page()
+    at = open_page(PAGE)
     assert "no trained model yet" in all_text(at.info)
     assert at.button(key="pg_quick").label == "Train a quick model"
     monkeypatch.delenv("SST_DIR")
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "empty"))
-    at = open_page()
+    at = open_page(PAGE)
     assert "needs the Stanford Sentiment Treebank" in all_text(at.warning)
     assert not at.get("button")  # no button that cannot work
 
@@ -188,7 +176,7 @@ def test_quick_model_trains_in_the_background_then_answers(monkeypatch, sst_dir,
     monkeypatch.setenv("SST_DIR", str(sst_dir))
     root = tmp_path / "runs"
     monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
-    at = open_page()
+    at = open_page(PAGE)
     at.button(key="pg_quick").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (run,) = jobs.list_jobs(root)

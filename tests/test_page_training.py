@@ -13,10 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sentiment_core.training import jobs
-from sentiment_core.training.config import RunConfig
 from sentiment_core.training.runs import train_run
 from sentiment_core.training.store import create_run, read_status, write_status
-from tests.helpers import StopAt, dead_pid, metric
+from tests.helpers import StopAt, dead_pid, metric, open_page, tiny_config
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/training.py"
@@ -32,23 +31,8 @@ def runs_root(sst_dir, tmp_path, monkeypatch):
     return root
 
 
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
-def tiny_config(**train) -> RunConfig:
-    config = RunConfig()
-    config.data.train_limit, config.data.eval_limit = 200, 60
-    config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "gru", 16, 16
-    config.train.epochs, config.train.batch_size, config.train.patience = 2, 25, None
-    for key, value in train.items():
-        setattr(config.train, key, value)
-    return config
 
 
 def texts(elements) -> str:
@@ -84,7 +68,7 @@ def set_settings(at: AppTest, **values) -> None:
 
 
 def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
-    at = open_page()
+    at = open_page(PAGE)
     at.selectbox(key="train_preset").set_value("custom").run()
     set_settings(at, cell="gru", embedding_dim=16, hidden_dim=16, epochs=20, batch_size=10, train_limit=400,
                  eval_limit=60, patience=0)
@@ -107,7 +91,7 @@ def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
     assert chart(at, "train_gradient_flow") is not None
 
     # A second browser (a new session) sees the same run in progress.
-    other = open_page()
+    other = open_page(PAGE)
     assert other.selectbox(key="train_watch").value == "from-the-page" and "running" in header(other)
 
     at.button(key="train_stop").click().run()
@@ -136,7 +120,7 @@ def test_failed_and_interrupted_runs_say_so_and_an_interrupted_one_resumes(runs_
     train_run(tiny_config(), interrupted, corpus=corpus, callbacks=[callback], catch_signals=False)
     write_status(interrupted, state="running", pid=dead_pid())  # what a killed process leaves behind
 
-    at = open_page()
+    at = open_page(PAGE)
     at.selectbox(key="train_watch").set_value("diverged").run()
     assert "failed" in header(at) and "Training diverged" in texts(at.error) and "learning rate" in texts(at.error)
     assert not [b for b in at.button if b.key == "train_resume"]
@@ -150,7 +134,7 @@ def test_failed_and_interrupted_runs_say_so_and_an_interrupted_one_resumes(runs_
 
 
 def test_prefilled_settings_limits_and_a_full_queue(runs_root, monkeypatch):
-    at = open_page({"preset": "seed", "cell": "lstm"})
+    at = open_page(PAGE, {"preset": "seed", "cell": "lstm"})
     assert at.selectbox(key="train_preset").value == "seed" and at.selectbox(key="train_cell").value == "lstm"
     assert at.number_input(key="train_batch_size").value == 4 and at.number_input(key="train_max_batches").value == 200
     assert not at.error and not at.button(key="train_start").disabled
@@ -162,14 +146,14 @@ def test_prefilled_settings_limits_and_a_full_queue(runs_root, monkeypatch):
     assert "Learning rate must be positive" in texts(at.error)
     assert not runs_root.exists() or jobs.run_dirs(runs_root) == []
 
-    bad = open_page({"preset": "nope", "cell": "transformer"})
+    bad = open_page(PAGE, {"preset": "nope", "cell": "transformer"})
     assert "no preset called 'nope'" in texts(bad.warning) and "no cell called 'transformer'" in texts(bad.warning)
 
     # A run training in a terminal holds the only slot, and no queue is allowed.
     monkeypatch.setenv("SENTIMENT_MAX_QUEUE", "0")
     busy = create_run(tiny_config(), root=runs_root, name="terminal-run")
     write_status(busy, state="running", pid=os.getpid())
-    at = open_page()
+    at = open_page(PAGE)
     set_settings(at, embedding_dim=16, hidden_dim=16, train_limit=100, eval_limit=50, max_batches=0)
     at.button(key="train_start").click().run()
     assert "The queue is full" in texts(at.error) and "SENTIMENT_MAX_QUEUE" in texts(at.error)
@@ -179,7 +163,7 @@ def test_prefilled_settings_limits_and_a_full_queue(runs_root, monkeypatch):
 def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monkeypatch):
     first, _ = train_run(tiny_config(), root=runs_root, name="first", corpus=corpus, catch_signals=False)
     second, _ = train_run(tiny_config(lr=3e-3), root=runs_root, name="second", corpus=corpus, catch_signals=False)
-    at = open_page()
+    at = open_page(PAGE)
     at.selectbox(key="train_watch").set_value("first").run()
     assert "finished" in header(at) and metric(at, "test accuracy").endswith("%")
     assert metric(at, "majority class (test)") is not None

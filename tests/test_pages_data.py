@@ -21,6 +21,7 @@ from sentiment_core.data.corpus import default_cache_dir
 from sentiment_core.training.store import create_run
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
 from sentiment_core.analysis.stats import data_summary
+from tests.helpers import open_page
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 COUNT = re.compile(r"\*\*([\d,]+)\*\* of ([\d,]+) (\w+) match")
@@ -30,10 +31,6 @@ def run_app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=60).run()
 
 
-def open_page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def texts(elements) -> str:
@@ -167,19 +164,19 @@ def test_download_offline_says_what_to_do_then_a_download_installs(without_treeb
 
 def test_a_folder_for_the_session_feeds_the_other_pages(without_treebank, sst_dir, corpus):
     at = run_app()
-    open_page(at, "views/explorer.py")
+    open_page("views/explorer.py", at=at)
     assert "needs the Stanford Sentiment Treebank" in texts(at.warning)
     at = run_app()
     at.text_input(key="treebank_folder_path").input(str(sst_dir)).run()
     at.button(key="use_folder").click().run()
     assert "This session reads the treebank" in texts(at.success)
-    open_page(at, "views/explorer.py")
+    open_page("views/explorer.py", at=at)
     assert match_count(at)[1] == sum(len(rows) for rows in corpus.sentences.values())
     assert not (without_treebank / "sst").exists()  # used in place, not copied
 
 
 def test_explorer_search_filters_and_tree(with_treebank, corpus):
-    at = open_page(run_app(), "views/explorer.py")
+    at = open_page("views/explorer.py", at=run_app())
     total = sum(len(rows) for rows in corpus.sentences.values())
     assert match_count(at) == (total, total)
 
@@ -213,7 +210,7 @@ def test_explorer_search_filters_and_tree(with_treebank, corpus):
 
 
 def test_explorer_phrase_level_counts_training_phrases(with_treebank, corpus):
-    at = open_page(run_app(), "views/explorer.py")
+    at = open_page("views/explorer.py", at=run_app())
     at.radio(key="explorer_split").set_value("train").run()
     at.radio(key="explorer_level").set_value("phrases").run()
     assert not at.exception
@@ -221,7 +218,7 @@ def test_explorer_phrase_level_counts_training_phrases(with_treebank, corpus):
 
 
 def test_vocabulary_page_sizes_lookups_and_an_empty_vocabulary(with_treebank, corpus, vocab):
-    at = open_page(run_app(), "views/vocabulary.py")
+    at = open_page("views/vocabulary.py", at=run_app())
 
     def size() -> str:
         return {m.label: m.value for m in at.metric}["vocabulary size"]

@@ -18,17 +18,9 @@ from sentiment_core.training.store import (CHECKPOINT, LAST, METRICS, STATUS, Ru
                                            create_run, delete_run, list_runs, load_checkpoint, load_run, read_status,
                                            request_stop, sanitize_run_name, save_torch, write_status)
 from sentiment_core.training.trainer import Callback, TrainControl
-from tests.helpers import StopAt, dead_pid
+from tests.helpers import StopAt, dead_pid, tiny_config
 
 
-def tiny_config(**train) -> RunConfig:
-    config = RunConfig()
-    config.data.train_limit, config.data.eval_limit = 200, 60
-    config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "gru", 16, 16
-    config.train.epochs, config.train.batch_size, config.train.probe_every = 2, 25, 1
-    for key, value in train.items():
-        setattr(config.train, key, value)
-    return config
 
 
 @pytest.mark.parametrize("given, expected", [

@@ -1,9 +1,9 @@
 """Training runner: settings or a preset, a background run, live curves, stop / resume, results, comparison.
 
-The page holds no training state of its own: a run is a directory (sentiment_core.training.runs) and its
-process is managed by sentiment_core.training.jobs, so reloading the browser or opening a second one
-shows the same runs. The live panel is a fragment that redraws every POLL_SECONDS while any
-run is active and stops polling once none is.
+The page holds no training state of its own: a run is a directory (sentiment_core.training.store) and
+its process is managed by sentiment_core.training.jobs, so reloading the browser or opening a second one
+shows the same runs. The live panel is the shared run watcher (dashboard/components/run_watcher.py): it
+redraws every second while any run is active and stops polling once none is.
 """
 from __future__ import annotations
 
@@ -15,18 +15,19 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import training as charts
+from dashboard.components.run_watcher import watch_runs
 from dashboard.views.training_form import K, config_from_widgets, initialise_settings, settings_form
 from sentiment_core.analysis import baselines
 from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
 from sentiment_core.training.metrics import RunMetrics
 from sentiment_core.training.config import validate
-from sentiment_core.training.limits import LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems, limits_from_env
+from sentiment_core.training.limits import (LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems,
+                                            limits_from_env)
 from sentiment_core.training.runs import evaluate_best
 from sentiment_core.training.store import RunError, RunNotFound, read_config
 from sentiment_core.data.treebank import TreebankError
 
-POLL_SECONDS = 1.0
 WATCH = "train_watch"                  # session_state / selectbox: the run shown in the live panel
 FLASH = "train_flash"                  # session_state: (kind, message) to show after a rerun
 STATE_ICONS = {"queued": ":material/schedule:", "starting": ":material/rocket_launch:", "running": ":material/sync:",
@@ -128,26 +129,18 @@ def references_for(corpus, labels: int) -> tuple[list[tuple[str, float, str]], s
     return references, baselines.no_published_note(labels)
 
 
-def run_panel(path: Path, root: Path, limits, corpus, data_dir, poll: bool) -> None:
-    """Decorated per app run: polls every POLL_SECONDS only while some run is active."""
+def run_panel(path: Path, root: Path, limits, corpus, data_dir) -> None:
+    """The chosen run, redrawn every second while any run is active (components/run_watcher.py)."""
 
-    @st.fragment(run_every=POLL_SECONDS if poll else None)
-    def live():
+    def draw(views: list[jobs.JobView]) -> None:
         try:
-            jobs.advance_queue(root, limits)
-            views = jobs.list_jobs(root)
             view = jobs.job_view(path)
         except RunNotFound as err:
             st.warning(str(err))
             return
-        except (RunError, OSError) as err:
-            st.error(f"The runs folder could not be read: {err}")
-            return
-        if any(v.active for v in views) != poll:
-            st.rerun(scope="app")  # polling starts or stops with the runs
         show_run(view, limits, corpus, data_dir)
 
-    live()
+    watch_runs(root, limits, draw)
 
 
 def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
@@ -421,7 +414,7 @@ else:
     chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")
     if st.query_params.get("run") != chosen:
         st.query_params["run"] = chosen
-    run_panel(root / chosen, root, limits, corpus, data_dir, poll=any_active)
+    run_panel(root / chosen, root, limits, corpus, data_dir)
 
     st.subheader("Compare runs")
     compare_section(views, corpus)
