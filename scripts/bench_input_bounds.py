@@ -4,12 +4,16 @@
 
 Each case runs in its own process (so its peak resident memory is its own) on inputs built in a
 temporary folder: a 1.3 MB zip whose one member inflates to 1 GiB of NUL bytes, a train.txt of
-one 200 MB line, and a 40,000-character run of punctuation typed as a sentence. Prints one line
-per case: outcome, wall seconds, peak resident MB (the interpreter and its imports included).
+one 200 MB line, and a 40,000-character run of punctuation typed as a sentence: tokenized as it
+is, then through the check every playground text, batch row and `predict` goes through
+(analysis.caps.bounded_tokens, default caps), and a 20,000-character run of mixed punctuation
+just within the character cap through the same check. Prints one line per case: outcome, wall
+seconds, peak resident MB (the interpreter and its imports included).
 """
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -38,7 +42,7 @@ try:
     elif kind == "folder":
         from sentiment_core.data.treebank import install_treebank_folder
         install_treebank_folder(path, path.parent / "installed")
-    else:
+    elif kind == "text":
         from sentiment_core.data.text import Tokenizer
         Tokenizer()("warm up")
         started = time.perf_counter()
@@ -46,6 +50,15 @@ try:
         raise SystemExit(json.dumps({"outcome": f"tokenized into {len(tokens)} tokens",
                                      "seconds": time.perf_counter() - started,
                                      "peak_mb": peak_mb()}))
+    else:  # "check": what the playground, a batch row and `predict` do with a text
+        from sentiment_core.analysis.caps import bounded_tokens, max_input_chars, max_input_tokens
+        from sentiment_core.data.text import Tokenizer
+        Tokenizer()("warm up")
+        text = path.read_text(encoding="utf-8")
+        started = time.perf_counter()
+        tokens = bounded_tokens(text, max_input_chars(), max_input_tokens())
+        raise SystemExit(json.dumps({"outcome": f"answered: {len(tokens)} tokens",
+                                     "seconds": time.perf_counter() - started, "peak_mb": peak_mb()}))
     outcome = "ACCEPTED"
 except Exception as err:
     outcome = f"refused: {err}"
@@ -90,12 +103,17 @@ def main() -> int:
         bomb = zip_bomb(folder)
         punctuation = folder / "punctuation.txt"
         punctuation.write_text("!" * 40_000, encoding="utf-8")
+        mixed = folder / "mixed.txt"  # every 64-character piece differs, so spaCy's word cache cannot help
+        rng = random.Random(0)
+        mixed.write_text("".join(rng.choice("!?.,;:()\"'-") for _ in range(20_000)), encoding="utf-8")
         cases = [(f"zip of {bomb.stat().st_size / 2**20:.1f} MB inflating to 1 GiB", "zip", bomb),
                  ("train.txt of one 200 MB line", "folder", long_line_folder(folder)),
-                 ("40,000 '!' typed as a sentence", "text", punctuation)]
+                 ("40,000 '!' typed as a sentence", "text", punctuation),
+                 ("40,000 '!' through the input check", "check", punctuation),
+                 ("20,000 mixed punctuation, input check", "check", mixed)]
         for label, kind, path in cases:
             result = run_case(kind, path)
-            print(f"{label:<40} {result['seconds']:6.3f} s  peak {result['peak_mb']:6.0f} MB  {result['outcome'][:90]}")
+            print(f"{label:<42} {result['seconds']:6.3f} s  peak {result['peak_mb']:6.0f} MB  {result['outcome'][:90]}")
     return 0
 
 

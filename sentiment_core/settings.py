@@ -50,6 +50,7 @@ MAX_ZIP_TOTAL_BYTES = 40 * 2**20    # what the three splits inflate to together
 MAX_TREEBANK_FILE_BYTES = 16 * 2**20  # one split file in a folder, checked before it is read
 MAX_TREE_LINE_CHARS = 10_000        # one tree line, checked before it is parsed
 MAX_INPUT_CHARS = 20_000            # one typed or uploaded text, checked before it is tokenized
+MAX_CSV_BYTES = 2 * 2**20           # one uploaded CSV file (or `predict --file`), checked before it is parsed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,6 +76,8 @@ PUBLIC_DEFAULTS: dict[str, str] = {
     "SENTIMENT_MAX_QUEUE": "2",
     "SENTIMENT_MAX_INPUT_TOKENS": "300",      # tokens per typed text or CSV row
     "SENTIMENT_MAX_BATCH_ROWS": "500",        # rows per pasted list or CSV
+    "SENTIMENT_MAX_INPUT_CHARS": "5000",      # characters per typed text or CSV row, before tokenizing
+    "SENTIMENT_MAX_CSV_BYTES": "524288",      # bytes per uploaded CSV file (512 KB), before parsing
 }
 
 

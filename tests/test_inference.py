@@ -81,7 +81,9 @@ def test_too_long_text_is_refused_with_the_cap(small_vocab):
     with pytest.raises(InputTooLong, match="6 tokens"):
         predictor.encode("not bad good good good,")  # 5 words but 6 tokens
     with pytest.raises(InputTooLong, match="at least 100000"):
-        predictor.encode("good " * 100_000)
+        make_predictor(small_vocab, max_tokens=5, max_chars=10**6).encode("good " * 100_000)
+    with pytest.raises(InputTooLong, match="500,000 characters, more than the cap of 20,000"):
+        predictor.encode("good " * 100_000)  # the default character cap comes first
 
 
 def test_limits_from_the_environment():

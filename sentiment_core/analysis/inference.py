@@ -20,22 +20,22 @@ several threads at once.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from sentiment_core.analysis import attributions
 from sentiment_core.analysis.attributions import Attribution
+from sentiment_core.analysis.caps import (DEFAULT_MAX_INPUT_CHARS, DEFAULT_MAX_INPUT_TOKENS,  # noqa: F401 (re-exported)
+                                          MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_INPUT_CHARS_ENV,
+                                          MAX_INPUT_TOKENS_ENV, bounded_tokens, limit_from_env, max_batch_rows,
+                                          max_csv_bytes, max_input_chars, max_input_tokens)
 from sentiment_core.analysis.errors import EmptyInput, InferenceError, InputTooLong
 from sentiment_core.models import RecurrentClassifier
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
-
-MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", 1000
-MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", 5000
 
 # Sentences to try: the tutorial's own example, negations, contrasts, plain cases.
 EXAMPLE_SENTENCES = (
@@ -48,30 +48,6 @@ EXAMPLE_SENTENCES = (
     "A dull, tedious and completely forgettable movie.",
     "The movie is about a man who travels to Paris.",
 )
-
-
-def limit_from_env(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
-    """A positive whole-number limit from the environment variable `name`, else `default`."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InferenceError(f"{name} must be a positive whole number, not {raw!r}; "
-                             f"unset it to use the default of {default}")
-    return value
-
-
-def max_input_tokens(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS, environ)
-
-
-def max_batch_rows(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS, environ)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,8 +72,13 @@ class EncodedText:
         return [t for t, u in zip(self.tokens, self.unknown) if u]
 
     @property
+    def words(self) -> list[str]:
+        """The tokens without the <sos> / <eos> frame."""
+        return [t for t in self.tokens if t not in (SOS, EOS)]
+
+    @property
     def word_count(self) -> int:
-        return sum(1 for t in self.tokens if t not in (SOS, EOS))
+        return len(self.words)
 
     def rows(self) -> list[dict]:
         """One row per token for a table: position, token, index, training count, unknown."""
@@ -158,18 +139,21 @@ class Predictor:
     """A model in eval mode on the CPU, its vocabulary and its classes."""
 
     def __init__(self, model: nn.Module, vocab: Vocab, scheme: LabelScheme, *, add_sos_eos: bool = True,
-                 max_tokens: int = DEFAULT_MAX_INPUT_TOKENS):
+                 max_tokens: int = DEFAULT_MAX_INPUT_TOKENS, max_chars: int = DEFAULT_MAX_INPUT_CHARS):
         self.model = model.to("cpu").eval()
         self.vocab, self.scheme = vocab, scheme
-        self.add_sos_eos, self.max_tokens = add_sos_eos, max_tokens
+        self.add_sos_eos, self.max_tokens, self.max_chars = add_sos_eos, max_tokens, max_chars
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, max_tokens: int = DEFAULT_MAX_INPUT_TOKENS) -> "Predictor":
+    def from_run(cls, run_dir: str | Path, max_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
+                 max_chars: int | None = None) -> "Predictor":
+        """The run's best checkpoint; `max_chars` None: SENTIMENT_MAX_INPUT_CHARS, else its default."""
         from sentiment_core.training.runs import load_model
 
+        max_chars = max_input_chars() if max_chars is None else max_chars  # a bad value fails before loading
         model, vocab, _, scheme = load_model(run_dir)
         # training frames every sentence with <sos> / <eos> (batching.EncodedDataset), so do we
-        return cls(model, vocab, scheme, add_sos_eos=True, max_tokens=max_tokens)
+        return cls(model, vocab, scheme, add_sos_eos=True, max_tokens=max_tokens, max_chars=max_chars)
 
     @property
     def class_names(self) -> list[str]:
@@ -190,25 +174,13 @@ class Predictor:
         to share its cache over many texts.
         """
         text = "" if text is None else str(text)
-        # Tokens are never fewer than whitespace-separated chunks: refuse a huge text before
-        # spending time tokenizing it.
-        if len(text.split()) > self.max_tokens:
-            raise self._too_long(len(text.split()), at_least=True)
-        words = (tokenizer or Tokenizer())(text)
-        if not words:
-            raise EmptyInput("there is nothing to classify: the text is empty; type or pick a sentence")
-        if len(words) > self.max_tokens:
-            raise self._too_long(len(words))
+        words = bounded_tokens(text, self.max_chars, self.max_tokens, tokenizer)
         ids = self.vocab.encode(words, add_sos_eos=self.add_sos_eos)
         tokens = [SOS, *words, EOS] if self.add_sos_eos else list(words)
         specials = set(SPECIALS)
         unknown = [i == UNK_INDEX and t not in specials for t, i in zip(tokens, ids)]
         frequencies = [None if t in (SOS, EOS) else int(self.vocab.freqs.get(t, 0)) for t in tokens]
         return EncodedText(text, tokens, ids, unknown, frequencies)
-
-    def _too_long(self, count: int, at_least: bool = False) -> InputTooLong:
-        return InputTooLong(f"the text has {'at least ' if at_least else ''}{count} tokens, more than the cap of "
-                            f"{self.max_tokens}; shorten it, or raise {MAX_INPUT_TOKENS_ENV}")
 
     @staticmethod
     def _tensors(encoded: EncodedText) -> tuple[torch.Tensor, torch.Tensor]:
@@ -399,5 +371,6 @@ def quick_run_config():
 
 
 __all__ = ["Predictor", "EncodedText", "Prediction", "Attribution", "Inside", "InferenceError", "EmptyInput",
-           "InputTooLong", "EXAMPLE_SENTENCES", "max_input_tokens", "max_batch_rows", "limit_from_env",
+           "InputTooLong", "EXAMPLE_SENTENCES", "max_input_tokens", "max_input_chars", "max_batch_rows",
+           "max_csv_bytes", "limit_from_env", "bounded_tokens",
            "biggest_turn", "usable_runs", "quick_run_config", "QUICK_PRESET"]

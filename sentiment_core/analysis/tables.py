@@ -1,12 +1,16 @@
-"""Tables of sentences for the playground's batch mode: pasted lines or a CSV file in, CSV out."""
+"""Tables of sentences for the playground's batch mode and `predict --file`: pasted lines or a CSV file
+in, CSV out (with every cell a spreadsheet would run as a formula neutralised)."""
 from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Iterable
 
+from defusedcsv import csv as safe_csv
+
+from sentiment_core.analysis.caps import MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, max_csv_bytes
 from sentiment_core.analysis.errors import TableError
-from sentiment_core.analysis.inference import MAX_BATCH_ROWS_ENV
 
 TEXT_COLUMNS = ("text", "sentence")  # accepted names of the text column of an uploaded table
 
@@ -22,8 +26,29 @@ def texts_from_lines(text: str, max_rows: int) -> list[str]:
     return lines
 
 
-def texts_from_csv(data: bytes, max_rows: int) -> list[str]:
-    """The text column ('text' or 'sentence', any case) of a CSV file with a header row."""
+def check_csv_size(size: int, max_bytes: int, at_least: bool = False) -> None:
+    """Refuses a CSV file of more than `max_bytes`, before it is decoded or parsed."""
+    if size > max_bytes:
+        held = f"more than the limit of {max_bytes:,} bytes" if at_least else \
+            f"{size:,} bytes, more than the limit of {max_bytes:,}"
+        raise TableError(f"the file holds {held}; split it, or raise {MAX_CSV_BYTES_ENV}")
+
+
+def read_csv_file(path: Path, max_bytes: int) -> bytes:
+    """A CSV file's bytes, read only up to one byte past the limit (a huge file is never read whole)."""
+    with open(path, "rb") as source:
+        data = source.read(max_bytes + 1)
+    check_csv_size(len(data), max_bytes, at_least=True)
+    return data
+
+
+def texts_from_csv(data: bytes, max_rows: int, max_bytes: int | None = None) -> list[str]:
+    """The text column ('text' or 'sentence', any case) of a CSV file with a header row.
+
+    The file's size is checked first (`max_bytes`, default SENTIMENT_MAX_CSV_BYTES) and its
+    rows while reading (`max_rows`); each text's own caps are the Predictor's.
+    """
+    check_csv_size(len(data), max_csv_bytes() if max_bytes is None else max_bytes)
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -57,10 +82,17 @@ def texts_from_csv(data: bytes, max_rows: int) -> list[str]:
 
 
 def rows_to_csv(rows: Iterable[dict]) -> str:
-    rows = list(rows)
+    """The rows as CSV text, safe to open in a spreadsheet (OWASP's CSV-injection guidance).
+
+    A text cell loses its leading whitespace first: the model ignores it (texts are split on
+    whitespace), and a tab or carriage return there could hide a formula from the check that
+    follows. defusedcsv then prefixes with a quote every cell starting with = + - @ | % (not a
+    plain number), so no spreadsheet runs it as a formula.
+    """
+    rows = [{k: v.lstrip() if isinstance(v, str) else v for k, v in row.items()} for row in rows]
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = safe_csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return out.getvalue()

@@ -83,14 +83,18 @@ def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
 
 
 def check_playground_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.analysis.inference import (MAX_BATCH_ROWS_ENV, MAX_INPUT_TOKENS_ENV, InferenceError, max_batch_rows,
-                            max_input_tokens)
+    from sentiment_core.analysis.caps import (MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_INPUT_CHARS_ENV,
+                                              MAX_INPUT_TOKENS_ENV, max_batch_rows, max_csv_bytes, max_input_chars,
+                                              max_input_tokens)
+    from sentiment_core.analysis.errors import InferenceError
 
+    readers = ((MAX_INPUT_CHARS_ENV, max_input_chars), (MAX_INPUT_TOKENS_ENV, max_input_tokens),
+               (MAX_BATCH_ROWS_ENV, max_batch_rows), (MAX_CSV_BYTES_ENV, max_csv_bytes))
     try:
-        tokens, rows = max_input_tokens(env), max_batch_rows(env)
+        values = [(name, read(env)) for name, read in readers]
     except InferenceError as err:
         return False, str(err)
-    return True, f"{MAX_INPUT_TOKENS_ENV}={tokens}, {MAX_BATCH_ROWS_ENV}={rows}"
+    return True, ", ".join(f"{name}={value}" for name, value in values)
 
 
 def check_app(url: str, timeout: float) -> tuple[bool, str]:

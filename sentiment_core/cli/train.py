@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from sentiment_core.cli.folders import removed_on_failure
 from sentiment_core.training.config import (PRESETS, SECTIONS, SETTINGS, RunConfig, Setting, preset,
                                             section_settings, validate, with_changes)
 
@@ -163,6 +164,16 @@ def hand_over_slot_quietly(run_dir: Path) -> None:
         print(f"started the next queued run: {path.name}")
 
 
+def run_has_ended(run_dir: Path) -> bool:
+    """The trainer recorded how the run ended (it failed or was interrupted): keep it to show why."""
+    from sentiment_core.training.store import RunError, read_status
+
+    try:
+        return read_status(run_dir).get("state") in ("failed", "interrupted", "stopped", "finished")
+    except (RunError, OSError, ValueError):
+        return False
+
+
 def checked_config(args) -> RunConfig | None:
     """The run's settings, validated before anything is created (None: a resumed run keeps its own)."""
     if args.resume:
@@ -196,10 +207,14 @@ def run_train(args) -> int:
     world = init_world()  # under torchrun: join the other processes (distributed.py); else a world of one
     callbacks = [] if args.quiet or not world.is_main else [progress_printer()]
     started = time.monotonic()
+    new_out = args.out if world.is_main and not args.resume else None
     try:
-        run_dir, status = train_run(config, args.resume or args.out, root=args.runs_dir, name=args.name,
-                                    data_dir=data_dir, callbacks=callbacks, resume=bool(args.resume),
-                                    device=world.device("cpu"), world=world)
+        # --out is created before the data loads (an unwritable destination fails at once) and
+        # removed again if the run never started (bad data, Ctrl-C while loading...)
+        with removed_on_failure(new_out, keep=run_has_ended, create=True):
+            run_dir, status = train_run(config, args.resume or args.out, root=args.runs_dir, name=args.name,
+                                        data_dir=data_dir, callbacks=callbacks, resume=bool(args.resume),
+                                        device=world.device("cpu"), world=world)
     except RunError:
         raise
     except RuntimeError as err:  # torch errors (e.g. out of memory) as one line
