@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add sub-commands through add_commands(subparsers): one module per command.
-EXTRA_COMMAND_MODULES: list[str] = ["train", "evaluate", "predict", "bench", "health"]
+EXTRA_COMMAND_MODULES: list[str] = ["train", "evaluate", "predict", "bench", "health", "pretrained"]
 
 
 def main(argv=None) -> int:
