@@ -35,7 +35,7 @@ class Recipe:
 
 def playground_config() -> RunConfig:
     """A small GRU over every labelled phrase, read with max pooling: 68 % dev accuracy after three
-    epochs (30 s of one CPU thread). No class reweighting: it keeps some neutral recall (18 %), which
+    epochs (under a minute of one CPU thread). No class reweighting: it keeps some neutral recall (18 %), which
     reweighting to the sentences' shares nearly silences (5 %) for the same accuracy."""
     return RunConfig(data=DataConfig(labels=3, phrases=True, min_freq=2),
                      model=ModelConfig(cell="gru", embedding_dim=64, hidden_dim=64, pooling="max"),
