@@ -13,7 +13,8 @@ from sentiment_core.analysis.inference import QUICK_PRESET, Predictor, usable_ru
 from sentiment_core.training.limits import Limits
 from sentiment_core.training.processes import is_process_alive
 from sentiment_core.training.runs import train_run
-from tests.helpers import chart_spec, open_page, tiny_config
+from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
+from tests.helpers import chart_spec, metric, open_page, tiny_config
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/playground.py"
@@ -161,13 +162,34 @@ def test_without_runs_offers_a_quick_model(monkeypatch, sst_dir, tmp_path):
     monkeypatch.setenv("SST_DIR", str(sst_dir))
     monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(tmp_path / "runs"))
     at = open_page(PAGE)
-    assert "no trained model yet" in all_text(at.info)
+    assert "no trained model yet" in all_text(at.info) and "shipped default model" in all_text(at.info)
     assert at.button(key="pg_quick").label == "Train a quick model"
     monkeypatch.delenv("SST_DIR")
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "empty"))
     at = open_page(PAGE)
     assert "needs the Stanford Sentiment Treebank" in all_text(at.warning)
     assert not at.get("button")  # no button that cannot work
+    assert any(m.label == "Predicted label" for m in at.metric)  # the shipped model needs no treebank
+
+
+def test_with_an_empty_runs_folder_the_shipped_model_answers_at_once(monkeypatch, tmp_path):
+    """Issue 13: a fresh deployment answers a typed sentence with no button pressed."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
+    monkeypatch.setenv("SENTIMENT_PUBLIC", "1")
+    shipped = PRETRAINED_DIR / PLAYGROUND_MODEL
+    before = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in shipped.iterdir()}
+    at = open_page(PAGE)
+    assert at.selectbox(key="pg_run").value == SHIPPED_PREFIX + PLAYGROUND_MODEL
+    assert at.selectbox(key="pg_run").options[0].startswith("shipped default gru-3cls (read-only) · gru")
+    assert "read-only" in all_text(at.caption) and "pretrained --build" in all_text(at.caption)
+    expected = Predictor.from_run(shipped).predict(NEGATION)
+    assert metric(at, "Predicted label") == expected.label
+    at = type_text(at, "A dull, tedious and completely forgettable movie.")
+    assert metric(at, "Predicted label") == "negative"
+    assert {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in shipped.iterdir()} == before  # read-only
+    assert not list(root.iterdir())  # nothing was trained or written
 
 
 @pytest.mark.slow

@@ -4,7 +4,8 @@ The page only arranges what sentiment_core.analysis.inference computes (through 
 in dashboard.resources): the tokens the model sees, its answer, the prediction after each
 prefix, which words mattered (gradient x input, integrated gradients), the hidden state and
 gates over time, two runs side by side, and a table of predictions for many sentences.
-With no trained run yet, one button trains a quick model in the background.
+With no trained run of the visitor's own, the shipped default model (sentiment_core.pretrained,
+read-only) answers, and one button trains a quick model in the background.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
                                                biggest_turn, max_batch_rows, max_input_tokens, quick_run_config,
-                                               usable_runs)
+                                               playground_runs)
+from sentiment_core.pretrained import is_shipped, shipped_label
 from sentiment_core.analysis.tables import rows_to_csv, texts_from_csv, texts_from_lines
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
 from sentiment_core.training.store import RunError
@@ -36,9 +38,10 @@ MODES = ("One sentence", "Compare two runs", "Many sentences")
 # No model yet: a quick one
 
 
-def quick_model_section(root: Path) -> None:
-    st.info("There is no trained model yet. Train a small one here (a GRU over the training sentences, "
-            "2 epochs, about a minute on this machine), or a bigger one on the **Training runner** page.")
+def quick_model_section(root: Path, has_default: bool) -> None:
+    default = ", so the answers below come from the shipped default model (read-only)" if has_default else ""
+    st.info(f"You have no trained model yet{default}. Train a small one of your own here (a GRU over the training "
+            "sentences, 2 epochs, about a minute on this machine), or a bigger one on the **Training runner** page.")
     try:
         limits = limits_from_env()
         views = jobs.list_jobs(root)
@@ -87,12 +90,16 @@ def training_progress(root: Path, name: str, limits) -> None:
 # Choosing a run
 
 
+def shown_name(run) -> str:
+    return shipped_label(run) if is_shipped(run) else run.name
+
+
 def run_label(run) -> str:
     config, status = run.config, run.status
     accuracy = status.get("best_dev_accuracy")
     shown = f"dev {accuracy:.1%}" if isinstance(accuracy, float) else "not evaluated"
     direction = " bidirectional" if config.model.bidirectional else ""
-    return (f"{run.name} · {config.model.cell}{direction} · {config.data.labels} classes · {shown}"
+    return (f"{shown_name(run)} · {config.model.cell}{direction} · {config.data.labels} classes · {shown}"
             f"{' · stopped' if run.state == 'stopped' else ''}")
 
 
@@ -105,11 +112,19 @@ def pick_run(runs: list, label: str, key: str, default: int = 0):
     return by_name[chosen]
 
 
+def shipped_caption(run) -> None:
+    results = run.status.get("results") or {}
+    figures = " and ".join(f"{results[s]['accuracy']:.1%} on {s}" for s in ("dev", "test") if s in results)
+    st.caption(f"The default model shipped with the app{f' ({figures} sentences)' if figures else ''}, rebuilt "
+               "with `python -m sentiment_core pretrained --build`. It is read-only: train your own on the "
+               "**Training runner** page.")
+
+
 def load_predictor(run, max_tokens: int):
     try:
         return resources.predictor(run.path, max_tokens)
     except (RunError, OSError) as err:
-        st.error(f"The model of run {run.name} could not be loaded: {err}")
+        st.error(f"The model of run {shown_name(run)} could not be loaded: {err}")
         return None
 
 
@@ -163,7 +178,7 @@ def answer_or_explain(run, max_tokens: int, text: str) -> dict | None:
     except InferenceError as err:
         st.error(str(err))
     except (RunError, OSError) as err:
-        st.error(f"The model of run {run.name} could not be loaded: {err}")
+        st.error(f"The model of run {shown_name(run)} could not be loaded: {err}")
     return None
 
 
@@ -281,7 +296,7 @@ def compare(runs: list, first, max_tokens: int, text: str) -> None:
     columns = st.columns(2)
     for column, run, tag in ((columns[0], first, "a"), (columns[1], second, "b")):
         with column:
-            st.markdown(f"**{run.name}**")
+            st.markdown(f"**{shown_name(run)}**")
             answer = answer_or_explain(run, max_tokens, text)
             if answer is None:
                 continue
@@ -327,7 +342,7 @@ def many_sentences(run, max_tokens: int, max_rows: int) -> None:
         rows = model.predict_many(texts, progress=lambda done, total: bar.progress(
             done / max(total, 1), text=f"{done:,} of {total:,} sentences"))
         bar.empty()
-        st.session_state[BATCH_RESULT] = {"run": run.name, "rows": rows}
+        st.session_state[BATCH_RESULT] = {"run": shown_name(run), "rows": rows}
     result = st.session_state.get(BATCH_RESULT)
     if result:
         rows = result["rows"]
@@ -352,15 +367,18 @@ except InferenceError as err:
     st.stop()
 root = resources.runs_root()
 try:
-    runs = usable_runs(root)
+    runs = playground_runs(root)
 except (RunError, OSError) as err:
     st.error(f"The runs folder {root} could not be read: {err}")
     st.stop()
-if not runs:
-    quick_model_section(root)
-    st.stop()
+if all(is_shipped(r) for r in runs):
+    quick_model_section(root, has_default=bool(runs))
+    if not runs:
+        st.stop()
 
-run = pick_run(runs, "Model (a trained run, newest first)", K + "run")
+run = pick_run(runs, "Model (your trained runs, newest first, then the shipped default)", K + "run")
+if is_shipped(run):
+    shipped_caption(run)
 if load_predictor(run, max_tokens) is None:
     st.stop()
 mode = st.radio("View", MODES, horizontal=True, key=K + "mode", label_visibility="collapsed")

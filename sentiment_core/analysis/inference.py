@@ -358,6 +358,15 @@ def usable_runs(root: str | Path | None = None) -> list:
     return [r for r in list_runs(root) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
 
 
+def playground_runs(root: str | Path | None = None, shipped_folder: str | Path | None = None) -> list:
+    """What the playground offers: the visitor's usable runs (newest first), then the shipped default
+    models (sentiment_core.pretrained; read-only), so a fresh deployment answers at the first visit."""
+    from sentiment_core.pretrained import shipped_runs
+
+    shipped = [r for r in shipped_runs(shipped_folder) if r.has_checkpoint and r.config is not None]
+    return usable_runs(root) + shipped
+
+
 def quick_run_config():
     """A small model that trains in well under a minute of CPU time: a GRU over the training
     sentences (3 classes), 2 epochs (about 57 % dev accuracy; 13 s of single-thread CPU time
@@ -373,4 +382,4 @@ def quick_run_config():
 __all__ = ["Predictor", "EncodedText", "Prediction", "Attribution", "Inside", "InferenceError", "EmptyInput",
            "InputTooLong", "EXAMPLE_SENTENCES", "max_input_tokens", "max_input_chars", "max_batch_rows",
            "max_csv_bytes", "limit_from_env", "bounded_tokens",
-           "biggest_turn", "usable_runs", "quick_run_config", "QUICK_PRESET"]
+           "biggest_turn", "usable_runs", "playground_runs", "quick_run_config", "QUICK_PRESET"]

@@ -1,5 +1,8 @@
 """Walkthrough section 6: gradients through time measured on trained networks (the runs' probes),
-and a vanilla RNN and an LSTM trained in the background to compare, followed by the run watcher."""
+and a vanilla RNN and an LSTM trained in the background to compare, followed by the run watcher.
+
+The visitor's own runs come first; after them the vanilla RNN and LSTM shipped with the package
+(sentiment_core.pretrained, read-only), so the section has curves at the first visit."""
 from __future__ import annotations
 
 import time
@@ -12,6 +15,7 @@ from dashboard.charts import walkthrough as charts
 from dashboard.components.run_watcher import watch_runs
 from dashboard.views.walkthrough_sections import TRAINING, page_link
 from sentiment_core.analysis import gradient_flow
+from sentiment_core.pretrained import is_shipped, shipped_label, shipped_runs
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
 from sentiment_core.training.store import RunError, list_runs
@@ -48,9 +52,9 @@ def start_comparison(root) -> None:
 
 
 def runs_with_probes(root) -> list[tuple]:
-    """(run, probe events) of every run whose metrics hold a probe with norms."""
+    """(run, probe events) of every run whose metrics hold a probe with norms: the visitor's, then the shipped."""
     found = []
-    for run in read_runs(root):
+    for run in [*read_runs(root), *read_shipped_runs()]:
         if run.config is not None:
             events = resources.probe_events(run.path)
             if any(e.get("norms") for e in events):
@@ -58,8 +62,21 @@ def runs_with_probes(root) -> list[tuple]:
     return found
 
 
+def read_shipped_runs() -> list:
+    try:
+        return shipped_runs()
+    except OSError:  # a damaged installation: the section still offers to train the comparison
+        return []
+
+
+def run_label(run) -> str:
+    if is_shipped(run):
+        return f"{shipped_label(run)} ({run.config.model.cell})"
+    return f"{run.name} ({run.config.model.cell}, {run.state})"
+
+
 def show_probe_chart(with_probes: list[tuple]) -> None:
-    labels = {run.name: f"{run.name} ({run.config.model.cell}, {run.state})" for run, _ in with_probes}
+    labels = {run.name: run_label(run) for run, _ in with_probes}
     default = gradient_flow.newest_vanilla_and_gated([(run.name, run.config.model.cell) for run, _ in with_probes])
     # No key: when new runs appear, the options change and the newest pair is chosen again.
     chosen = st.multiselect("Runs to compare", list(labels), default, format_func=labels.get)
@@ -78,9 +95,11 @@ def show_probe_chart(with_probes: list[tuple]) -> None:
                                 "relative norm at the first step": c.norms[-1]} for c in curves]), hide_index=True)
 
 
-def offer_comparison(root) -> None:
-    st.info("No vanilla RNN and LSTM with probes yet. Train both here, quickly (two epochs of the `seed` preset "
-            "each, in the background, a few minutes), or on the Training page with your own settings.")
+def offer_comparison(root, shown_shipped: bool) -> None:
+    shipped = " The chart shows the pair shipped with the app (read-only)." if shown_shipped else ""
+    st.info(f"No vanilla RNN and LSTM of your own with probes yet.{shipped} Train both here, quickly (two epochs of "
+            "the `seed` preset each, in the background, a few minutes), or on the Training page with your own "
+            "settings.")
     has_treebank = resources.treebank_state().folder is not None
     if st.button("Train a vanilla RNN and an LSTM now", key="wt_train_comparison", disabled=not has_treebank,
                  help=None if has_treebank else "Training needs the treebank: get it on the Home page first."):
@@ -104,8 +123,8 @@ def show_probe_comparison(root, views) -> None:
                              f"{v.status.get('epochs') or '?'}" for v in running)
         st.info(f"Training in the background: {progress}. This section refreshes by itself every few seconds.")
     elif not gradient_flow.has_vanilla_and_gated(gradient_flow.probe_curves(
-            [(run.name, run.config.model.cell, events) for run, events in with_probes])):
-        offer_comparison(root)
+            [(run.name, run.config.model.cell, events) for run, events in with_probes if not is_shipped(run)])):
+        offer_comparison(root, shown_shipped=any(is_shipped(run) for run, _ in with_probes))
 
 
 def watch_probe_comparison(root) -> None:
