@@ -6,7 +6,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 
 from sentiment_core.analysis.gradient_flow import VANILLA_CELLS, comparison_config
 from sentiment_core.analysis.inference import Predictor, playground_runs
