@@ -18,7 +18,8 @@ POSITIVE_RGB, NEGATIVE_RGB = (27, 120, 55), (178, 24, 43)  # attributions: for /
 
 
 def token_labels(tokens: Sequence[str]) -> list[str]:
-    return [f"{i}: {t}" for i, t in enumerate(tokens)]
+    """Axis labels; plotly reads HTML tags (links included) in every label, so the tokens are escaped."""
+    return [f"{i}: {html.escape(t, quote=False)}" for i, t in enumerate(tokens)]
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:
