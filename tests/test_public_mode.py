@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.charts.playground import token_labels
 from dashboard.escape import escape_markdown
 from dashboard.messages import hide_paths, plain_message, shown_path, user_message
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
@@ -49,6 +50,12 @@ def test_public_mode_cuts_every_server_path_to_its_last_component(tmp_path):
     assert plain_message(text, {"SENTIMENT_DATA_DIR": str(data)}) == text  # a local user keeps the paths
     assert shown_path(data / "runs", env) == "runs" and shown_path("/a/b_c", {}) == escape_markdown("/a/b_c")
     assert hide_paths("/", env) == "..."
+
+
+def test_chart_labels_escape_typed_tokens_for_plotly():
+    labels = token_labels(["<sos>", "x<a href='http://evil.example'>y</a>", "<b>z</b>", "&amp;", "<eos>"])
+    assert labels == ["0: <sos>", "1: x&lt;a href='http://evil.example'&gt;y&lt;/a&gt;", "2: &lt;b&gt;z&lt;/b&gt;",
+                      "3: &amp;amp;", "4: <eos>"]
 
 
 # ---------------------------------------------------------------------------------------------
