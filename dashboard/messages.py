@@ -48,7 +48,8 @@ def known_folders(env: Mapping[str, str] | None = None) -> list[str]:
 def hide_paths(text: str, env: Mapping[str, str] | None = None) -> str:
     """`text` with every server path cut to its last component."""
     for folder in known_folders(env):
-        text = re.sub(re.escape(folder) + _FOLDER_END, lambda _: "/" + PurePath(folder).name, text)
+        # "/" + its name: the pattern below then cuts a longer path through it to its last component
+        text = re.sub(re.escape(folder) + _FOLDER_END, "/" + PurePath(folder).name.replace("\\", "\\\\"), text)
     return _ABSOLUTE_PATH.sub(lambda found: _last_component(found.group(0)), text)
 
 
@@ -57,7 +58,8 @@ def plain_message(err: BaseException | str, env: Mapping[str, str] | None = None
     text = str(err)
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if not first:
-        first = f"something went wrong ({type(err).__name__})" if isinstance(err, BaseException) else "something went wrong"
+        kind = f" ({type(err).__name__})" if isinstance(err, BaseException) else ""
+        first = f"something went wrong{kind}"
     return hide_paths(first, env) if settings.is_public(env) else first
 
 

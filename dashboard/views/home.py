@@ -114,7 +114,8 @@ def show_missing_treebank(state: resources.TreebankState) -> None:
         st.error(f"{user_message(state.problem)} Fix or unset {state.origin}, or install the treebank below and "
                  "the app will use it for this session.")
     else:
-        st.warning(f"The Stanford Sentiment Treebank is not installed yet (looked in {shown_path(resources.install_dir())}). "
+        st.warning("The Stanford Sentiment Treebank is not installed yet (looked in "
+                   f"{shown_path(resources.install_dir())}). "
                    "Get it in one of the three ways below; the pages that need it will work right after.")
     get_treebank_options(expanded=True)
 

@@ -78,7 +78,8 @@ def training_progress(root: Path, name: str, limits) -> None:
         if progress is None:
             st.progress(0.0, text=f"Run **{escape_markdown(name)}**: {user_message(view.message or view.state)}")
         else:
-            st.progress(progress.fraction, text=f"Run **{escape_markdown(name)}**: epoch {progress.epoch} of {progress.epochs}, "
+            st.progress(progress.fraction, text=f"Run **{escape_markdown(name)}**: epoch {progress.epoch} of "
+                                                f"{progress.epochs}, "
                                                 f"batch {progress.batch} of {progress.batches}")
         st.caption("The playground opens when the run has finished; you may leave this page meanwhile.")
 
@@ -190,7 +191,8 @@ def one_sentence(run, max_tokens: int, text: str) -> None:
     if turn is not None:
         position, before, after = turn
         st.markdown(f"The biggest move of **{prediction.label}**: after token {position} "
-                    f"({escape_markdown(encoded.tokens[position])}) its probability went from {before:.1%} to {after:.1%}.")
+                    f"({escape_markdown(encoded.tokens[position])}) its probability went from {before:.1%} "
+                    f"to {after:.1%}.")
 
     st.subheader("Which words mattered")
     attributions(run, max_tokens, text, prediction, answer["gradient_x_input"])

@@ -82,7 +82,8 @@ def start_section(limits, root: Path, corpus, data_dir) -> None:
         view = jobs.job_view(run_dir)
         where = (f"waiting in the queue at place {view.queue_place}" if view.queue_place
                  else "started in the background")
-        flash("success", f"Run **{escape_markdown(run_dir.name)}** {where}. Its progress is shown below; you may leave this page.")
+        flash("success", f"Run **{escape_markdown(run_dir.name)}** {where}. Its progress is shown below; you may "
+                         "leave this page.")
         watch(run_dir.name)
         st.rerun()
 

@@ -42,7 +42,8 @@ dev_col.metric("dev tokens unknown", f"{oov['dev']:.2%}", help="Share of dev tok
 test_col.metric("test tokens unknown", f"{oov['test']:.2%}")
 if len(vocab) == len(SPECIALS):
     top_word, top_count = ranked[0] if ranked else ("", 0)
-    st.error(f"No training word occurs {min_freq:,} times or more (the most frequent, '{escape_markdown(top_word)}', occurs "
+    st.error(f"No training word occurs {min_freq:,} times or more (the most frequent, "
+             f"'{escape_markdown(top_word)}', occurs "
              f"{top_count:,} times), so the vocabulary holds only the 4 specials and every word would be read "
              "as <unk>. Lower min_freq.")
 
