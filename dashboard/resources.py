@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.messages import shown_path, user_message
 from sentiment_core import settings
 from sentiment_core.analysis import explore, stats, vocab_stats
 from sentiment_core.data.corpus import Corpus, load_corpus
@@ -52,9 +53,10 @@ class TreebankState:
 def treebank_state() -> TreebankState:
     """Which treebank the app uses: this session's folder, then $SST_DIR, then <data root>/sst.
 
-    Not cached: it is three file checks, and an install must show on the next rerun.
+    Not cached: it is three file checks, and an install must show on the next rerun. A public
+    demo has no session folder: the operator's treebank is the only one.
     """
-    session_folder = st.session_state.get(SESSION_TREEBANK)
+    session_folder = None if settings.is_public() else st.session_state.get(SESSION_TREEBANK)
     origin = ("this session's folder" if session_folder
               else f"${SST_DIR_ENV}" if os.environ.get(SST_DIR_ENV) else "the data folder")
     try:
@@ -98,15 +100,23 @@ def require_corpus() -> Corpus:
     state = treebank_state()
     if state.folder is None:
         if state.problem:
-            st.error(state.problem)
-        st.warning("This page needs the Stanford Sentiment Treebank. Open **Home** (first in the menu) "
-                   "to download it, upload its zip or point the app at a folder that holds it.")
+            st.error(user_message(state.problem))
+        st.warning(needs_treebank_note("This page"))
         st.stop()
     try:
         return corpus_for(state)
     except (TreebankError, OSError) as err:
-        st.error(f"The treebank in {state.folder} could not be read: {err}")
+        st.error(f"The treebank in {shown_path(state.folder)} could not be read: {user_message(err)}")
         st.stop()
+
+
+def needs_treebank_note(what: str) -> str:
+    """What to do when `what` ("This page", "Training") needs the treebank and there is none."""
+    if settings.is_public():
+        return (f"{what} needs the Stanford Sentiment Treebank, which the operator of this demo has not set up "
+                "yet.")
+    return (f"{what} needs the Stanford Sentiment Treebank. Open **Home** (first in the menu) to download it, "
+            "upload its zip or point the app at a folder that holds it.")
 
 
 

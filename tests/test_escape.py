@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 import html
+import re
+import string
 
 import pytest
 from markdown_it import MarkdownIt
 
 from dashboard.escape import escape_markdown
+
+_ESCAPED = re.compile(r"\\([" + re.escape(string.punctuation) + "])")
+
+
+def unescape(markdown: str) -> str:
+    """What escape_markdown's output reads as (for tests that look for words in escaped text)."""
+    return _ESCAPED.sub(r"\1", markdown)
+
 
 HOSTILE = [
     "plain words stay plain",
@@ -36,3 +46,8 @@ def test_nothing_but_punctuation_is_touched():
     assert escape_markdown("Ok 12 éà") == "Ok 12 éà"
     assert escape_markdown("$5") == "\\$5"  # Streamlit's LaTeX starts with $
     assert escape_markdown(":red[x]") == "\\:red\\[x\\]"
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_unescape_undoes_escape_markdown(text):
+    assert unescape(escape_markdown(text)) == " ".join(text.split("\n"))

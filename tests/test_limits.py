@@ -31,6 +31,22 @@ def test_unset_variables_give_the_defaults_and_each_variable_sets_its_limit():
     assert {row[0] for row in describe_limits(Limits())} == {name for name, _ in ENV_VARS.values()}
 
 
+def test_public_mode_tightens_the_unset_limits_and_an_operator_value_still_wins(monkeypatch):
+    public = limits_from_env({"SENTIMENT_PUBLIC": "1"})
+    assert public == Limits(max_epochs=5, max_hidden=256, max_embedding=128, max_layers=2, max_batch=128,
+                            max_run_minutes=3, max_concurrent_runs=1, max_queue=2, allow_delete=False)
+    assert limits_from_env({"SENTIMENT_PUBLIC": "1", "SENTIMENT_MAX_EPOCHS": "8", "SENTIMENT_ALLOW_DELETE": "1",
+                            "SENTIMENT_MAX_QUEUE": " "}) == Limits(**{**vars(public), "max_epochs": 8,
+                                                                      "allow_delete": True})
+    assert limits_from_env({"SENTIMENT_PUBLIC": "0"}) == Limits()  # off: today's defaults
+    for name, _ in ENV_VARS.values():
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SENTIMENT_PUBLIC", "1")
+    assert limits_from_env() == public  # the default reads os.environ through settings.effective_env
+    monkeypatch.delenv("SENTIMENT_PUBLIC")
+    assert limits_from_env() == Limits()
+
+
 @pytest.mark.parametrize("name, value, expected", [
     ("SENTIMENT_MAX_EPOCHS", "ten", "not a whole number"),
     ("SENTIMENT_MAX_EPOCHS", "2.5", "not a whole number"),

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from sentiment_core.training import jobs
 from sentiment_core.training.runs import train_run
 from sentiment_core.training.store import create_run, read_status, write_status
+from tests.test_escape import unescape
 from tests.helpers import StopAt, dead_pid, metric, open_page, tiny_config
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -36,7 +37,8 @@ def runs_root(sst_dir, tmp_path, monkeypatch):
 
 
 def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
+    """The elements' text as a visitor reads it (names and messages reach the page markdown-escaped)."""
+    return " | ".join(unescape(str(e.value)) for e in elements)
 
 
 def chart(at: AppTest, key: str) -> dict | None:

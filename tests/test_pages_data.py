@@ -21,6 +21,7 @@ from sentiment_core.data.corpus import default_cache_dir
 from sentiment_core.training.store import create_run
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
 from sentiment_core.analysis.stats import data_summary
+from dashboard.escape import escape_markdown
 from tests.helpers import open_page
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -204,7 +205,7 @@ def test_explorer_search_filters_and_tree(with_treebank, corpus):
 
     at.number_input(key="explorer_tree_row").set_value(2).run()
     shown = explore.filter_rows(rows, None, [2], (1, 5))[2]
-    assert any(shown.text in m.value for m in at.markdown)
+    assert any(escape_markdown(shown.text) in m.value for m in at.markdown)  # treebank text, shown escaped
     at.button(key="explorer_random").click().run()
     assert not at.exception
 
@@ -224,9 +225,9 @@ def test_vocabulary_page_sizes_lookups_and_an_empty_vocabulary(with_treebank, co
         return {m.label: m.value for m in at.metric}["vocabulary size"]
 
     assert size() == f"{len(vocab):,}"
-    assert any(f"index **{vocab.stoi['film']}**" in m.value and "`film`" in m.value for m in at.markdown)
+    assert any(f"film → index **{vocab.stoi['film']}**" in m.value for m in at.markdown)
     at.number_input(key=f"vocab_lookup_index_{len(vocab)}").set_value(19).run()
-    assert any("index **19** → `film`" in m.value for m in at.markdown)
+    assert any("index **19** → film" in m.value for m in at.markdown)
 
     at.select_slider(key="vocab_min_freq").set_value(2).run()
     assert size() == f"{len(corpus.build_vocab(2)):,}" != f"{len(vocab):,}"

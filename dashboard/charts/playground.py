@@ -11,6 +11,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 
 from dashboard.charts.data import class_colours
+from sentiment_core.data.text import SPECIALS
 
 UNKNOWN_BACKGROUND = "#fdd0a2"   # tokens the vocabulary does not know (read as <unk>)
 SPECIAL_COLOUR = "#888888"       # <sos> / <eos>
@@ -18,7 +19,10 @@ POSITIVE_RGB, NEGATIVE_RGB = (27, 120, 55), (178, 24, 43)  # attributions: for /
 
 
 def token_labels(tokens: Sequence[str]) -> list[str]:
-    return [f"{i}: {t}" for i, t in enumerate(tokens)]
+    """Axis labels "position: token". Plotly reads tags it knows (<a href>, <b>, <br>...) and entities in
+    every label, so a typed token is HTML-escaped; the specials (<sos>, <eos>...), tags plotly does not
+    know and shows as written, stay as they are."""
+    return [f"{i}: {t if t in SPECIALS else html.escape(t, quote=False)}" for i, t in enumerate(tokens)]
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from dashboard.messages import shown_path, user_message
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import Limits
 from sentiment_core.training.store import RunError
@@ -32,7 +33,7 @@ def read_views(root: Path, limits: Limits | None) -> list[jobs.JobView] | None:
             jobs.advance_queue(root, limits)
         return jobs.list_jobs(root)
     except (RunError, OSError) as err:
-        st.error(f"The runs folder {root} could not be read: {err}")
+        st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
         return None
 
 

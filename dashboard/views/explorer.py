@@ -7,6 +7,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import data as charts
+from dashboard.escape import escape_markdown
+from dashboard.messages import user_message
 from sentiment_core.analysis import explore
 from sentiment_core.data.treebank import SPLITS
 from sentiment_core.data.text import label_scheme
@@ -47,7 +49,7 @@ length_range = length_col.slider("Length (tokens)", 1, max(longest, 2), (1, max(
 try:
     matches = explore.compile_search(query, mode)
 except explore.SearchError as err:
-    st.error(f"{err} The table below ignores the search until then.")
+    st.error(f"{user_message(err)} The table below ignores the search until then.")
     matches = None
 wanted = [scheme.class_names.index(name) for name in chosen_names]
 filtered = explore.filter_rows(rows, matches, wanted, length_range)
@@ -110,7 +112,7 @@ with tree_tab:
                           args=(len(filtered),))
         row = filtered[position]
         st.markdown(f"**{scheme.class_names[row.label]}** · {row.split} sentence {row.index} · {row.length} tokens")
-        st.markdown(f"> {row.text}")
+        st.markdown(f"> {escape_markdown(row.text)}")
         tree = resources.tree_layout(corpus, row.split, row.index)
         if phrases and row.split == "train":
             st.caption("This phrase is part of the training sentence drawn below.")

@@ -1,4 +1,8 @@
-"""Home: what the app is for, the treebank (and how to get it), the runs, links to every page."""
+"""Home: what the app is for, the treebank (and how to get it), the runs, links to every page.
+
+In public mode (settings.is_public: a hosted demo) the treebank is the operator's: no download,
+upload or folder choice, and the page names no server path.
+"""
 from __future__ import annotations
 
 import os
@@ -9,9 +13,12 @@ from typing import Sequence
 import streamlit as st
 
 from dashboard import resources
+from dashboard.escape import escape_markdown
+from dashboard.messages import shown_path, user_message
+from sentiment_core import settings
 from sentiment_core.training.store import RunError, list_runs
 from sentiment_core.data.treebank import (SST_URL, TreebankError, download_treebank, has_treebank, install_treebank_folder,
-                                install_treebank_zip, not_found_message)
+                                          install_treebank_zip, locate_treebank, not_found_message, scan_treebank)
 
 FLASH = "home_flash"  # session_state key: a success message to show after the rerun an install triggers
 
@@ -28,7 +35,9 @@ def render(pages: Sequence) -> None:
 
     st.header("The treebank")
     state = resources.treebank_state()
-    if state.folder is None:
+    if settings.is_public():
+        show_public_treebank(state)
+    elif state.folder is None:
         show_missing_treebank(state)
     else:
         show_treebank(state)
@@ -44,15 +53,51 @@ def render(pages: Sequence) -> None:
         note.caption(page.help or "")
 
 
-def show_treebank(state: resources.TreebankState) -> None:
+def show_public_treebank(state: resources.TreebankState) -> None:
+    """A hosted demo: the operator's treebank, its figures, nothing a visitor could change."""
+    if state.folder is None:
+        if state.problem:
+            st.error(user_message(state.problem))
+        st.warning(NOT_SET_UP)
+        return
+    corpus = read_corpus(state)
+    if corpus is None:
+        st.warning(NOT_SET_UP)
+        return
+    st.success("The operator of this demo has set up the treebank; every page reads this copy.")
+    show_figures(corpus)
+
+
+NOT_SET_UP = ("This demo is not set up yet: its operator has not installed the Stanford Sentiment Treebank, so "
+              "the pages that need it cannot open. (Operator: set SST_DIR to the treebank's folder, or run "
+              "`python -m sentiment_core data --install trainDevTestTrees_PTB.zip`.)")
+
+
+def read_corpus(state: resources.TreebankState):
+    """The corpus of the treebank in use, or None after saying why it could not be read."""
     try:
-        corpus = resources.corpus_for(state)
+        return resources.corpus_for(state)
     except (TreebankError, OSError) as err:
-        st.error(f"The treebank in {state.folder} could not be read: {err}")
+        st.error(f"The treebank in {shown_path(state.folder)} could not be read: {user_message(err)}")
+        return None
+
+
+def show_treebank(state: resources.TreebankState) -> None:
+    corpus = read_corpus(state)
+    if corpus is None:
         get_treebank_options(expanded=True)
         return
+    st.success(f"Treebank found in {shown_path(state.folder)} (chosen by {escape_markdown(state.origin)}).")
+    show_figures(corpus)
+    if st.session_state.get(resources.SESSION_TREEBANK):
+        st.button("Stop using this folder", key="forget_folder", on_click=resources.use_folder_for_session,
+                  args=(None,), help="Go back to $SST_DIR or the data folder.")
+    with st.expander("Install another copy of the treebank"):
+        get_treebank_options()
+
+
+def show_figures(corpus) -> None:
     summary = resources.data_summary(corpus)
-    st.success(f"Treebank found in `{state.folder}` (chosen by {state.origin}).")
     columns = st.columns(4)
     for column, split in zip(columns, ("train", "dev", "test")):
         column.metric(f"{split} sentences", f"{summary['splits'][split]['examples']:,}")
@@ -62,19 +107,15 @@ def show_treebank(state: resources.TreebankState) -> None:
         [{"split": split, "sentences": s["examples"], "tokens": s["tokens"], "mean length": s["mean_length"],
           "max length": s["max_length"], **s["labels"]} for split, s in summary["splits"].items()],
         hide_index=True)
-    if st.session_state.get(resources.SESSION_TREEBANK):
-        st.button("Stop using this folder", key="forget_folder", on_click=resources.use_folder_for_session,
-                  args=(None,), help="Go back to $SST_DIR or the data folder.")
-    with st.expander("Install another copy of the treebank"):
-        get_treebank_options()
 
 
 def show_missing_treebank(state: resources.TreebankState) -> None:
     if state.problem:  # an explicit folder ($SST_DIR) that lacks the files: the user asked for it
-        st.error(f"{state.problem} Fix or unset {state.origin}, or install the treebank below and "
+        st.error(f"{user_message(state.problem)} Fix or unset {state.origin}, or install the treebank below and "
                  "the app will use it for this session.")
     else:
-        st.warning(f"The Stanford Sentiment Treebank is not installed yet (looked in `{resources.install_dir()}`). "
+        st.warning("The Stanford Sentiment Treebank is not installed yet (looked in "
+                   f"{shown_path(resources.install_dir())}). "
                    "Get it in one of the three ways below; the pages that need it will work right after.")
     get_treebank_options(expanded=True)
 
@@ -83,7 +124,7 @@ def get_treebank_options(expanded: bool = False) -> None:
     target = resources.install_dir()
     download, upload, folder = st.tabs(["Download", "Upload the zip", "Use a folder"])
     with download:
-        st.write(f"Download `{SST_URL}`, check it and install it into `{target}`.")
+        st.write(f"Download `{SST_URL}`, check it and install it into {shown_path(target)}.")
         if st.button("Download the treebank", key="download_treebank", type="primary" if expanded else "secondary"):
             run_download(target)
     with upload:
@@ -95,7 +136,7 @@ def get_treebank_options(expanded: bool = False) -> None:
         st.write("A folder holding `train.txt`, `dev.txt` and `test.txt` (or a `trees/` folder with them).")
         path = st.text_input("Folder", key="treebank_folder_path", placeholder="/path/to/trainDevTestTrees_PTB/trees")
         copy_col, use_col = st.columns(2)
-        if copy_col.button(f"Copy it into {target}", key="copy_folder"):
+        if copy_col.button(f"Copy it into {shown_path(target)}", key="copy_folder"):
             install_folder(path, target)
         if use_col.button("Use it for this session", key="use_folder"):
             use_folder(path)
@@ -118,9 +159,10 @@ def run_download(target: Path) -> None:
         installed = download_treebank(target, progress=report)
     except TreebankError as err:
         bar.empty()
-        st.error(f"{err} {not_found_message(target)} Or upload the zip, or use a folder (the other tabs).")
+        st.error(f"{user_message(err)} {user_message(not_found_message(target))} Or upload the zip, or use a "
+                 "folder (the other tabs).")
         return
-    finish_install(installed, f"Downloaded and installed the treebank into {installed}.")
+    finish_install(installed, f"Downloaded and installed the treebank into {shown_path(installed)}.")
 
 
 def install_upload(uploaded, target: Path) -> None:
@@ -130,13 +172,15 @@ def install_upload(uploaded, target: Path) -> None:
         with os.fdopen(fd, "wb") as out:
             out.write(uploaded.getbuffer())
         with st.spinner("Checking and installing the zip..."):
-            installed = install_treebank_zip(Path(name), target)
+            # errors name the upload by its own file name, never by the temporary path
+            installed = install_treebank_zip(Path(name), target, display_name=uploaded.name)
     except (TreebankError, OSError) as err:
-        st.error(f"{uploaded.name} was not installed: {err}")
+        st.error(f"{escape_markdown(uploaded.name)} was not installed: {user_message(err)}")
         return
     finally:
         Path(name).unlink(missing_ok=True)
-    finish_install(installed, f"Installed the treebank from {uploaded.name} into {installed}.")
+    finish_install(installed, f"Installed the treebank from {escape_markdown(uploaded.name)} into "
+                              f"{shown_path(installed)}.")
 
 
 def install_folder(path: str, target: Path) -> None:
@@ -147,21 +191,29 @@ def install_folder(path: str, target: Path) -> None:
         with st.spinner("Checking and copying the split files..."):
             installed = install_treebank_folder(source, target)
     except (TreebankError, OSError) as err:
-        st.error(f"Nothing was copied: {err}")
+        st.error(f"Nothing was copied: {user_message(err)}")
         return
-    finish_install(installed, f"Copied the treebank from {source} into {installed}.")
+    finish_install(installed, f"Copied the treebank from {shown_path(source)} into {shown_path(installed)}.")
 
 
 def use_folder(path: str) -> None:
+    """Read the treebank from a folder for this session, once every split in it has parsed."""
     source = _folder_from(path)
     if source is None:
         return
     if not has_treebank(source):
-        st.error(f"{source} does not hold train.txt, dev.txt and test.txt (directly or in a trees/ folder). "
-                 "Check the path.")
+        st.error(f"{shown_path(source)} does not hold train.txt, dev.txt and test.txt (directly or in a trees/ "
+                 "folder). Check the path.")
         return
-    resources.use_folder_for_session(source)
-    st.session_state[FLASH] = f"This session reads the treebank from {source}."
+    try:
+        folder = locate_treebank(source, env={})
+        with st.spinner("Checking the split files..."):
+            scan_treebank(folder)  # bounded: each file's size and line length are checked before parsing
+    except (TreebankError, OSError) as err:
+        st.error(f"The folder was not used: {user_message(err)}")
+        return
+    resources.use_folder_for_session(folder)
+    st.session_state[FLASH] = f"This session reads the treebank from {shown_path(folder)}."
     st.rerun()
 
 
@@ -183,10 +235,10 @@ def show_runs(root: Path) -> None:
     try:
         runs = list_runs(root)
     except (RunError, OSError) as err:
-        st.error(f"The runs in {root} could not be listed: {err}")
+        st.error(f"The runs in {shown_path(root)} could not be listed: {user_message(err)}")
         return
     if not runs:
-        st.info(f"No training runs yet (runs are saved as folders under `{root}`).")
+        st.info(f"No training runs yet (runs are saved as folders under {shown_path(root)}).")
         return
     st.dataframe(
         [{key: row[key] for key in ("name", "state", "cell", "labels", "epoch", "epochs", "best_dev_accuracy",

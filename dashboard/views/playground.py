@@ -17,6 +17,8 @@ import streamlit as st
 from dashboard import resources
 from dashboard.charts import playground as charts
 from dashboard.components.run_watcher import watch_runs
+from dashboard.escape import escape_markdown
+from dashboard.messages import as_sentence, shown_path, user_message
 from sentiment_core.analysis import run_progress
 from sentiment_core.training import jobs
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, QUICK_PRESET, EmptyInput, InferenceError, InputTooLong,
@@ -46,7 +48,7 @@ def quick_model_section(root: Path, has_default: bool) -> None:
         limits = limits_from_env()
         views = jobs.list_jobs(root)
     except (LimitsError, RunError, OSError) as err:
-        st.error(f"Training cannot start here: {err}")
+        st.error(f"Training cannot start here: {user_message(err)}")
         return
     active = [v for v in views if v.active]
     if active:
@@ -54,7 +56,7 @@ def quick_model_section(root: Path, has_default: bool) -> None:
         return
     failed = next((v for v in views if v.status.get("preset") == QUICK_PRESET and v.state == "failed"), None)
     if failed is not None:
-        st.error(f"The last quick model ({failed.name}) failed: {failed.message}")
+        st.error(f"The last quick model ({escape_markdown(failed.name)}) failed: {user_message(failed.message)}")
     treebank = resources.treebank_state()
     if treebank.folder is None:
         st.warning("Training needs the Stanford Sentiment Treebank. Open **Home** (first in the menu) to install it.")
@@ -63,7 +65,7 @@ def quick_model_section(root: Path, has_default: bool) -> None:
         try:
             jobs.start_run(quick_run_config(), root=root, limits=limits, data_dir=treebank.folder)
         except (LimitExceeded, RunError, ValueError, OSError) as err:
-            st.error(f"The quick model could not be started: {err}")
+            st.error(f"The quick model could not be started: {user_message(err)}")
             return
         st.rerun()
 
@@ -77,9 +79,10 @@ def training_progress(root: Path, name: str, limits) -> None:
             st.rerun(scope="app")  # it ended before the watcher started
         progress = run_progress.progress(resources.run_metrics(view.path))
         if progress is None:
-            st.progress(0.0, text=f"Run **{name}**: {view.message or view.state}")
+            st.progress(0.0, text=f"Run **{escape_markdown(name)}**: {user_message(view.message or view.state)}")
         else:
-            st.progress(progress.fraction, text=f"Run **{name}**: epoch {progress.epoch} of {progress.epochs}, "
+            st.progress(progress.fraction, text=f"Run **{escape_markdown(name)}**: epoch {progress.epoch} of "
+                                                f"{progress.epochs}, "
                                                 f"batch {progress.batch} of {progress.batches}")
         st.caption("The playground opens when the run has finished; you may leave this page meanwhile.")
 
@@ -124,7 +127,7 @@ def load_predictor(run, max_tokens: int):
     try:
         return resources.predictor(run.path, max_tokens)
     except (RunError, OSError) as err:
-        st.error(f"The model of run {shown_name(run)} could not be loaded: {err}")
+        st.error(f"The model of run {escape_markdown(shown_name(run))} could not be loaded: {user_message(err)}")
         return None
 
 
@@ -161,12 +164,6 @@ def sentence_input(max_tokens: int) -> str:
 # One sentence
 
 
-def as_sentence(err: Exception) -> str:
-    """An error's lower-case message as a sentence."""
-    text = str(err)
-    return f"{text[:1].upper()}{text[1:]}."
-
-
 def answer_or_explain(run, max_tokens: int, text: str) -> dict | None:
     """The run's answer for `text`, or None after the page has said why there is none."""
     try:
@@ -174,11 +171,11 @@ def answer_or_explain(run, max_tokens: int, text: str) -> dict | None:
     except EmptyInput as err:
         st.info(as_sentence(err))
     except InputTooLong as err:
-        st.error(f"This text is too long: {err}.")
+        st.error(f"This text is too long: {user_message(err)}.")
     except InferenceError as err:
-        st.error(str(err))
+        st.error(user_message(err))
     except (RunError, OSError) as err:
-        st.error(f"The model of run {shown_name(run)} could not be loaded: {err}")
+        st.error(f"The model of run {escape_markdown(shown_name(run))} could not be loaded: {user_message(err)}")
     return None
 
 
@@ -197,7 +194,7 @@ def one_sentence(run, max_tokens: int, text: str) -> None:
     label_col.metric("Predicted label", prediction.label, f"{prediction.probabilities[prediction.index]:.1%} sure",
                      delta_color="off", delta_arrow="off")
     if prediction.note:
-        label_col.warning(prediction.note[0].upper() + prediction.note[1:] + ".")
+        label_col.warning(as_sentence(prediction.note))
     chart_col.plotly_chart(charts.probability_bars(prediction.class_names, prediction.probabilities),
                            key=K + "probabilities")
 
@@ -209,7 +206,8 @@ def one_sentence(run, max_tokens: int, text: str) -> None:
     if turn is not None:
         position, before, after = turn
         st.markdown(f"The biggest move of **{prediction.label}**: after token {position} "
-                    f"(`{encoded.tokens[position]}`) its probability went from {before:.1%} to {after:.1%}.")
+                    f"({escape_markdown(encoded.tokens[position])}) its probability went from {before:.1%} "
+                    f"to {after:.1%}.")
 
     st.subheader("Which words mattered")
     attributions(run, max_tokens, text, prediction, answer["gradient_x_input"])
@@ -224,7 +222,7 @@ def show_tokens(encoded) -> None:
     words = encoded.word_count
     if unknown:
         st.caption(f"{len(unknown)} of {words} tokens are not in the training vocabulary (highlighted): the model "
-                   f"reads each as `<unk>`: {', '.join(f'`{w}`' for w in unknown[:20])}"
+                   f"reads each as `<unk>`: {', '.join(escape_markdown(w) for w in unknown[:20])}"
                    f"{' ...' if len(unknown) > 20 else ''}.")
     else:
         st.caption(f"All {words} tokens are in the training vocabulary. `<sos>` and `<eos>` mark the start and end, "
@@ -296,7 +294,7 @@ def compare(runs: list, first, max_tokens: int, text: str) -> None:
     columns = st.columns(2)
     for column, run, tag in ((columns[0], first, "a"), (columns[1], second, "b")):
         with column:
-            st.markdown(f"**{shown_name(run)}**")
+            st.markdown(f"**{escape_markdown(shown_name(run))}**")
             answer = answer_or_explain(run, max_tokens, text)
             if answer is None:
                 continue
@@ -347,7 +345,7 @@ def many_sentences(run, max_tokens: int, max_rows: int) -> None:
     if result:
         rows = result["rows"]
         skipped = sum(1 for r in rows if r["label"] is None)
-        st.success(f"{len(rows) - skipped:,} sentences classified by run {result['run']}"
+        st.success(f"{len(rows) - skipped:,} sentences classified by run {escape_markdown(result['run'])}"
                    f"{f'; {skipped:,} could not be (see the note column)' if skipped else ''}.")
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "batch_table")
         st.download_button("Download as CSV", rows_to_csv(rows), file_name="predictions.csv", mime="text/csv",
@@ -363,13 +361,13 @@ st.markdown("Type a sentence and see how a trained network reads it: the tokens 
 try:
     max_tokens, max_rows = max_input_tokens(), max_batch_rows()
 except InferenceError as err:
-    st.error(f"This server's playground limits are misconfigured: {err}")
+    st.error(f"This server's playground limits are misconfigured: {user_message(err)}")
     st.stop()
 root = resources.runs_root()
 try:
     runs = playground_runs(root)
 except (RunError, OSError) as err:
-    st.error(f"The runs folder {root} could not be read: {err}")
+    st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
     st.stop()
 if all(is_shipped(r) for r in runs):
     quick_model_section(root, has_default=bool(runs))

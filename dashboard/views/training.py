@@ -16,9 +16,12 @@ import streamlit as st
 from dashboard import resources
 from dashboard.charts import training as charts
 from dashboard.components.run_watcher import watch_runs
+from dashboard.escape import escape_markdown
+from dashboard.messages import as_sentence, public_text, shown_path, user_message
 from dashboard.views.training_form import K, config_from_widgets, initialise_settings, settings_form
 from sentiment_core.analysis import baselines
 from sentiment_core.analysis import run_progress
+from sentiment_core import settings
 from sentiment_core.training import jobs
 from sentiment_core.training.metrics import RunMetrics
 from sentiment_core.training.config import validate
@@ -48,7 +51,7 @@ def start_section(limits, root: Path, corpus, data_dir) -> None:
     try:
         validate(config)
     except ValueError as err:
-        problems.append(f"{str(err)[0].upper()}{str(err)[1:]}.")
+        problems.append(as_sentence(err))
     shape = None
     if corpus is not None and not problems:
         shape = resources.data_shape(corpus, config)
@@ -64,7 +67,7 @@ def start_section(limits, root: Path, corpus, data_dir) -> None:
     for problem in problems:
         st.error(problem)
     if corpus is None:
-        st.warning("Training needs the Stanford Sentiment Treebank; open **Home** to install it.")
+        st.warning(resources.needs_treebank_note("Training"))
     name_col, button_col = st.columns([3, 1])
     run_name = name_col.text_input("Run name (optional)", key=K + "name", placeholder="default: time, cell and labels")
     clicked = button_col.button("Start training", type="primary", key=K + "start", disabled=bool(problems) or corpus is None,
@@ -74,12 +77,13 @@ def start_section(limits, root: Path, corpus, data_dir) -> None:
             run_dir = jobs.start_run(config, root=root, limits=limits, shape=shape, name=run_name.strip() or None,
                                      data_dir=data_dir)
         except (LimitExceeded, RunError, ValueError, OSError) as err:
-            st.error(str(err))
+            st.error(user_message(err))
             return
         view = jobs.job_view(run_dir)
         where = (f"waiting in the queue at place {view.queue_place}" if view.queue_place
                  else "started in the background")
-        flash("success", f"Run **{run_dir.name}** {where}. Its progress is shown below; you may leave this page.")
+        flash("success", f"Run **{escape_markdown(run_dir.name)}** {where}. Its progress is shown below; you may "
+                         "leave this page.")
         watch(run_dir.name)
         st.rerun()
 
@@ -136,7 +140,7 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir) -> None:
         try:
             view = jobs.job_view(path)
         except RunNotFound as err:
-            st.warning(str(err))
+            st.warning(user_message(err))
             return
         show_run(view, limits, corpus, data_dir)
 
@@ -145,20 +149,20 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir) -> None:
 
 def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
     header_col, buttons_col = st.columns([3, 2])
-    header_col.markdown(f"### {STATE_ICONS.get(view.state, '')} {view.name}: {view.state}")
+    header_col.markdown(f"### {STATE_ICONS.get(view.state, '')} {escape_markdown(view.name)}: {view.state}")
     with buttons_col:
         run_buttons(view, limits, data_dir)
     show_state_message(view)
     try:
         metrics = resources.run_metrics(view.path)
     except RunNotFound as err:
-        st.warning(str(err))
+        st.warning(user_message(err))
         return
     if metrics.problems:
         shown = metrics.problems[:3]
         more = f" (and {len(metrics.problems) - 3} more)" if len(metrics.problems) > 3 else ""
         st.warning("Some of this run's recorded events could not be read; the charts leave them out. "
-                   + " ".join(shown) + more)
+                   + " ".join(user_message(problem) for problem in shown) + more)
     try:
         config = read_config(view.path)
     except RunError:
@@ -182,11 +186,11 @@ def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
         tail = jobs.log_tail(view.path, 4000)
         if tail.strip():
             with st.expander("Training log (last lines)"):
-                st.code(tail.replace("\r", "\n")[-4000:], language=None)
+                st.code(public_text(tail.replace("\r", "\n")[-4000:]), language=None)
 
 
 def show_state_message(view: jobs.JobView) -> None:
-    message = view.message or ""
+    message = user_message(view.message) if view.message else ""  # may quote a failure: one line, no paths
     if view.state == "queued":
         st.info(f"Waiting in the queue{f' at place {view.queue_place}' if view.queue_place else ''}. It starts by "
                 "itself when a running run ends (this server trains a limited number of runs at once).")
@@ -217,16 +221,17 @@ def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
                      help="Continue from the last saved epoch with `train --resume`."):
             act(lambda: (jobs.resume_run(view.path, limits=limits, data_dir=data_dir),
                          f"{view.name} will resume (now, or when a slot frees).")[1])
-    if not view.active:
-        confirm = st.checkbox(f"Yes, delete {view.name} and all its files", key=K + "confirm_delete_" + view.name)
+    if not view.active and (limits.allow_delete or not settings.is_public()):  # a public demo shows no delete
+        confirm = st.checkbox(f"Yes, delete {escape_markdown(view.name)} and all its files",
+                              key=K + "confirm_delete_" + view.name)
         if st.button("Delete run", key=K + "delete", disabled=not confirm, icon=":material/delete:",
                      help="Tick the box above to confirm."):
             try:
                 jobs.delete_run(view.path, limits=limits)
             except (RunError, OSError) as err:
-                st.error(str(err))
+                st.error(user_message(err))
                 return
-            flash("success", f"Deleted {view.name}.")
+            flash("success", f"Deleted {escape_markdown(view.name)}.")
             st.session_state.pop(WATCH, None)
             st.query_params.pop("run", None)
             st.rerun(scope="app")
@@ -237,9 +242,9 @@ def act(action) -> None:
     try:
         message = action()
     except (RunError, ValueError, OSError) as err:
-        st.error(str(err))
+        st.error(user_message(err))
         return
-    flash("info", message)
+    flash("info", user_message(message))
     st.rerun(scope="app")
 
 
@@ -341,7 +346,7 @@ def compare_section(views: list[jobs.JobView], corpus) -> None:
         try:
             curves[name] = resources.run_metrics(view.path).epoch_rows()
         except RunNotFound:
-            st.warning(f"The run {name} was deleted.")
+            st.warning(f"The run {escape_markdown(name)} was deleted.")
             continue
         row = jobs.comparison_row(view)
         rows.append(row)
@@ -368,7 +373,7 @@ def load_corpus_quietly():
     try:
         return resources.corpus_for(state), state.folder
     except (TreebankError, OSError) as err:
-        st.error(f"The treebank in {state.folder} could not be read: {err}")
+        st.error(f"The treebank in {shown_path(state.folder)} could not be read: {user_message(err)}")
         return None, None
 
 
@@ -379,7 +384,7 @@ st.markdown("Train a recurrent network on the treebank in the background and wat
 try:
     limits = limits_from_env()
 except LimitsError as err:
-    st.error(f"This server's training limits are misconfigured: {err}")
+    st.error(f"This server's training limits are misconfigured: {user_message(err)}")
     st.stop()
 root = resources.runs_root()
 corpus, data_dir = load_corpus_quietly()
@@ -389,7 +394,7 @@ try:
     jobs.advance_queue(root, limits)
     views = jobs.list_jobs(root)
 except (RunError, OSError) as err:
-    st.error(f"The runs folder {root} could not be read: {err}")
+    st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
     views = []
 any_active = any(v.active for v in views)
 
@@ -409,7 +414,8 @@ else:
         active = [v.name for v in views if v.active]
         st.session_state[WATCH] = requested if requested in names else (active[0] if active else names[0])
         if requested and requested not in names:
-            st.warning(f"There is no run called {requested!r} (it may have been deleted); showing another.")
+            st.warning(f"There is no run called '{escape_markdown(requested)}' (it may have been deleted); "
+                       "showing another.")
     states = {v.name: v.state for v in views}
     chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")
     if st.query_params.get("run") != chosen:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.escape import escape_markdown
 from sentiment_core.training.config import (CELLS, PRESETS, SETTINGS, RunConfig, Setting, get_setting, preset,
                                             with_changes)
 
@@ -64,7 +65,7 @@ def initialise_settings() -> list[str]:
         return notes
     wanted = st.query_params.get("preset", "seed")
     if wanted not in PRESETS and wanted != CUSTOM:
-        notes.append(f"There is no preset called {wanted!r}; the settings start from the seed preset "
+        notes.append(f"There is no preset called '{escape_markdown(wanted)}'; the settings start from the seed preset "
                      f"(choose one of {', '.join(PRESETS)}).")
         wanted = "seed"
     st.session_state[K + "preset"] = wanted
@@ -74,7 +75,8 @@ def initialise_settings() -> list[str]:
         if cell in CELLS:
             st.session_state[K + "cell"] = cell
         else:
-            notes.append(f"There is no cell called {cell!r}; keeping the preset's (choose one of {', '.join(CELLS)}).")
+            notes.append(f"There is no cell called '{escape_markdown(cell)}'; keeping the preset's "
+                         f"(choose one of {', '.join(CELLS)}).")
     return notes
 
 

@@ -6,6 +6,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import data as charts
+from dashboard.escape import escape_markdown
+from dashboard.messages import user_message
 from sentiment_core.analysis import vocab_stats
 from sentiment_core.data.text import PAD_INDEX, SPECIALS, label_scheme
 
@@ -40,7 +42,8 @@ dev_col.metric("dev tokens unknown", f"{oov['dev']:.2%}", help="Share of dev tok
 test_col.metric("test tokens unknown", f"{oov['test']:.2%}")
 if len(vocab) == len(SPECIALS):
     top_word, top_count = ranked[0] if ranked else ("", 0)
-    st.error(f"No training word occurs {min_freq:,} times or more (the most frequent, '{top_word}', occurs "
+    st.error(f"No training word occurs {min_freq:,} times or more (the most frequent, "
+             f"'{escape_markdown(top_word)}', occurs "
              f"{top_count:,} times), so the vocabulary holds only the 4 specials and every word would be read "
              "as <unk>. Lower min_freq.")
 
@@ -70,14 +73,14 @@ with lookup_tab:
         try:
             found = vocab_stats.lookup_word(vocab, word)
         except ValueError as err:
-            st.error(str(err))
+            st.error(user_message(err))
         else:
             if found.in_vocab:
-                st.markdown(f"`{found.word}` → index **{found.index}**"
+                st.markdown(f"{escape_markdown(found.word)} → index **{found.index}**"
                             + (" (a special token)" if found.special else f", seen {found.count:,} times in training"))
             else:
                 seen = f"seen only {found.count:,} times" if found.count else "never seen"
-                st.warning(f"`{found.word}` is not in the vocabulary ({seen} in the training sentences, "
+                st.warning(f"{escape_markdown(found.word)} is not in the vocabulary ({seen} in the training sentences, "
                            f"min_freq is {min_freq}): the model reads it as `<unk>`, index 0.")
         st.dataframe([{"word": w, "index": vocab.index(w), "count": full_freqs.get(w, 0)} for w in TUTORIAL_WORDS],
                      hide_index=True)
@@ -87,7 +90,7 @@ with lookup_tab:
         index = st.number_input(f"Index (0 to {len(vocab) - 1:,})", 0, len(vocab) - 1, min(19, len(vocab) - 1),
                                 key=f"vocab_lookup_index_{len(vocab)}")
         looked = vocab_stats.lookup_index(vocab, int(index))
-        st.markdown(f"index **{looked.index}** → `{looked.word}`"
+        st.markdown(f"index **{looked.index}** → {escape_markdown(looked.word)}"
                     + (" (a special token)" if looked.special else f", seen {looked.count:,} times in training"))
         st.dataframe([{"index": i, "token": vocab.itos[i]} for i in range(min(20, len(vocab)))], hide_index=True)
         st.caption("The first 20 entries: the specials `<unk>`, `<pad>`, `<sos>`, `<eos>` at 0-3, "

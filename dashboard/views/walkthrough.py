@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import walkthrough as charts
+from dashboard.messages import as_sentence
 from dashboard.views.walkthrough_sections import EXPLORER, PLAYGROUND, TRAINING, VOCABULARY, page_link
 from dashboard.views.walkthrough_sections.measured import read_runs, watch_probe_comparison
 from dashboard.views.walkthrough_sections.tensors import NEGATION, show_text_to_tensors
@@ -43,7 +44,7 @@ second = second_col.text_input("Second sentence", ORDER_PAIR[1], key="wt_order_b
 try:
     demo = lessons.order_demo(first, second, Tokenizer())
 except ValueError as err:
-    st.error(f"{err}. Type a sentence in each box.")
+    st.error(f"{as_sentence(err)} Type a sentence in each box.")
 else:
     same, bag, state = st.columns(3)
     same.metric("same words, same counts?", "yes" if demo.same_bag else "no")

@@ -23,6 +23,10 @@ Environment variables (unset or empty: the default):
   SENTIMENT_ALLOW_DELETE          1 / 0 (also true/false, yes/no, on/off): may the page delete
                                   runs (default 1)
 
+With SENTIMENT_PUBLIC=1 (a hosted demo, see sentiment_core.settings) the unset ones take the
+tighter values of settings.PUBLIC_DEFAULTS instead (deleting off, 5 epochs, 3 minutes...); a
+value the operator sets still wins.
+
 Memory: with the default caps the largest model (3 bidirectional layers of 512, embeddings of
 300, a batch of the 128 longest training sentences, the phrase list loaded) peaks at about
 1.5 GB resident, measured with `python scripts/bench_page_vs_cli.py --peak-memory` (batches of
@@ -31,10 +35,10 @@ Memory: with the default caps the largest model (3 bidirectional layers of 512, 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, fields
 from typing import Mapping
 
+from sentiment_core.settings import effective_env
 from sentiment_core.training.config import SETTINGS, RunConfig, get_setting
 
 
@@ -79,11 +83,12 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off"
 
 
 def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
-    """The limits set by environment variables, defaults for the unset ones.
+    """The limits set by environment variables (default: os.environ), defaults for the unset ones.
 
+    In public mode (SENTIMENT_PUBLIC on in `environ`) the unset ones come from PUBLIC_DEFAULTS.
     Raises LimitsError naming the variable when a value cannot be read.
     """
-    environ = os.environ if environ is None else environ
+    environ = effective_env(environ)
     defaults = Limits()
     values = {}
     for f in fields(Limits):

@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.charts import walkthrough as charts
 from dashboard.components.run_watcher import watch_runs
+from dashboard.messages import shown_path, user_message
 from dashboard.views.walkthrough_sections import TRAINING, page_link
 from sentiment_core.analysis import gradient_flow
 from sentiment_core.pretrained import is_shipped, shipped_label, shipped_runs
@@ -28,7 +29,8 @@ def read_runs(root) -> list:
     try:
         return list_runs(root)
     except OSError as err:
-        st.error(f"The runs folder {root} could not be read: {err}. Check that it exists and is readable.")
+        st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)} Check that it exists "
+                 "and is readable.")
         return []
 
 
@@ -47,7 +49,7 @@ def start_comparison(root) -> None:
                            name=gradient_flow.comparison_run_name(stamp, cell),
                            data_dir=resources.treebank_state().folder)
     except (LimitsError, LimitExceeded, RunError, OSError) as err:  # JobError / QueueFull are RunErrors
-        st.session_state[COMPARISON_ERROR] = (f"The comparison could not be started: {err} "
+        st.session_state[COMPARISON_ERROR] = (f"The comparison could not be started: {user_message(err)} "
                                               "(runs already queued keep going; see the Training page).")
 
 
@@ -131,7 +133,7 @@ def watch_probe_comparison(root) -> None:
     try:  # the watcher starts the second run when the first frees its slot
         limits = limits_from_env()
     except LimitsError as err:
-        st.error(f"The training queue could not be advanced: {err}")
+        st.error(f"The training queue could not be advanced: {user_message(err)}")
         limits = None
     watch_runs(root, limits, lambda views: show_probe_comparison(root, views),
                follows=lambda views: bool(comparison_running(views)), every=COMPARISON_POLL_SECONDS)

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources
+from dashboard.escape import escape_markdown
+from dashboard.messages import as_sentence, shown_path, user_message
 from sentiment_core.analysis import lessons
 from sentiment_core.data.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
 from sentiment_core.data.treebank import TreebankError
@@ -25,7 +27,8 @@ def show_tokens_and_indices(followed: lessons.FollowedSentence, vocab) -> None:
                           "count in training sentences": [vocab.freqs.get(t, 0) for t in tokens]}).T
     table.columns = [f"t={t}" for t in range(len(tokens))]  # positions: a repeated token keeps its own column
     st.dataframe(table.astype(str), width="stretch")
-    unknown_note = (f" Not in the vocabulary, so read as `{UNK}` (index {UNK_INDEX}): {', '.join(followed.unknown)}."
+    unknown = ", ".join(escape_markdown(word) for word in followed.unknown)  # the visitor's own words
+    unknown_note = (f" Not in the vocabulary, so read as `{UNK}` (index {UNK_INDEX}): {unknown}."
                     if followed.unknown else " Every token is in the vocabulary.")
     st.caption(f"{SOS} ({SOS_INDEX}) and {EOS} ({EOS_INDEX}) mark the start and end, as in training. The vocabulary holds "
                f"{len(vocab):,} entries, built from the training sentences only.{unknown_note}")
@@ -48,7 +51,7 @@ def show_embedding(followed: lessons.FollowedSentence, vocab, runs) -> None:
         else:
             embed_vocab, weight = resources.run_embedding(Path(source))
     except (RunError, OSError) as err:
-        st.error(f"That run's word vectors could not be read: {err}. Choose another table.")
+        st.error(f"That run's word vectors could not be read: {user_message(err)} Choose another table.")
         return
     embed_ids = embed_vocab.encode(followed.tokens, add_sos_eos=True)
     rows = lessons.embedding_rows(embed_ids, weight)
@@ -97,14 +100,14 @@ def show_text_to_tensors(runs) -> None:
     try:
         corpus = resources.corpus_for(state)
     except (TreebankError, OSError) as err:
-        st.error(f"The treebank in {state.folder} could not be read: {err}")
+        st.error(f"The treebank in {shown_path(state.folder)} could not be read: {user_message(err)}")
         return
     vocab = resources.vocabulary(corpus, 1)
     text = st.text_input("Sentence to follow", NEGATION, key="wt_sentence")
     try:
         followed = lessons.follow_sentence(text, Tokenizer(), vocab)
     except ValueError as err:
-        st.error(f"{err}.")
+        st.error(as_sentence(err))
         return
     show_tokens_and_indices(followed, vocab)
     show_embedding(followed, vocab, runs)
