@@ -5,22 +5,25 @@ mode (settings.PUBLIC_DEFAULTS) lowers the defaults. Read at call time, never at
 """
 from __future__ import annotations
 
-import os
 from typing import Mapping
 
 from sentiment_core.analysis.errors import EmptyInput, InferenceError, InputTooLong
 from sentiment_core.data.text import Tokenizer
-from sentiment_core.settings import MAX_CSV_BYTES, MAX_INPUT_CHARS
+from sentiment_core.settings import MAX_BATCH_ROWS, MAX_CSV_BYTES, MAX_INPUT_CHARS, MAX_INPUT_TOKENS, effective_env
 
-MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", 1000
+MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", MAX_INPUT_TOKENS
 MAX_INPUT_CHARS_ENV, DEFAULT_MAX_INPUT_CHARS = "SENTIMENT_MAX_INPUT_CHARS", MAX_INPUT_CHARS
-MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", 5000
+MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", MAX_BATCH_ROWS
 MAX_CSV_BYTES_ENV, DEFAULT_MAX_CSV_BYTES = "SENTIMENT_MAX_CSV_BYTES", MAX_CSV_BYTES
 
 
 def limit_from_env(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
-    """A positive whole-number limit from the environment variable `name`, else `default`."""
-    environ = os.environ if environ is None else environ
+    """A positive whole-number limit from the environment variable `name`, else `default`.
+
+    By default the environment is read as settings.effective_env() gives it: in public mode the
+    PUBLIC_DEFAULTS fill what the operator left unset.
+    """
+    environ = effective_env() if environ is None else environ
     raw = environ.get(name, "").strip()
     if not raw:
         return default

@@ -6,26 +6,8 @@ small enough for a 2-core machine (the defaults: about 10 minutes and well under
 and bound how many runs train or wait at once. The command line ignores them: whoever types
 `python -m sentiment_core train` owns the machine.
 
-Environment variables (unset or empty: the default):
-
-  SENTIMENT_MAX_EPOCHS            most epochs per run (default 20)
-  SENTIMENT_MAX_HIDDEN            largest hidden state size per direction (default 512)
-  SENTIMENT_MAX_EMBEDDING         largest word vector size (default 300)
-  SENTIMENT_MAX_LAYERS            most stacked recurrent layers (default 3)
-  SENTIMENT_MAX_BATCH             largest batch size (default 128)
-  SENTIMENT_MAX_RUN_MINUTES       largest estimated training time in minutes (default 10; see
-                                  `estimate_run`: single-core CPU minutes, so a 2-core machine
-                                  usually trains faster; the best-* presets need about 7)
-  SENTIMENT_MAX_CONCURRENT_RUNS   runs training at the same time (default 1); more starts wait
-                                  in the queue
-  SENTIMENT_MAX_QUEUE             runs waiting in the queue (default 3); a start beyond it is
-                                  refused. 0: no queue, a start needs a free slot
-  SENTIMENT_ALLOW_DELETE          1 / 0 (also true/false, yes/no, on/off): may the page delete
-                                  runs (default 1)
-
-With SENTIMENT_PUBLIC=1 (a hosted demo, see sentiment_core.settings) the unset ones take the
-tighter values of settings.PUBLIC_DEFAULTS instead (deleting off, 5 epochs, 3 minutes...); a
-value the operator sets still wins.
+The limits themselves (a Limits dataclass read from SENTIMENT_MAX_* variables) are defined with
+every other knob in sentiment_core/settings.py; this module checks a run against them.
 
 Memory: with the default caps the largest model (3 bidirectional layers of 512, embeddings of
 300, a batch of the 128 longest training sentences, the phrase list loaded) peaks at about
@@ -35,15 +17,11 @@ Memory: with the default caps the largest model (3 bidirectional layers of 512, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Mapping
+from dataclasses import dataclass
 
-from sentiment_core.settings import effective_env
+from sentiment_core.settings import (ENV_VARS, Limits, LimitsError, describe_limits,  # noqa: F401 (one place)
+                                     limits_from_env)
 from sentiment_core.training.config import SETTINGS, RunConfig, get_setting
-
-
-class LimitsError(ValueError):
-    """An environment variable holds a value that is not a valid limit."""
 
 
 class LimitExceeded(ValueError):
@@ -52,96 +30,6 @@ class LimitExceeded(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__(" ".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_epochs: int = 20              # SENTIMENT_MAX_EPOCHS
-    max_hidden: int = 512             # SENTIMENT_MAX_HIDDEN
-    max_embedding: int = 300          # SENTIMENT_MAX_EMBEDDING
-    max_layers: int = 3               # SENTIMENT_MAX_LAYERS
-    max_batch: int = 128              # SENTIMENT_MAX_BATCH
-    max_run_minutes: float = 10.0     # SENTIMENT_MAX_RUN_MINUTES (estimated, see estimate_run)
-    max_concurrent_runs: int = 1      # SENTIMENT_MAX_CONCURRENT_RUNS
-    max_queue: int = 3                # SENTIMENT_MAX_QUEUE
-    allow_delete: bool = True         # SENTIMENT_ALLOW_DELETE
-
-
-# Each field's environment variable and the smallest value it accepts.
-ENV_VARS: dict[str, tuple[str, float]] = {
-    "max_epochs": ("SENTIMENT_MAX_EPOCHS", 1),
-    "max_hidden": ("SENTIMENT_MAX_HIDDEN", 1),
-    "max_embedding": ("SENTIMENT_MAX_EMBEDDING", 1),
-    "max_layers": ("SENTIMENT_MAX_LAYERS", 1),
-    "max_batch": ("SENTIMENT_MAX_BATCH", 1),
-    "max_run_minutes": ("SENTIMENT_MAX_RUN_MINUTES", 0.1),
-    "max_concurrent_runs": ("SENTIMENT_MAX_CONCURRENT_RUNS", 1),
-    "max_queue": ("SENTIMENT_MAX_QUEUE", 0),
-    "allow_delete": ("SENTIMENT_ALLOW_DELETE", 0),
-}
-TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
-    """The limits set by environment variables (default: os.environ), defaults for the unset ones.
-
-    In public mode (SENTIMENT_PUBLIC on in `environ`) the unset ones come from PUBLIC_DEFAULTS.
-    Raises LimitsError naming the variable when a value cannot be read.
-    """
-    environ = effective_env(environ)
-    defaults = Limits()
-    values = {}
-    for f in fields(Limits):
-        name, minimum = ENV_VARS[f.name]
-        text = (environ.get(name) or "").strip()
-        if not text:
-            continue
-        default = getattr(defaults, f.name)
-        if isinstance(default, bool):
-            values[f.name] = _read_bool(name, text, default)
-        else:
-            values[f.name] = _read_number(name, text, default, minimum)
-    return Limits(**values)
-
-
-def _read_bool(name: str, text: str, default: bool) -> bool:
-    if text.lower() in TRUE_WORDS:
-        return True
-    if text.lower() in FALSE_WORDS:
-        return False
-    raise LimitsError(f"{name} is {text!r}, which is neither on nor off; set it to 1 or 0 "
-                      f"(or unset it for the default, {int(default)})")
-
-
-def _read_number(name: str, text: str, default: float, minimum: float) -> float:
-    whole = isinstance(default, int)
-    try:
-        value = int(text) if whole else float(text)
-    except ValueError:
-        kind = "a whole number" if whole else "a number"
-        raise LimitsError(f"{name} is {text!r}, which is not {kind}; set it to {kind} of at least "
-                          f"{minimum:g} (or unset it for the default, {default:g})") from None
-    if not value >= minimum or (not whole and not math.isfinite(value)):
-        raise LimitsError(f"{name} is {text!r}; it must be at least {minimum:g} "
-                          f"(or unset it for the default, {default:g})")
-    return value
-
-
-def describe_limits(limits: Limits) -> list[tuple[str, str, str]]:
-    """(environment variable, value, meaning) for each limit, for a page to list."""
-    meanings = {
-        "max_epochs": "most epochs per run", "max_hidden": "largest hidden size",
-        "max_embedding": "largest embedding size", "max_layers": "most layers",
-        "max_batch": "largest batch size", "max_run_minutes": "longest estimated training time (minutes)",
-        "max_concurrent_runs": "runs training at once", "max_queue": "runs waiting in the queue",
-        "allow_delete": "runs may be deleted",
-    }
-    rows = []
-    for f in fields(Limits):
-        value = getattr(limits, f.name)
-        shown = ("yes" if value else "no") if isinstance(value, bool) else f"{value:g}"
-        rows.append((ENV_VARS[f.name][0], shown, meanings[f.name]))
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
