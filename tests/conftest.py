@@ -40,10 +40,16 @@ def sst_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def corpus(sst_dir, tmp_path_factory):
+def real_corpus(sst_dir):
+    """The real treebank's corpus, under a name that a module swapping `corpus` for the synthetic one still sees."""
     from sentiment_core.data.corpus import load_corpus
 
     return load_corpus(sst_dir)
+
+
+@pytest.fixture(scope="session")
+def corpus(real_corpus):
+    return real_corpus
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +59,7 @@ def vocab(corpus):
 
 @pytest.fixture(scope="session")
 def tiny_sst_dir(tmp_path_factory) -> Path:
-    """A synthetic treebank of 240 / 40 / 40 sentences (tests/synthetic_treebank.py)."""
+    """A synthetic treebank of 240 / 80 / 80 sentences (tests/synthetic_treebank.py)."""
     return write_synthetic_treebank(tmp_path_factory.mktemp("tiny-sst") / "sst")
 
 

@@ -15,7 +15,7 @@ NEGATIVE = ("dull", "awful", "boring", "clumsy", "tedious", "bad", "flat", "life
 SUBJECTS = ("the film", "this movie", "the cast", "the plot", "the script", "the ending")
 NEUTRAL_TAILS = ("opens in theaters on friday", "runs 110 minutes", "is set in 1962 -LRB- mostly -RRB-",
                  "was shot in new york", "is based on a novel", "stars two actors \\/ singers")
-SIZES = {"train": 240, "dev": 40, "test": 40}
+SIZES = {"train": 240, "dev": 80, "test": 80}
 
 
 def leaf(label: int, word: str) -> str:

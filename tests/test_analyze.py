@@ -11,6 +11,7 @@ from sentiment_core.analysis.analyze import analyze_split, split_phrases
 from sentiment_core.data.text import label_scheme
 from sentiment_core.training.runs import load_model, train_run
 from tests.helpers import tiny_config
+from tests.synthetic_treebank import SIZES
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_overall_matches_evaluate_and_slices_partition(tiny_run, tiny_corpus):
     assert result["overall"]["confusion"] == evaluated["confusion"]
     slices = {row["name"]: row for row in result["slices"]}
     lengths = [row for name, row in slices.items() if name.startswith("length")]
-    assert sum(row["count"] for row in lengths) == result["overall"]["count"] == 40
+    assert sum(row["count"] for row in lengths) == result["overall"]["count"] == SIZES["test"]
     negated = sum(1 for e in tiny_corpus.examples(scheme, "test") if "not" in e.tokens)
     assert slices["negation"]["count"] == negated > 0
     assert slices["contrast"]["count"] == sum(1 for e in tiny_corpus.examples(scheme, "test") if "but" in e.tokens)

@@ -14,6 +14,7 @@ import pytest
 from sentiment_core.cli import error_line, main
 from sentiment_core.cli.folders import removed_on_failure
 from sentiment_core.cli.train import run_has_ended
+from tests.synthetic_treebank import SIZES
 
 TINY = ["--cell", "gru", "--embedding-dim", "8", "--hidden-dim", "8", "--batch-size", "40", "--epochs", "1",
         "--quiet"]
@@ -176,12 +177,12 @@ def test_data_install_puts_the_treebank_in_place(tiny_sst_dir, tmp_path, monkeyp
     archive = treebank_zip(tiny_sst_dir, tmp_path / "trainDevTestTrees_PTB.zip")
     target = tmp_path / "deep" / "sst"
     assert main(["data", "--install", str(archive), "--data-dir", str(target)]) == 0
-    assert capsys.readouterr().out == f"installed the treebank in {target}: 240 train, 40 dev, 40 test sentences\n"
+    assert capsys.readouterr().out == f"installed the treebank in {target}: {SIZES['train']} train, {SIZES['dev']} dev, {SIZES['test']} test sentences\n"
     assert sorted(p.name for p in target.iterdir()) == ["dev.txt", "test.txt", "train.txt"]
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "root"))  # no --data-dir: <data root>/sst
     assert main(["data", "--install", str(archive), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"installed": str(tmp_path / "root" / "sst"),
-                                                   "sentences": {"train": 240, "dev": 40, "test": 40}}
+                                                   "sentences": SIZES}
 
 
 @pytest.mark.parametrize("content, message", [

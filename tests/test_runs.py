@@ -21,6 +21,18 @@ from sentiment_core.training.trainer import Callback, TrainControl
 from tests.helpers import StopAt, dead_pid, tiny_config
 
 
+# Unit tests: the synthetic treebank (tests/synthetic_treebank.py) stands in for the real one here.
+@pytest.fixture(scope="module")
+def corpus(tiny_corpus):
+    return tiny_corpus
+
+
+@pytest.fixture(scope="module")
+def vocab(tiny_corpus):
+    return tiny_corpus.build_vocab()
+
+
+
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -168,9 +180,9 @@ def test_load_run_reports_a_missing_run(tmp_path):
         load_run(tmp_path / "nothing")
 
 
-def test_reweighting_makes_phrases_count_like_sentences(corpus):
-    phrases = [e.label for e in corpus.examples(3, "train", phrases=True)]
-    sentences = [e.label for e in corpus.examples(3, "train")]
+def test_reweighting_makes_phrases_count_like_sentences(real_corpus):
+    phrases = [e.label for e in real_corpus.examples(3, "train", phrases=True)]
+    sentences = [e.label for e in real_corpus.examples(3, "train")]
     weights = sentence_class_weights(phrases, sentences, 3)
     assert weights[2] < 0.5 and weights[0] > 1 and weights[1] > 1  # half the phrases are neutral
     weighted = [phrases.count(c) * weights[c] for c in range(3)]

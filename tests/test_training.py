@@ -15,6 +15,18 @@ from sentiment_core.training.probe import probe_batch
 from sentiment_core.training.trainer import Callback, EventLog, fit
 
 
+# Unit tests: the synthetic treebank (tests/synthetic_treebank.py) stands in for the real one here.
+@pytest.fixture(scope="module")
+def corpus(tiny_corpus):
+    return tiny_corpus
+
+
+@pytest.fixture(scope="module")
+def vocab(tiny_corpus):
+    return tiny_corpus.build_vocab()
+
+
+
 @pytest.fixture(scope="module")
 def data(corpus, vocab):
     scheme = label_scheme(3)
