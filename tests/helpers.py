@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from streamlit.testing.v1 import AppTest
 
 from sentiment_core.training.store import request_stop
@@ -61,3 +63,20 @@ def tiny_config(**settings) -> RunConfig:
     small = {"train_limit": 200, "eval_limit": 60, "cell": "gru", "embedding_dim": 16, "hidden_dim": 16,
              "epochs": 2, "batch_size": 25, "patience": None}
     return with_changes(RunConfig(), {**small, **settings})
+
+
+def synthetic_treebank_fixtures():
+    """`corpus` and `vocab` fixtures on the synthetic treebank, for a module's unit tests to take over.
+
+    In the module: `corpus, vocab = synthetic_treebank_fixtures()`; tests that need a fact of the
+    real treebank ask for `real_corpus` (tests/conftest.py) instead.
+    """
+    @pytest.fixture(scope="module")
+    def corpus(tiny_corpus):
+        return tiny_corpus
+
+    @pytest.fixture(scope="module")
+    def vocab(tiny_corpus):
+        return tiny_corpus.build_vocab()
+
+    return corpus, vocab

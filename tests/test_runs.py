@@ -18,19 +18,11 @@ from sentiment_core.training.store import (CHECKPOINT, LAST, METRICS, STATUS, Ru
                                            create_run, delete_run, list_runs, load_checkpoint, load_run, read_status,
                                            request_stop, sanitize_run_name, save_torch, write_status)
 from sentiment_core.training.trainer import Callback, TrainControl
-from tests.helpers import StopAt, dead_pid, tiny_config
+from tests.helpers import StopAt, dead_pid, synthetic_treebank_fixtures, tiny_config
 
 
 # Unit tests: the synthetic treebank (tests/synthetic_treebank.py) stands in for the real one here.
-@pytest.fixture(scope="module")
-def corpus(tiny_corpus):
-    return tiny_corpus
-
-
-@pytest.fixture(scope="module")
-def vocab(tiny_corpus):
-    return tiny_corpus.build_vocab()
-
+corpus, vocab = synthetic_treebank_fixtures()
 
 
 

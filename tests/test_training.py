@@ -14,17 +14,10 @@ from sentiment_core.training.evaluation import classification_metrics, evaluate,
 from sentiment_core.training.probe import probe_batch
 from sentiment_core.training.trainer import Callback, EventLog, fit
 
+from tests.helpers import synthetic_treebank_fixtures
 
 # Unit tests: the synthetic treebank (tests/synthetic_treebank.py) stands in for the real one here.
-@pytest.fixture(scope="module")
-def corpus(tiny_corpus):
-    return tiny_corpus
-
-
-@pytest.fixture(scope="module")
-def vocab(tiny_corpus):
-    return tiny_corpus.build_vocab()
-
+corpus, vocab = synthetic_treebank_fixtures()
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-import sys
 
+from sentiment_core.cli.evaluate import run_and_its_treebank
 from sentiment_core.cli.train import int_or_none
 
 
@@ -23,20 +23,8 @@ def add_commands(commands) -> None:
 
 def run_analyze(args) -> int:
     from sentiment_core.analysis.analyze import analyze_split
-    from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.provenance import checksum_warning, treebank_for
-    from sentiment_core.training.runs import load_model
 
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be at least 1 (or none), not {args.limit}")
-    model, vocab, _, scheme = load_model(args.run_dir)
-    data_dir, note = treebank_for(args.run_dir, args.data_dir)
-    if note:
-        print(note, file=sys.stderr)
-    corpus = load_corpus(data_dir)
-    warning = checksum_warning(args.run_dir, corpus)
-    if warning:
-        print(warning, file=sys.stderr)
+    model, vocab, scheme, corpus = run_and_its_treebank(args.run_dir, args.data_dir, args.limit)
     result = analyze_split(model, vocab, scheme, corpus, args.split, args.limit, args.phrases)
     result = {"run_dir": str(args.run_dir), "split": args.split, "labels": scheme.num_classes, **result}
     print(json.dumps(result) if args.json else format_analysis(result))

@@ -18,23 +18,31 @@ def add_commands(commands) -> None:
     p.set_defaults(run=run_evaluate)
 
 
-def run_evaluate(args) -> int:
-    from sentiment_core.data.batching import EncodedDataset
+def run_and_its_treebank(run_dir, data_dir, limit):
+    """(model, vocab, scheme, corpus) of a run, on the treebank it trained on unless `data_dir` says
+    otherwise; what was chosen, and a changed treebank, are said on stderr."""
     from sentiment_core.data.corpus import load_corpus
     from sentiment_core.training.provenance import checksum_warning, treebank_for
     from sentiment_core.training.runs import load_model
-    from sentiment_core.training.evaluation import evaluate
 
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be at least 1 (or none), not {args.limit}")
-    model, vocab, config, scheme = load_model(args.run_dir)
-    data_dir, note = treebank_for(args.run_dir, args.data_dir)
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be at least 1 (or none), not {limit}")
+    model, vocab, _, scheme = load_model(run_dir)
+    folder, note = treebank_for(run_dir, data_dir)
     if note:
         print(note, file=sys.stderr)
-    corpus = load_corpus(data_dir)
-    warning = checksum_warning(args.run_dir, corpus)
+    corpus = load_corpus(folder)
+    warning = checksum_warning(run_dir, corpus)
     if warning:
         print(warning, file=sys.stderr)
+    return model, vocab, scheme, corpus
+
+
+def run_evaluate(args) -> int:
+    from sentiment_core.data.batching import EncodedDataset
+    from sentiment_core.training.evaluation import evaluate
+
+    model, vocab, scheme, corpus = run_and_its_treebank(args.run_dir, args.data_dir, args.limit)
     examples = corpus.examples(scheme, args.split)[:args.limit]
     result = evaluate(model, EncodedDataset(examples, vocab), scheme.num_classes, scheme.class_names)
     result = {"run_dir": str(args.run_dir), "split": args.split, "labels": scheme.num_classes, **result}
