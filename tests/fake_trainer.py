@@ -48,8 +48,8 @@ def wait_for_gate(run_dir: Path) -> str:
     while True:
         if (run_dir / STOP_FILE).exists():
             return "stop"
-        if gate.exists():
-            order = gate.read_text().strip()
+        order = gate.read_text().strip() if gate.exists() else ""
+        if order:  # an empty file is one still being written: read it again
             gate.unlink()
             return order
         time.sleep(0.02)

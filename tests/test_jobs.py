@@ -130,7 +130,10 @@ def gates(tmp_path, monkeypatch):
     monkeypatch.setenv("SENTIMENT_MAX_CONCURRENT_RUNS", "1")  # the server's limits, inherited by the processes
 
     def open_gate(run_dir, order="finish"):
-        (folder / Path(run_dir).name).write_text(order)
+        # Written whole, then renamed: the fake trainer polls for the file and must never read it half-written.
+        temporary = folder / f".{Path(run_dir).name}.tmp"
+        temporary.write_text(order)
+        os.replace(temporary, folder / Path(run_dir).name)
 
     return open_gate
 
