@@ -77,6 +77,18 @@ def test_predicts_a_sentence_with_its_trajectory(env):
     assert "update gate" in json.dumps(chart_spec(at, "pg_gates")["layout"]["title"])
 
 
+def test_the_explained_class_is_named_from_this_reruns_prediction(env):
+    """Typing a sentence with the opposite answer must not leave the old class beside the new answer."""
+    at = open_page(PAGE)
+    predictor = Predictor.from_run(env / "newer-gru")
+    for text in ("A gorgeous, witty, seductive movie.", "A dull, tedious and completely forgettable movie."):
+        at.text_area(key="pg_text").set_value(text).run()
+        expected = predictor.predict(text).label
+        assert next(m for m in at.metric if m.label == "Predicted label").value == expected
+        assert at.selectbox(key="pg_target").value == -1  # "the predicted class": no class named in the option
+        assert f"Explaining **{expected}** (the prediction)." in all_text(at.caption)
+
+
 def test_example_picker_and_query_parameter(env):
     at = open_page(PAGE, {"text": "The film is not bad at all."})
     assert at.text_area(key="pg_text").value == "The film is not bad at all."

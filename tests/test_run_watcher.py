@@ -71,3 +71,22 @@ def test_an_unreadable_runs_folder_is_a_sentence(monkeypatch, tmp_path):
     at = open_watcher(monkeypatch, tmp_path)
     assert any("could not be read" in e.value for e in at.error)
     assert not any(m.startswith("runs:") for m in markdown(at))
+
+
+def test_a_run_that_changes_state_redraws_the_whole_page(monkeypatch, tmp_path):
+    """Labels outside the section (the training page's run picker) follow queued -> running -> finished."""
+    run = create_run(RunConfig(), root=tmp_path, name="a-run")
+    write_status(run, state="stopped", message="Stopped on request.")
+    real_list_jobs, calls = jobs.list_jobs, []
+
+    def list_jobs_then_finish(root):
+        views = real_list_jobs(root)
+        calls.append(len(calls))
+        if len(calls) == 1:  # between the page's read and the section's, its state changes (never active)
+            write_status(run, state="finished", message="Finished.")
+        return views
+
+    monkeypatch.setattr(jobs, "list_jobs", list_jobs_then_finish)
+    at = open_watcher(monkeypatch, tmp_path)
+    assert "page runs: 2" in markdown(at)
+    assert "runs: a-run=finished" in markdown(at)

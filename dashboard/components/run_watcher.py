@@ -26,6 +26,10 @@ def any_active(views: Sequence[jobs.JobView]) -> bool:
     return any(v.active for v in views)
 
 
+def run_states(views: Sequence[jobs.JobView]) -> dict[str, str]:
+    return {v.name: v.state for v in views}
+
+
 def read_views(root: Path, limits: Limits | None) -> list[jobs.JobView] | None:
     """Advance the queue (unless `limits` is None) and read every run's state; None after saying why not."""
     try:
@@ -44,19 +48,23 @@ def watch_runs(root: Path, limits: Limits | None, draw: Callable[[list[jobs.JobV
 
     `views` are jobs.list_jobs(root), read after advancing the queue within `limits` (None: only
     read). `follows` says whether the runs this section watches are active; when its answer
-    changes the whole page reruns, so polling starts and stops with those runs.
+    changes the whole page reruns, so polling starts and stops with those runs. It reruns too
+    when any run's state changes, so labels elsewhere on the page never lag behind.
     """
     try:
-        polling = follows(jobs.list_jobs(root))
+        views_now = jobs.list_jobs(root)
+        polling, states = follows(views_now), run_states(views_now)
     except (RunError, OSError):
-        polling = False  # the section itself says what is wrong
+        polling, states = False, None  # the section itself says what is wrong
 
     @st.fragment(run_every=every if polling else None)
     def live() -> None:
         views = read_views(root, limits)
         if views is None:
             return
-        if follows(views) != polling:
+        # The rest of the page names runs with their states (a run picker's labels, a form): when
+        # one changes, queued -> starting -> running -> finished, the page is redrawn with it.
+        if follows(views) != polling or (states is not None and run_states(views) != states):
             st.rerun(scope="app")
         draw(views)
 

@@ -234,9 +234,14 @@ def show_tokens(encoded) -> None:
 def attributions(run, max_tokens: int, text: str, prediction, gxi) -> None:
     names = prediction.class_names
     options, steps_col = st.columns(2)
+    # The option never names the predicted class: a widget's option labels can lag a rerun behind
+    # the sentence, and a stale "(negative)" beside a positive answer misleads. The line below
+    # names the class being explained, from this rerun's prediction.
     choice = options.selectbox("Explain the class", range(-1, len(names)), key=K + "target",
-                               format_func=lambda i: f"the predicted one ({prediction.label})" if i < 0 else names[i])
+                               format_func=lambda i: "the predicted class" if i < 0 else names[i])
     target = prediction.index if choice < 0 else choice
+    options.caption(f"Explaining **{escape_markdown(names[target])}**"
+                    f"{' (the prediction)' if target == prediction.index else ''}.")
     steps = steps_col.slider("Integration steps", 4, 300, 50, step=1, key=K + "ig_steps",
                              help="Points on the path from the baseline to the sentence, all in one batch; "
                                   "more steps, a smaller completeness gap.")
