@@ -218,3 +218,17 @@ def test_chart_builders_thin_long_curves_and_spread_probe_lines():
                                                                                  "published")])
     assert [t.name for t in overlay.data] == ["a", "b"] and overlay.layout.shapes[0].y0 == 0.854
     assert not charts.overlay_chart({"a": rows}, "train_loss", [("x", 0.5, "baseline")]).layout.shapes  # no % lines
+
+
+def test_the_default_is_the_quick_preset_and_a_run_below_the_majority_says_why():
+    from sentiment_core.analysis.baselines import below_majority_note, majority_baseline
+    from sentiment_core.training.config import preset
+
+    at = open_page(PAGE)
+    assert at.selectbox(key="train_preset").value == "quick"
+    at.selectbox(key="train_preset").set_value("seed").run()
+    assert any("as the contrast" in c.value for c in at.caption)
+    majority = majority_baseline({"positive": 909, "negative": 912, "neutral": 389}, "test")
+    note = below_majority_note(0.39, majority, preset("seed"))
+    assert "no better than always answering 'negative' (41.3%)" in note
+    assert "padding as words" in note and "800 sentences" in note

@@ -144,7 +144,8 @@ def test_text_to_tensors_and_links(page):
     links = {link.proto.label: link.proto for link in at.get("page_link")}
     assert any("Dataset explorer" in label for label in links)
     # Links to the training and playground pages carry their settings (query parameters the pages read).
-    assert links["Training: the seed preset"].query_string == "preset=seed"
+    assert links["Training: watch it learn (the quick preset)"].query_string == "preset=quick"
+    assert links["Training: the seed preset (the contrast)"].query_string == "preset=seed"
     assert links["Training: the seed preset with an LSTM"].query_string == "preset=seed&cell=lstm"
     assert links["Playground: the negation sentence"].query_string == (
         "text=This+movie+was+actually+neither+that+funny%2C+nor+super+witty.")

@@ -296,6 +296,8 @@ def show_results(results: dict, corpus, config) -> None:
         counts = resources.split_label_counts(corpus, labels)
         majority = baselines.majority_baseline(counts["test"], "test")
         columns[2].metric("majority class (test)", f"{majority.accuracy:.1%}", help=f"always answering '{majority.label}'")
+        if "test" in results and results["test"]["accuracy"] <= majority.accuracy:
+            st.warning(baselines.below_majority_note(results["test"]["accuracy"], majority, config))
         published = baselines.published_results(labels)
         if published:
             best = max(published, key=lambda r: r.accuracy)

@@ -232,11 +232,16 @@ page_link(VOCABULARY, "See the whole vocabulary, its coverage and padding by bat
 # ---------------------------------------------------------------------------------------------
 st.header("8. Try it yourself")
 st.markdown(
-    "1. **Train the tutorial's model.** The `seed` preset is the tutorial's vanilla RNN and settings. "
-    "Watch the loss and the gradient-through-time probe as it trains.")
-page_link(TRAINING, "Training: the seed preset", {"preset": "seed"}, icon=":material/model_training:")
-st.markdown("2. **Swap the cell.** Train the same preset with an LSTM, then compare the two runs in the runs "
-            "table and in section 6 above: which one keeps a gradient for the early words?")
+    "1. **Watch a network learn.** The `quick` preset trains a small GRU on every labelled phrase for one "
+    "epoch: about 20 seconds, and the dev accuracy climbs well above the majority-class line.")
+page_link(TRAINING, "Training: watch it learn (the quick preset)", {"preset": "quick"},
+          icon=":material/model_training:")
+st.markdown(
+    "2. **Then the tutorial's model, as the contrast.** The `seed` preset is the tutorial's vanilla RNN and "
+    "settings: it reads padding as words and sees 800 sentences an epoch, so it stays near the majority "
+    "line. Watch its loss and gradient-through-time probe, then swap the cell for an LSTM and compare the "
+    "two runs in section 6 above: which one keeps a gradient for the early words?")
+page_link(TRAINING, "Training: the seed preset (the contrast)", {"preset": "seed"}, icon=":material/model_training:")
 page_link(TRAINING, "Training: the seed preset with an LSTM", {"preset": "seed", "cell": "lstm"},
           icon=":material/model_training:")
 st.markdown(f"3. **Test the negation.** Ask a trained model about *{NEGATION}* Every adjective in it is "

@@ -70,3 +70,19 @@ def majority_baseline(label_counts: Mapping[str, int], split: str) -> MajorityBa
         raise ValueError(f"the {split} split has no examples, so it has no majority class")
     label = max(label_counts, key=lambda name: label_counts[name])
     return MajorityBaseline(split, label, label_counts[label] / total)
+
+
+def below_majority_note(accuracy: float, majority, config) -> str:
+    """Why a run may have learned less than always answering the commonest class, from its settings."""
+    reasons = []
+    if config and config.model.tutorial:
+        reasons.append("the tutorial's model reads the padding as words, so short sentences drown in it")
+    if config and config.train.max_batches and config.train.max_batches * config.train.batch_size < 2000:
+        reasons.append(f"each epoch sees only {config.train.max_batches * config.train.batch_size:,} sentences "
+                       f"({config.train.max_batches} batches of {config.train.batch_size})")
+    if config and config.train.epochs * (config.train.max_batches or 100) < 300:
+        reasons.append("there are few updates in all (raise the epochs or the batches per epoch)")
+    reasons = reasons or ["the learning rate, the number of updates or the model's size may not suit the data"]
+    return (f"This run's test accuracy, {accuracy:.1%}, is no better than always answering '{majority.label}' "
+            f"({majority.accuracy:.1%}): it has not learned to read sentiment yet. Likely: " + "; ".join(reasons)
+            + ". The `quick` preset shows a network that learns in about 20 s.")

@@ -37,7 +37,7 @@ def set_number(app, key: str, value: int) -> None:
 
 
 def test_training_runs_live_and_stops(app, e2e_dirs):
-    app.open("/training")
+    app.open("/training?preset=seed")  # the page's default is `quick`; the tutorial's preset is the slow one to stop
     expect(app.main().get_by_role("heading", name="Training runner")).to_be_visible()
     # The seed preset (the tutorial's RNN, 200 batches of 4 per epoch), with more epochs than the test
     # will wait for, so the run is still going when Stop is pressed, and a small dev slice.
