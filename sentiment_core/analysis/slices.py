@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from sentiment_core.training.evaluation import classification_metrics
+
 NEGATIONS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without",
                        "cannot"})
 CONTRASTS = frozenset({"but", "yet", "although", "though", "however"})
@@ -51,18 +53,17 @@ SENTENCE_SLICES: tuple[Slice, ...] = (
 
 
 def accuracy_and_macro_f1(labels: Sequence[int], predictions: Sequence[int], num_classes: int) -> tuple[float, float]:
-    """Accuracy and the mean F1 over the classes present in labels or predictions (0.0, 0.0 when empty)."""
+    """Accuracy, and the mean F1 over the classes present in labels or predictions (0.0, 0.0 when empty).
+
+    The figures are `evaluate`'s own (classification_metrics); only the mean differs: a class absent
+    from both sides of a slice says nothing about that slice, so it is left out of the average.
+    """
     if not labels:
         return 0.0, 0.0
-    correct = sum(int(y == p) for y, p in zip(labels, predictions))
-    f1s = []
-    for c in range(num_classes):
-        true_pos = sum(1 for y, p in zip(labels, predictions) if y == c and p == c)
-        predicted, actual = sum(1 for p in predictions if p == c), sum(1 for y in labels if y == c)
-        if predicted == 0 and actual == 0:
-            continue  # a class absent from both says nothing about this slice
-        f1s.append(2 * true_pos / (predicted + actual))
-    return correct / len(labels), (sum(f1s) / len(f1s) if f1s else 0.0)
+    metrics = classification_metrics(labels, predictions, num_classes)
+    seen = [row["f1"] for c, row in enumerate(metrics["per_class"])
+            if row["support"] or any(counts[c] for counts in metrics["confusion"])]
+    return metrics["accuracy"], (sum(seen) / len(seen) if seen else 0.0)
 
 
 def slice_metrics(token_lists: Sequence[Sequence[str]], labels: Sequence[int], predictions: Sequence[int],
