@@ -34,10 +34,11 @@ class Recipe:
 
 
 def playground_config() -> RunConfig:
-    """A small GRU over every labelled phrase, read with max pooling: 68 % dev accuracy after three
-    epochs (under a minute of one CPU thread). No class reweighting: it keeps some neutral recall (18 %), which
-    reweighting to the sentences' shares nearly silences (5 %) for the same accuracy."""
-    return RunConfig(data=DataConfig(labels=3, phrases=True, min_freq=2),
+    """A small GRU over every labelled phrase, read with max pooling: 67 % dev accuracy after three
+    epochs (under a minute of one CPU thread). No class reweighting: it keeps some neutral recall (21 %), which
+    reweighting to the sentences' shares nearly silences (5 %) for the same accuracy. Words seen at least
+    three times (about 6,000): the checkpoint stays near 1.5 MB for the git repository."""
+    return RunConfig(data=DataConfig(labels=3, phrases=True, min_freq=3),
                      model=ModelConfig(cell="gru", embedding_dim=64, hidden_dim=64, pooling="max"),
                      train=TrainConfig(epochs=3, batch_size=64, lr=3e-3, clip=5.0, patience=None, probe_every=0,
                                        seed=0, reweight=False),
