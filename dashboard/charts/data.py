@@ -12,22 +12,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-# One colour per sentiment, the same on every chart: red negative, grey neutral, green positive.
-SENTIMENT_COLOURS = {
-    "very negative": "#b2182b",
-    "negative": "#e0705f",
-    "neutral": "#a3a3a3",
-    "positive": "#5fae6e",
-    "very positive": "#1b7837",
-}
+from dashboard.theme import CLASS_COLOURS as SENTIMENT_COLOURS, class_colours  # noqa: F401 (re-exported)
+
 FALLBACK_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2")
 PAD_COLOUR, TOKEN_COLOUR, MARKER_COLOUR = "#e8e8e8", "#9ecae1", "#fdd0a2"
 HIGHLIGHT = "#e45756"
-
-
-def class_colours(class_names: Sequence[str]) -> list[str]:
-    return [SENTIMENT_COLOURS.get(name, FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)])
-            for i, name in enumerate(class_names)]
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:

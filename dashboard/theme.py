@@ -1,0 +1,96 @@
+"""One visual language for every page, defined once: which colour means what.
+
+Rules (issue 14): a class colour only ever means a class; attributions, hidden states and runs
+each have their own palette, so no colour means two things on two pages.
+
+- Classes: red negative, grey neutral, green positive; with five classes an ordinal ramp
+  (dark red, light red, grey, light green, dark green), so "very" reads as "more of".
+- Attributions: purple pushes TOWARD the explained class, orange pushes AWAY from it. Legends
+  name the class (`attribution_labels`), since the class explained can be negative.
+- Hidden states and gates: blue below zero, white at zero, brown above; gates (0..1) a
+  sequential scale from white (closed) to dark teal (open).
+- Runs: a categorical palette that avoids every colour above and the train / dev pair; a run
+  keeps its colour on every page (`run_colours` orders runs by name, not by selection).
+- Train / dev: blue / orange, used only for the split of a single run's curves.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+# -- classes ----------------------------------------------------------------------------------
+CLASS_COLOURS = {
+    "very negative": "#b2182b",
+    "negative": "#e0705f",
+    "neutral": "#a3a3a3",
+    "positive": "#5fae6e",
+    "very positive": "#1b7837",
+}
+# Classes with other names (a custom scheme): neutral greys, never a sentiment colour.
+UNNAMED_CLASS_COLOURS = ("#525252", "#969696", "#737373", "#bdbdbd", "#252525")
+
+
+def class_colours(class_names: Sequence[str]) -> list[str]:
+    """The colour of each class, in order (the same class has the same colour on every page)."""
+    return [CLASS_COLOURS.get(name, UNNAMED_CLASS_COLOURS[i % len(UNNAMED_CLASS_COLOURS)])
+            for i, name in enumerate(class_names)]
+
+
+# -- attributions (toward / away from the explained class) -----------------------------------
+ATTRIBUTION_TOWARD, ATTRIBUTION_AWAY, ATTRIBUTION_ZERO = "#7b3294", "#e08214", "#f7f7f7"
+ATTRIBUTION_SCALE = [[0.0, ATTRIBUTION_AWAY], [0.5, ATTRIBUTION_ZERO], [1.0, ATTRIBUTION_TOWARD]]
+
+
+def attribution_labels(explained_class: str) -> tuple[str, str]:
+    """Legend words for the two ends: ("toward negative", "away from negative")."""
+    return f"toward {explained_class}", f"away from {explained_class}"
+
+
+# -- hidden states (tanh, -1..1) and gates (sigmoid, 0..1) -----------------------------------
+STATE_NEGATIVE, STATE_ZERO, STATE_POSITIVE = "#2166ac", "#f7f7f7", "#8c510a"
+STATE_SCALE = [[0.0, STATE_NEGATIVE], [0.5, STATE_ZERO], [1.0, STATE_POSITIVE]]
+STATE_COLORBAR = dict(title=dict(text="value"), tickvals=[-1, -0.5, 0, 0.5, 1],
+                      ticktext=["-1 (blue)", "-0.5", "0", "0.5", "+1 (brown)"])
+GATE_SCALE = [[0.0, "#ffffff"], [1.0, "#01665e"]]
+GATE_COLORBAR = dict(title=dict(text="gate"), tickvals=[0, 0.5, 1], ticktext=["0 closed", "0.5", "1 open"])
+
+# -- one run's curves: which split ------------------------------------------------------------
+TRAIN_COLOUR, DEV_COLOUR = "#4c78a8", "#f58518"
+BASELINE_COLOUR = "#7f7f7f"   # reference lines (majority class, always positive)
+PUBLISHED_COLOUR = "#3d3d3d"  # a published figure (dashed), not a class colour
+NOTE_COLOUR = "#555555"
+
+# -- runs ---------------------------------------------------------------------------------------
+# Avoids blue/orange (train/dev), red/green/grey (classes), purple/orange (attributions).
+RUN_PALETTE = ("#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79", "#ad494a", "#637939", "#d6a100",
+               "#6b6ecf", "#9c9ede")
+
+
+def run_colours(run_names: Iterable[str]) -> dict[str, str]:
+    """A colour per run, the same on every page: runs sorted by name take the palette in turn.
+
+    Pass every run the store holds (not only the ones selected), so picking a subset never
+    recolours a run. Past the palette's length colours repeat.
+    """
+    ordered = sorted(set(run_names))
+    return {name: RUN_PALETTE[index % len(RUN_PALETTE)] for index, name in enumerate(ordered)}
+
+
+# -- axes -----------------------------------------------------------------------------------------
+def fitted_range(values: Iterable[float | None], keep_in_view: Iterable[float] = (), pad: float = 0.08,
+                 floor: float | None = None, ceiling: float | None = None) -> list[float] | None:
+    """An axis range that fits the data (and any baseline to keep in view), with a margin.
+
+    Accuracy on a 0-100% axis flattens the change a learner should see; this zooms to the
+    data instead. `floor` / `ceiling` clip the range (0 and 1 for a share). None if no data.
+    """
+    points = [float(v) for v in values if v is not None] + [float(v) for v in keep_in_view]
+    if not points:
+        return None
+    low, high = min(points), max(points)
+    margin = max((high - low) * pad, 0.01 if high == low else 0.0)
+    low, high = low - margin, high + margin
+    if floor is not None:
+        low = max(low, floor)
+    if ceiling is not None:
+        high = min(high, ceiling)
+    return [low, high]
