@@ -357,3 +357,11 @@ def batch_for_sentence(ids: Sequence[int], train_ids: Sequence[Sequence[int]], b
     total = collated.tokens.numel()
     return SentenceBatch(collated.tokens, collated.lengths.tolist(),
                          [-1 if i == own_index else i for i in batch], 1.0 - real / total)
+
+
+def unroll(sizes: CellSizes, inputs: torch.Tensor, steps: int) -> CellWalk:
+    """A fresh walk over a sentence's vectors with its first `steps` words fed (the unrolling lesson)."""
+    walk = start_cell_walk(sizes, inputs)
+    for _ in range(min(steps, inputs.shape[0])):
+        next_cell_step(walk)
+    return walk
