@@ -4,6 +4,7 @@ frame instead of shrinking (the autograd graph after five steps was unreadable).
 """
 from __future__ import annotations
 
+import base64
 from html import escape
 from typing import Sequence
 
@@ -52,5 +53,8 @@ def unrolled_svg(tokens: Sequence[str], fed: int | None = None, caption: str = "
            f'viewBox="0 0 {width} {height}" role="img" aria-label="the network unrolled over {len(tokens)} steps">'
            + "".join(parts) + "</svg>")
     note = f'<div style="font-size:0.85rem;color:{NOTE_COLOUR}">{escape(caption)}</div>' if caption else ""
-    return (f'<div data-testid="wt-unrolled" style="overflow-x:auto;border:1px solid #e6e6e6;border-radius:8px;'
-            f'padding:6px">{svg}</div>{note}')
+    # As an <img> of the SVG: the page's HTML sanitiser keeps images, and the image keeps its full width.
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return (f'<div class="wt-unrolled" style="overflow-x:auto;border:1px solid #e6e6e6;border-radius:8px;padding:6px">'
+            f'<img src="{source}" width="{width}" height="{height}" style="max-width:none" '
+            f'alt="the network unrolled over {len(tokens)} steps"/></div>{note}')
