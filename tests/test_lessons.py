@@ -190,15 +190,15 @@ def test_regimes_and_truncation():
 # --- 4. the runs' probes, and the comparison runs
 
 
-def test_probe_curve_runs_backwards_from_the_last_step():
+def test_probe_curve_reads_left_to_right_relative_to_the_last_position():
     event = {"event": "probe", "epoch": 3, "norms": [0.001, 0.01, 0.1, 0.5]}
     curve = gradient_flow.probe_curve("r", "scratch", event)
-    assert curve.epoch == 3 and curve.norms == pytest.approx([1.0, 0.2, 0.02, 0.002])
+    assert curve.epoch == 3 and curve.norms == pytest.approx([0.002, 0.02, 0.2, 1.0])
     assert gradient_flow.probe_curve("r", "lstm", {"event": "probe", "norms": [], "error": "x"}) is None
     runs = [("a", "scratch", [{"event": "probe", "epoch": 0, "norms": [1.0, 2.0]}, {"event": "epoch_end"},
                               {"event": "probe", "epoch": 1, "norms": [1.0, 4.0]}]),
             ("b", "lstm", [{"event": "epoch_end"}])]
-    assert [(c.run, c.epoch, c.norms) for c in gradient_flow.probe_curves(runs)] == [("a", 1, [1.0, 0.25])]
+    assert [(c.run, c.epoch, c.norms) for c in gradient_flow.probe_curves(runs)] == [("a", 1, [0.25, 1.0])]
     assert [c.epoch for c in gradient_flow.probe_curves(runs, first=True)] == [0]
     assert not gradient_flow.has_vanilla_and_gated(gradient_flow.probe_curves(runs))
     runs[1] = ("b", "lstm", [{"event": "probe", "epoch": 1, "norms": [3.0, 3.0]}])
@@ -264,3 +264,70 @@ def test_batch_for_sentence_with_and_without_bucketing(corpus, vocab):
     # Bucketing puts sentences of similar length together, so far less of the batch is padding.
     assert batches[True].padding < batches[False].padding
     assert max(batches[True].lengths) - min(batches[True].lengths) < max(batches[False].lengths) - min(batches[False].lengths)
+
+
+def test_readable_formats_never_print_scientific_percentages():
+    assert lessons.readable_share(7.77e-07) == "less than 0.1%" and lessons.readable_share(0.674) == "67.4%"
+    assert lessons.readable_share(0) == "0%" and lessons.readable_share(0.99995) == "more than 99.9%"
+    assert lessons.hidden_steps_note(4, 4) is None
+    assert lessons.hidden_steps_note(5, 4) == "Step 1 is hidden; the latest 4 are shown."
+    assert lessons.hidden_steps_note(7, 4) == "Steps 1 to 3 are hidden; the latest 4 are shown."
+    assert lessons.readable_norm(0.5) == "0.5" and "10^-7" in lessons.readable_norm(2.3e-7)
+    assert "smaller" in lessons.readable_norm(2.3e-7) and "larger" in lessons.readable_norm(5e6)
+
+
+def test_a_sentence_walk_feeds_its_word_vectors_in_order():
+    import torch
+    inputs = torch.randn(3, 8)
+    walk = lessons.start_cell_walk(lessons.CellSizes(batch=1, in_dim=8, h_dim=4), inputs)
+    for _ in range(3):
+        lessons.next_cell_step(walk)
+    assert walk.done and torch.equal(walk.steps[1].x.detach()[0], inputs[1])
+    with pytest.raises(ValueError):
+        lessons.next_cell_step(walk)
+    with pytest.raises(ValueError):
+        lessons.start_cell_walk(lessons.CellSizes(batch=2, in_dim=8, h_dim=4), inputs)
+
+
+def test_gates_by_hand_match_torch_cells():
+    import torch
+    from sentiment_core.analysis import gates_by_hand
+    inputs = torch.randn(5, 6)
+    for cell in gates_by_hand.GATE_CELLS:
+        module = gates_by_hand.seeded_gate_cell(cell, 6, 3, seed=1)
+        steps = gates_by_hand.walk_gates(cell, module, inputs)
+        state = None
+        with torch.no_grad():
+            for x in inputs:
+                state = module(x.unsqueeze(0), state)
+        h = state[0][0] if cell == "lstm" else state[0]
+        assert torch.allclose(h, steps[-1].parts["h"], atol=1e-6)
+        assert all(0 <= v <= 1 for name in gates_by_hand.GATES & set(steps[0].parts) for v in steps[0].parts[name])
+
+
+def test_stacked_counts_match_the_formula_and_the_module():
+    import torch
+    from sentiment_core.analysis import stacked
+    summary = stacked.stacked_summary("gru", torch.randn(7, 10), 16, 3, True)
+    assert [row.input_size for row in summary.layers] == [10, 32, 32]
+    assert sum(row.parameters for row in summary.layers) == summary.total
+    assert summary.total == sum(stacked.layer_formula("gru", row.input_size, 16, 2)[0] for row in summary.layers)
+    assert summary.output_shape == (7, 1, 32) and summary.final_state_shape == (6, 1, 16)
+
+
+def test_sentence_inputs_are_bounded_and_walkthrough_runs_are_hidden(tmp_path):
+    import torch
+    from sentiment_core import settings
+    from sentiment_core.analysis.walk_sentence import sentence_inputs, token_labels
+    from sentiment_core.data.text import Tokenizer, Vocab
+    from sentiment_core.training.store import is_walkthrough_run
+    vocab = Vocab.build([["good", "film"]], min_freq=1)
+    weight = torch.randn(len(vocab), 4)
+    sentence = sentence_inputs("good film " * 30, Tokenizer(), vocab, weight, max_tokens=5)
+    assert len(sentence.tokens) == 5 and sentence.cut == 55 and sentence.x.shape == (5, 4)
+    with pytest.raises(ValueError):
+        sentence_inputs("x" * (settings.MAX_INPUT_CHARS + 1), Tokenizer(), vocab, weight)
+    assert token_labels(["good", ",", "good"]) == ["good", ",", "good (2)"]
+    assert is_walkthrough_run(gradient_flow.comparison_run_name("20260101-000000", "lstm"))
+    assert gradient_flow.comparison_seconds([{"state": "finished", "created_at": 10.0, "ended_at": 13.5}]) == 3.5
+    assert gradient_flow.by_position([1.0, 0.5, 0.25]) == [0.25, 0.5, 1.0]

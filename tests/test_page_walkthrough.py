@@ -13,73 +13,108 @@ APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/walkthrough.py"
 
 
-@pytest.fixture
-def page(sst_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("SST_DIR", str(sst_dir))
-    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(tmp_path / "runs"))  # no runs
+def open_section(section: int, extra: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["section"] = str(section)
+    for name, value in (extra or {}).items():
+        at.query_params[name] = value
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+@pytest.fixture
+def env(sst_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(tmp_path / "runs"))  # no runs
+
+
+@pytest.fixture
+def page(env):
+    return open_section(1)
 
 
 def traces(spec: dict) -> dict[str, list]:
     return {t["name"]: t["y"] for t in spec["data"]}
 
 
-def test_step_the_cell_twice_and_see_the_shared_weights(page):
-    at = page
-    assert not at.get("graphviz_chart") and any("Take 2 more steps" in i.value for i in at.info)
-    at.button(key="wt_next_step").click().run()
-    at.button(key="wt_next_step").click().run()
+def test_one_section_per_screen_with_contents_and_pager(env):
+    at = open_section(1)
+    assert [h.value for h in at.header] == ["1. Why a sentence needs memory"]
+    assert at.selectbox(key="wt_toc").value == 1 and not [b for b in at.button if b.key == "wt_prev"]
+    at.button(key="wt_next").click().run()
+    assert at.query_params["section"] in ("2", ["2"])
+    assert [h.value for h in at.header] == ["2. The recurrent cell, word by word"]
+    at.selectbox(key="wt_toc").set_value(8).run()
+    assert [h.value for h in at.header] == ["8. Deep (stacked) RNNs"]
+    at.button(key="wt_prev").click().run()
+    assert [h.value for h in at.header][0].startswith("7. Gates")
+    assert not open_section(99).exception and open_section(99).header[0].value.startswith("1.")  # a bad link: section 1
+
+
+def test_presenter_mode_follows_the_url_and_the_toggle(env):
+    at = open_section(4, {"present": "1"})
+    assert at.toggle(key="wt_present").value is True
+    assert any('[data-testid="stSidebar"]' in m.value for m in at.markdown)
+    at.toggle(key="wt_present").set_value(False).run()
+    assert "present" not in at.query_params
+    assert not any('[data-testid="stSidebar"]' in m.value for m in at.markdown)
+
+
+def test_step_the_cell_over_the_words_of_a_sentence(env):
+    at = open_section(2)
+    assert at.button(key="wt_next_step").label == "Next word: feed x_1 (“a”)"
+    for _ in range(5):
+        at.button(key="wt_next_step").click().run()
     assert not at.exception
-    assert at.button(key="wt_next_step").label == "Next step: feed x_3"  # names the input it will feed
     codes = [c.value for c in at.code]
-    assert any(c.startswith("y_1 (3, 1):\ntensor(") for c in codes)
-    assert any(c.startswith("h_2 (3, 10):\ntensor(") for c in codes)
-    graphs = at.get("graphviz_chart")
-    assert len(graphs) == 2
-    y1_dot, y2_dot = (g.proto.spec for g in graphs)
-    assert 'label="y_2\\n(3, 1)"' in y2_dot and 'label="x_2\\n(3, 1024)"' in y2_dot and "x_2" not in y1_dot
-    assert metric(at, "uses of fc_hh.weight in y_1's graph") == "1"
-    assert metric(at, "uses of fc_hh.weight in y_2's graph") == "2"
-    # The two red edges leave the one fc_hh.weight node of y_2's graph.
-    hot = next(line.split()[0] for line in y2_dot.splitlines() if 'label="fc_hh.weight' in line)
-    assert sum(1 for line in y2_dot.splitlines() if line.strip().startswith(f"{hot} ->")) == 2
-
-    at.button(key="wt_reset").click().run()
-    assert not at.get("graphviz_chart") and at.button(key="wt_next_step").label == "Next step: feed x_1"
-
-
-def test_changing_the_sizes_starts_a_new_cell(page):
-    at = page
-    at.button(key="wt_next_step").click().run()
+    assert any(c.startswith("# t = 5: read “,”\nh_5 (1, 10):\ntensor(") for c in codes), codes
+    assert any(c.value == "Step 1 is hidden; the latest 4 are shown." for c in at.caption)
     at.slider(key="wt_h_dim").set_value(4).run()
-    at.slider(key="wt_batch").set_value(2).run()
-    assert any("starts again" in i.value for i in at.info) or not any(c.value.startswith("y_1") for c in at.code)
+    assert any("starts again" in i.value for i in at.info)
+    at.selectbox(key="wt_pick").set_value("type your own...").run()
+    at.text_input(key="wt_typed").set_value("good").run()
     at.button(key="wt_next_step").click().run()
-    assert any(c.value.startswith("h_1 (2, 4):") for c in at.code)
+    assert at.button(key="wt_next_step").disabled and any(c.value.startswith("# t = 1: read “good”\nh_1 (1, 4)")
+                                                          for c in at.code)
 
 
-def test_bptt_sliders_change_the_plot(page):
-    at = page
-    start = traces(chart_spec(at, "wt_bptt_chart"))
-    assert len(start["tanh: without truncation"]) == 50 and len(start["tanh: truncated at k = 20"]) == 21
+def test_unrolling_counts_the_shared_weight_once_per_word(env):
+    at = open_section(3)
+    assert metric(at, "uses of fc_hh.weight in y_1's graph") == "1"
+    assert metric(at, "uses of fc_hh.weight in y_3's graph") == "3"
+    assert any("wt-unrolled" in h.proto.body for h in at.get("html"))
 
-    at.slider(key="wt_radius").set_value(1.2).run()
-    steeper = traces(chart_spec(at, "wt_bptt_chart"))
-    assert steeper["tanh: without truncation"] != start["tanh: without truncation"]
 
+def test_bptt_reads_the_sentence_left_to_right(env):
+    at = open_section(4)
+    spec = chart_spec(at, "wt_bptt_chart")
+    assert list(spec["layout"]["xaxis"]["ticktext"])[:3] == ["a", "warm", ","]
+    assert traces(spec)["tanh"][-1] == pytest.approx(1.0)  # the loss is at the right end
     at.radio(key="wt_activation").set_value("identity").run()
-    linear = traces(chart_spec(at, "wt_bptt_chart"))["identity: without truncation"]
-    for k, norm in enumerate(linear):  # orthogonal W_hh by default: exactly 1.2 ** k
+    at.slider(key="wt_radius").set_value(1.2).run()
+    linear = traces(chart_spec(at, "wt_bptt_chart"))["identity"]
+    for k, norm in enumerate(reversed(linear)):  # orthogonal W_hh by default: exactly 1.2 ** k, k words back
         assert norm == pytest.approx(1.2 ** k, rel=0.01)
-    assert metric(at, f"explodes (> {gradient_flow.EXPLODING_ABOVE:g}) from") == "38 steps back"  # 1.2**38 > 1000
+    at.query_params["section"] = "5"
+    at.run()  # section 5 keeps section 4's settings
+    cut = traces(chart_spec(at, "wt_truncation_chart"))
+    assert "identity: truncated at k = 3" in cut and "%" in " ".join(m.value for m in at.markdown)
+    assert not any("e-0" in m.value for m in at.markdown)
 
-    at.slider(key="wt_length").set_value(30).run()
-    at.slider(key="wt_truncate").set_value(5).run()
-    cut = traces(chart_spec(at, "wt_bptt_chart"))
-    assert len(cut["identity: without truncation"]) == 30 and len(cut["identity: truncated at k = 5"]) == 6
+
+def test_gates_and_deep_sections(env):
+    at = open_section(7)
+    spec = chart_spec(at, "wt_gate_chart")
+    assert {y for t in spec["data"] for y in t["y"]} == {"i", "f", "g", "o", "c", "h"}
+    at.radio(key="wt_gate_cell").set_value("gru").run()
+    assert {y for t in chart_spec(at, "wt_gate_chart")["data"] for y in t["y"]} == {"r", "z", "n", "h"}
+    at = open_section(8)
+    at.slider(key="wt_deep_layers").set_value(3).run()
+    at.toggle(key="wt_deep_bi").set_value(True).run()
+    assert metric(at, "final states h_T") == "(6, 1, 64)"
+    table = at.dataframe[0].value
+    assert list(table["reads x_t of size"]) == [64, 128, 128]
 
 
 def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path):
@@ -92,8 +127,8 @@ def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path
     from sentiment_core.training.processes import is_process_alive
     from sentiment_core.training.store import read_config
 
-    at = page
-    assert any("No vanilla RNN and LSTM" in i.value for i in at.info)
+    at = open_section(6)
+    assert any("No vanilla RNN and LSTM" in i.value and " s each" in i.value for i in at.info)
     # issue 13: at the first visit the chart shows the shipped vanilla RNN and LSTM
     assert sorted(at.multiselect[0].value) == ["shipped:walkthrough-lstm", "shipped:walkthrough-scratch"]
     assert len(traces(chart_spec(at, "wt_probe_chart"))) == 4  # two runs, after training and before
@@ -126,9 +161,9 @@ def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path
             time.sleep(0.2)
 
 
-def test_text_to_tensors_and_links(page):
-    at = page
-    dataframes = list(at.dataframe)[-4:]  # section 7's, after section 6's table of the shipped probes (issue 13)
+def test_text_to_tensors_and_links(env):
+    at = open_section(9)
+    dataframes = list(at.dataframe)[-4:]
     assert len(dataframes) == 4  # indices, embedding rows, the two batches
     indices = dataframes[0].value
     assert list(indices.loc["token"])[:3] == ["<sos>", "this", "movie"] and indices.loc["index", "t=0"] == "2"
@@ -143,6 +178,9 @@ def test_text_to_tensors_and_links(page):
     assert pads[0] < pads[1]
     links = {link.proto.label: link.proto for link in at.get("page_link")}
     assert any("Dataset explorer" in label for label in links)
+    at.query_params["section"] = "10"
+    at.run()
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
     # Links to the training and playground pages carry their settings (query parameters the pages read).
     assert links["Training: watch it learn (the quick preset)"].query_string == "preset=quick"
     assert links["Training: the seed preset (the contrast)"].query_string == "preset=seed"
@@ -151,6 +189,8 @@ def test_text_to_tensors_and_links(page):
         "text=This+movie+was+actually+neither+that+funny%2C+nor+super+witty.")
     assert all(link.page_script_hash for link in links.values())  # each resolves to a page of the app
 
+    at.query_params["section"] = "9"
+    at.run()
     at.text_input(key="wt_sentence").set_value("good , bad , good zzqxv").run()  # repeated tokens, an unknown word
     assert not at.exception
     assert list(list(at.dataframe)[-4].value.loc["token"]) == ["<sos>", "good", ",", "bad", ",", "good", "<unk>", "<eos>"]
@@ -190,14 +230,12 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
         models[cell] = (run_dir, model)
     monkeypatch.setenv("SST_DIR", str(sst_dir))
     monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_section(6)
     assert sorted(at.multiselect[0].value) == ["probe-lstm", "probe-scratch"]
     names = traces(chart_spec(at, "wt_probe_chart"))
     assert len(names) == 4  # two runs, after epoch 1 and before training
     for name, norms in names.items():
-        assert len(norms) == batch.tokens.shape[1] and norms[0] == pytest.approx(1.0)
+        assert len(norms) == batch.tokens.shape[1] and norms[-1] == pytest.approx(1.0)  # the loss at the right
     assert not any("No vanilla RNN and LSTM" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "wt_train_comparison"]  # nothing left to train
     at.multiselect[0].set_value(["probe-lstm"]).run()
@@ -205,6 +243,8 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
 
     # The embedding lookup can read a run's checkpoint: the rows are that model's word vectors.
     run_dir, model = models["lstm"]
+    at.query_params["section"] = "9"
+    at.run()
     at.selectbox(key="wt_embedding_source").set_value(str(run_dir)).run()
     assert not at.exception
     rows = next(df.value for df in at.dataframe if "dim 0" in df.value.columns)

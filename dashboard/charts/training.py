@@ -10,6 +10,10 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
+# One orientation everywhere (issue 14): the gradient-flow chart lives in charts/gradient_flow.py.
+from dashboard.charts.gradient_flow import probe_epochs_chart as gradient_flow_chart  # noqa: F401
+from dashboard.charts.gradient_flow import spread_pick  # noqa: F401
+
 from dashboard.charts.data import FALLBACK_COLOURS
 
 TRAIN_COLOUR, DEV_COLOUR, RAW_COLOUR, SMOOTH_COLOUR = "#4c78a8", "#f58518", "rgba(76, 120, 168, 0.30)", "#1f3b73"
@@ -88,37 +92,6 @@ def epoch_accuracy_chart(epoch_rows: Sequence[Mapping], references: Sequence[tup
     return _figure(traces, "Accuracy per epoch", xaxis=dict(title=dict(text="epoch"), dtick=1),
                    yaxis=dict(title=dict(text="accuracy"), tickformat=".0%", range=[0, 1]),
                    shapes=shapes, annotations=annotations)
-
-
-def spread_pick(values: Sequence[int], most: int) -> list[int]:
-    """At most `most` values, evenly spread, the first and the last always kept."""
-    if len(values) <= most:
-        return list(values)
-    picks = {values[round(i * (len(values) - 1) / (most - 1))] for i in range(most)}
-    return sorted(picks)
-
-
-def gradient_flow_chart(probes: Mapping[int, Mapping], most_lines: int = 6) -> go.Figure:
-    """|dLoss/dh_t| against the step t, one line per probed epoch (0: before training), log y.
-
-    A vanilla RNN's lines fall steeply towards t = 0 (early words get almost no gradient);
-    an LSTM's stay level. With many epochs, `most_lines` of them are drawn, spread out.
-    """
-    traces = []
-    epochs = spread_pick(sorted(e for e, probe in probes.items() if probe.get("norms")), most_lines)
-    for rank, epoch in enumerate(epochs):
-        norms = probes[epoch]["norms"]
-        shade = 0.35 + 0.65 * (rank + 1) / len(epochs)  # later epochs darker
-        traces.append(dict(type="scatter", mode="lines+markers", x=list(range(len(norms))),
-                           y=[n if n and n > 0 else None for n in norms],  # a log axis cannot draw 0
-                           name="before training" if epoch == 0 else f"after epoch {epoch}",
-                           line=dict(color=f"rgba(31, 59, 115, {shade:.2f})", dash="dot" if epoch == 0 else "solid"),
-                           hovertemplate="t = %{x}: %{y:.2e}<extra></extra>"))
-    last = probes[epochs[-1]] if epochs else {}
-    batch = f" ({last.get('size', '?')} dev sentences of {last.get('length')} tokens)" if last.get("length") else ""
-    return _figure(traces, "Gradient flow through time",
-                   xaxis=dict(title=dict(text=f"step t{batch}")),
-                   yaxis=dict(title=dict(text="||dLoss/dh_t||"), type="log", exponentformat="power"))
 
 
 def confusion_chart(confusion: Sequence[Sequence[int]], class_names: Sequence[str], title: str) -> go.Figure:

@@ -1,90 +1,35 @@
-"""Figures of the walkthrough page: plain data in, a plotly Figure or Graphviz DOT text out (testable without Streamlit)."""
+"""Figures of the walkthrough page: plain data in, a plotly Figure or Graphviz DOT text out (testable
+without Streamlit). Gradient-flow charts are in charts/gradient_flow.py, the unrolled chain in
+charts/unrolled.py."""
 from __future__ import annotations
 
-import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-VANISH_COLOR, EXPLODE_COLOR, CUT_COLOR = "rgba(52, 120, 200, 0.12)", "rgba(210, 60, 50, 0.12)", "rgba(120, 120, 120, 0.18)"
-CELL_COLORS = {"scratch": "#d9534f", "rnn": "#f0883e", "lstm": "#2e86de", "gru": "#27ae60"}
+from dashboard.theme import GATE_SCALE, STATE_SCALE
 
 
-def _log_range(values: Sequence[float], vanish_below: float, explode_above: float) -> list[float]:
-    """A log10 y-range that shows every positive value and a decade of each band."""
-    positive = [v for v in values if v and v > 0 and math.isfinite(v)]
-    low = min([vanish_below / 10, *positive])
-    high = max([explode_above * 10, *positive])
-    return [math.floor(math.log10(low)), math.ceil(math.log10(high))]
+def gate_figure(parts: Mapping[str, Sequence[float]], gates: set[str], title: str) -> go.Figure:
+    """One row per gate or state of one step, one column per unit, each value written in its cell.
 
-
-def _bands(fig: go.Figure, y_range: list[float], vanish_below: float, explode_above: float) -> None:
-    fig.add_hrect(y0=10 ** y_range[0], y1=vanish_below, fillcolor=VANISH_COLOR, line_width=0, layer="below")
-    fig.add_hrect(y0=explode_above, y1=10 ** y_range[1], fillcolor=EXPLODE_COLOR, line_width=0, layer="below")
-    # Annotations on a log axis take log10 positions (shapes take data values).
-    fig.add_annotation(xref="paper", x=0.01, y=math.log10(vanish_below), yanchor="top", xanchor="left",
-                       text=f"vanishing (below {vanish_below:g})", showarrow=False, font=dict(color="#2a5d9f"))
-    fig.add_annotation(xref="paper", x=0.01, y=math.log10(explode_above), yanchor="bottom", xanchor="left",
-                       text=f"exploding (above {explode_above:g})", showarrow=False, font=dict(color="#a93226"))
-
-
-def _steps_back_layout(fig: go.Figure, title: str, y_title: str, y_range: list[float], height: int,
-                       legend_y: float) -> go.Figure:
-    """Steps back from the last step along x, a log gradient norm up y, the legend below."""
-    fig.update_layout(title=title, xaxis_title="steps back from the last step (k)", yaxis_title=y_title,
-                      yaxis=dict(type="log", range=y_range, exponentformat="power"), height=height,
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=legend_y))
+    Gates (sigmoids, 0..1) on theme.GATE_SCALE, candidates and states (-1..1) on theme.STATE_SCALE.
+    """
+    names = list(parts)
+    units = max(len(v) for v in parts.values())
+    fig = go.Figure()
+    for group, scale, low in ((gates, GATE_SCALE, 0.0), (set(names) - gates, STATE_SCALE, -1.0)):
+        rows = [n for n in names if n in group]
+        if not rows:
+            continue
+        z = [list(parts[n]) for n in rows]
+        fig.add_trace(go.Heatmap(z=z, x=[f"unit {u + 1}" for u in range(units)], y=rows, zmin=low, zmax=1.0,
+                                 colorscale=scale, showscale=False, text=[[f"{v:.2f}" for v in row] for row in z],
+                                 texttemplate="%{text}", textfont=dict(size=15),
+                                 hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=dict(text=title), height=90 + 48 * len(names), margin=dict(l=10, r=10, t=50, b=10),
+                      yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=names))
     return fig
-
-
-def gradient_flow_figure(norms: Sequence[float], radius: float, activation: str, vanish_below: float,
-                         explode_above: float, truncate_at: int | None = None) -> go.Figure:
-    """Gradient norm k steps back from the last step, on a log scale, with the r**k line.
-
-    With truncation at k steps the curve stops at k (beyond it the gradient is zero, which a
-    log axis cannot draw) and the cut region is shaded; the untruncated curve stays, faint.
-    """
-    steps = list(range(len(norms)))
-    reference = [radius ** k for k in steps]
-    y_range = _log_range([*norms, *reference], vanish_below, explode_above)
-    fig = go.Figure()
-    _bands(fig, y_range, vanish_below, explode_above)
-    fig.add_trace(go.Scatter(x=steps, y=reference, name=f"r^k = {radius:g}^k", mode="lines",
-                             line=dict(color="gray", dash="dot")))
-    truncated = truncate_at is not None and truncate_at < len(norms) - 1
-    fig.add_trace(go.Scatter(x=steps, y=[n if n > 0 else None for n in norms],
-                             name=f"{activation}: without truncation" if truncated else activation,
-                             mode="lines", line=dict(color="#d9534f", width=2),
-                             opacity=0.35 if truncated else 1.0))
-    if truncated:
-        kept = steps[:truncate_at + 1]
-        fig.add_trace(go.Scatter(x=kept, y=[norms[k] if norms[k] > 0 else None for k in kept],
-                                 name=f"{activation}: truncated at k = {truncate_at}", mode="lines",
-                                 line=dict(color="#d9534f", width=3)))
-        fig.add_vrect(x0=truncate_at + 0.5, x1=len(norms) - 1, fillcolor=CUT_COLOR, line_width=0, layer="below")
-        fig.add_annotation(x=(truncate_at + len(norms) - 0.5) / 2, yref="paper", y=0.5, showarrow=False,
-                           text=f"cut by truncation:<br>no gradient beyond k = {truncate_at}", font=dict(color="#444"))
-    return _steps_back_layout(fig, "Gradient norm reaching k steps back from the last step",
-                              "||dL/dh_(T-k)||  (1 at the last step)", y_range, height=420, legend_y=-0.2)
-
-
-def probe_figure(curves: Sequence, vanish_below: float, explode_above: float,
-                 before: Sequence = ()) -> go.Figure:
-    """Measured gradient norms of trained runs (lessons.ProbeCurve), one line per run.
-
-    `before` holds the same runs' probes before training, drawn dotted.
-    """
-    values = [v for c in [*curves, *before] for v in c.norms]
-    y_range = _log_range(values, vanish_below, explode_above)
-    fig = go.Figure()
-    _bands(fig, y_range, vanish_below, explode_above)
-    for curve, dash, suffix in [*((c, "dot", "before training") for c in before),
-                                *((c, "solid", f"after epoch {c.epoch}") for c in curves)]:
-        fig.add_trace(go.Scatter(x=list(range(len(curve.norms))), y=[n if n > 0 else None for n in curve.norms],
-                                 name=f"{curve.cell} · {curve.run} ({suffix})", mode="lines+markers",
-                                 line=dict(color=CELL_COLORS.get(curve.cell, "#555"), dash=dash)))
-    return _steps_back_layout(fig, "Measured on trained models: dLoss/dh_(T-k), relative to the last step",
-                              "relative gradient norm", y_range, height=400, legend_y=-0.25)
 
 
 # Autograd graphs (lessons.AutogradGraph) as DOT: parameters blue, inputs amber, the output green,

@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import training as charts
+from dashboard.charts import gradient_flow as gradient_flow_charts
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, public_text, shown_path, user_message
@@ -278,7 +279,8 @@ def live_charts(view, metrics: RunMetrics, references, note) -> None:
         left.plotly_chart(charts.epoch_accuracy_chart(rows, references, note), key=K + "epoch_accuracy",
                           width="stretch")
     if any(p.get("norms") for p in metrics.probes.values()):
-        right.plotly_chart(charts.gradient_flow_chart(metrics.probes), key=K + "gradient_flow", width="stretch")
+        right.plotly_chart(gradient_flow_charts.probe_epochs_chart(metrics.probes), key=K + "gradient_flow",
+                           width="stretch")
         right.caption("The gradient of the loss (read after the last step) reaching each step of a fixed dev batch. "
                       "In a vanilla RNN the lines fall steeply towards the first words (vanishing gradients); in an "
                       "LSTM or GRU they stay level.")
@@ -394,7 +396,7 @@ show_flash()
 
 try:
     jobs.advance_queue(root, limits)
-    views = jobs.list_jobs(root)
+    views = jobs.list_jobs(root, include_walkthrough=st.session_state.get(K + "show_walkthrough", False))
 except (RunError, OSError) as err:
     st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
     views = []
@@ -407,6 +409,7 @@ with st.expander("New run", expanded=not any_active):
                      hide_index=True)
 
 st.subheader("Runs")
+st.checkbox("show walkthrough runs", key=K + "show_walkthrough", help="Runs the walkthrough page started are hidden.")
 if not views:
     st.info("No runs yet. Choose settings above and start one.")
 else:

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import torch
 
 from sentiment_core.training.config import RunConfig, preset
+from sentiment_core.training.store import WALKTHROUGH_PREFIX
 
 
 VANISHING_BELOW = 1e-3  # a gradient shrunk a thousandfold no longer teaches the early steps much
@@ -70,6 +71,31 @@ def random_sequence(length: int, size: int, seed: int = 0, input_scale: float = 
     inputs = input_scale * torch.randn(length, size, generator=generator, dtype=torch.float64)
     upstream = torch.randn(size, generator=generator, dtype=torch.float64)
     return RandomSequence(inputs, upstream / upstream.norm())
+
+
+def sentence_sequence(inputs: torch.Tensor, size: int, seed: int = 0, input_scale: float = 1.0) -> RandomSequence:
+    """The input drive of a real sentence: its word vectors x_t (T, E) through a seeded W_xh (size, E).
+
+    The drive is rescaled so its entries have standard deviation `input_scale`, as the random
+    sequence's do, and the unit gradient at the last state is drawn from the same seed.
+    """
+    if inputs.dim() != 2 or inputs.shape[0] < 1:
+        raise ValueError(f"the sentence's vectors must be (T, E) with T >= 1, not {tuple(inputs.shape)}")
+    generator = torch.Generator().manual_seed(seed)
+    w_xh = torch.randn(size, inputs.shape[1], generator=generator, dtype=torch.float64)
+    drive = inputs.to(torch.float64) @ w_xh.T
+    spread = float(drive.std()) if drive.numel() > 1 else float(drive.abs().max())
+    drive = drive * (input_scale / spread) if spread > 0 else drive
+    upstream = torch.randn(size, generator=generator, dtype=torch.float64)
+    return RandomSequence(drive, upstream / upstream.norm())
+
+
+def by_position(norms_back: Sequence[float]) -> list[float]:
+    """Norms indexed by steps back from the last step (k = 0 .. T-1) re-indexed by position t = 1 .. T.
+
+    Every gradient-flow chart reads left to right along the sentence, with the loss at the right end.
+    """
+    return list(reversed(list(norms_back)))
 
 
 def gradient_norms_through_time(w_hh: torch.Tensor, activation: str, sequence: RandomSequence) -> list[float]:
@@ -146,19 +172,19 @@ class ProbeCurve:
     run: str                 # run name (its folder)
     cell: str                # the run's recurrent cell
     epoch: int               # the epoch the probe was taken after (0: before training)
-    norms: list[float]       # gradient norm k steps back from the last step, relative to the last step
+    norms: list[float]       # gradient norm at each position t = 1 .. T, relative to the last step
 
 
 def probe_curve(run: str, cell: str, event: dict) -> ProbeCurve | None:
-    """A training probe event (|dLoss/dh_t| for t = 1..T) as a curve over steps back from the last step.
+    """A training probe event (|dLoss/dh_t| for t = 1..T) as a curve over positions, left to right.
 
-    Dividing by the last step's norm puts runs on one scale: 1 at k = 0, as in the lesson's plot.
+    Dividing by the last step's norm puts runs on one scale: 1 at t = T, as in the lesson's plot.
     """
     norms = [float(n) for n in event.get("norms") or []]
     if not norms or not norms[-1] > 0:
         return None
     last = norms[-1]
-    return ProbeCurve(run, cell, int(event.get("epoch", 0)), [n / last for n in reversed(norms)])
+    return ProbeCurve(run, cell, int(event.get("epoch", 0)), [n / last for n in norms])
 
 
 def probe_curves(runs: Sequence[tuple[str, str, Sequence[dict]]], first: bool = False) -> list[ProbeCurve]:
@@ -189,7 +215,7 @@ def has_vanilla_and_gated(curves: Sequence[ProbeCurve]) -> bool:
 
 
 COMPARISON_CELLS = ("scratch", "lstm")  # the vanilla RNN (our RNNLayer) against the LSTM
-COMPARISON_PREFIX = "walkthrough-"     # run names of the comparison, so the page can find them
+COMPARISON_PREFIX = WALKTHROUGH_PREFIX  # the comparison's runs are tagged by name: other run lists hide them
 
 
 def comparison_config(cell: str, epochs: int = 2) -> RunConfig:
@@ -205,3 +231,11 @@ def comparison_run_name(stamp: str, cell: str) -> str:
     return f"{COMPARISON_PREFIX}{stamp}-{cell}"
 
 
+
+
+def comparison_seconds(statuses: Sequence[dict]) -> float | None:
+    """How long one comparison run took, measured: the longest wall time (creation to end) among
+    finished runs' status.json (the shipped pair, built with this same config). None if unknown."""
+    times = [s["ended_at"] - s.get("created_at", s.get("started_at", s["ended_at"]))
+             for s in statuses if s.get("state") == "finished" and s.get("ended_at")]
+    return max(times) if times else None

@@ -351,20 +351,22 @@ USABLE_STATES = ("finished", "stopped")
 QUICK_PRESET = "playground-quick"
 
 
-def usable_runs(root: str | Path | None = None) -> list:
-    """Runs with a saved model that have ended (finished, or stopped with a checkpoint), newest first."""
+def usable_runs(root: str | Path | None = None, include_walkthrough: bool = False) -> list:
+    """Runs with a saved model that have ended (finished, or stopped with a checkpoint), newest first;
+    the walkthrough's own runs only with `include_walkthrough`."""
     from sentiment_core.training.store import list_runs
 
-    return [r for r in list_runs(root) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
+    return [r for r in list_runs(root, include_walkthrough) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
 
 
-def playground_runs(root: str | Path | None = None, shipped_folder: str | Path | None = None) -> list:
+def playground_runs(root: str | Path | None = None, shipped_folder: str | Path | None = None,
+                    include_walkthrough: bool = False) -> list:
     """What the playground offers: the visitor's usable runs (newest first), then the shipped default
     models (sentiment_core.pretrained; read-only), so a fresh deployment answers at the first visit."""
     from sentiment_core.pretrained import shipped_runs
 
     shipped = [r for r in shipped_runs(shipped_folder) if r.has_checkpoint and r.config is not None]
-    return usable_runs(root) + shipped
+    return usable_runs(root, include_walkthrough) + shipped
 
 
 def quick_run_config():

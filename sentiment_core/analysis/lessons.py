@@ -53,10 +53,20 @@ class CellWalk:
     layer: nn.Module
     generator: torch.Generator  # draws x_1, x_2, ... in order, so a walk is reproducible
     steps: list[CellStep] = field(default_factory=list)
+    inputs: torch.Tensor | None = None  # (T, in_dim) a sentence's word vectors, fed in order; None: random
+
+    @property
+    def done(self) -> bool:
+        """Every word of the sentence has been fed (a random walk never ends)."""
+        return self.inputs is not None and len(self.steps) >= self.inputs.shape[0]
 
 
-def start_cell_walk(sizes: CellSizes) -> CellWalk:
-    """A fresh RNNLayer of the given sizes with seeded weights, and no step taken yet."""
+def start_cell_walk(sizes: CellSizes, inputs: torch.Tensor | None = None) -> CellWalk:
+    """A fresh RNNLayer of the given sizes with seeded weights, and no step taken yet.
+
+    With `inputs` (T, in_dim), the steps feed those vectors (a sentence's words) in order, one
+    sentence at a time, so sizes.batch must be 1.
+    """
     from sentiment_core.models import RNNLayer  # imported here: models imports much that this module's other lessons do not need
 
     for name in ("batch", "in_dim", "h_dim", "out_dim"):
@@ -65,7 +75,9 @@ def start_cell_walk(sizes: CellSizes) -> CellWalk:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     generator = torch.Generator().manual_seed(sizes.seed)
     layer = seeded_init(build_without_init(RNNLayer, sizes.in_dim, sizes.h_dim, sizes.out_dim), generator)
-    return CellWalk(sizes, layer, generator)
+    if inputs is not None and (inputs.dim() != 2 or inputs.shape[1] != sizes.in_dim or sizes.batch != 1):
+        raise ValueError(f"inputs must be (T, {sizes.in_dim}) for a batch of 1, not {tuple(inputs.shape)}")
+    return CellWalk(sizes, layer, generator, inputs=inputs)
 
 
 def build_without_init(module_class, *args) -> nn.Module:
@@ -101,7 +113,12 @@ def seeded_init(module: nn.Module, generator: torch.Generator) -> nn.Module:
 def next_cell_step(walk: CellWalk) -> CellStep:
     """Feed the next random input x_t with the previous hidden state; record and return the step."""
     sizes = walk.sizes
-    x = torch.randn(sizes.batch, sizes.in_dim, generator=walk.generator).requires_grad_(True)
+    if walk.done:
+        raise ValueError("every word of the sentence has been fed already")
+    if walk.inputs is not None:
+        x = walk.inputs[len(walk.steps)].unsqueeze(0).detach().clone().requires_grad_(True)
+    else:
+        x = torch.randn(sizes.batch, sizes.in_dim, generator=walk.generator).requires_grad_(True)
     h_prev = walk.steps[-1].h if walk.steps else None
     y, h = walk.layer(x, h_prev)
     step = CellStep(len(walk.steps) + 1, x, y, h)
@@ -112,6 +129,39 @@ def next_cell_step(walk: CellWalk) -> CellStep:
 def describe_tensor(name: str, tensor: torch.Tensor) -> str:
     """The way a notebook prints a tensor: its name, shape and values (with grad_fn)."""
     return f"{name} {tuple(tensor.shape)}:\n{tensor}"
+
+
+def hidden_steps_note(total: int, shown: int) -> str | None:
+    """What a list of the latest `shown` of `total` steps leaves out, in words; None if nothing."""
+    hidden = total - shown
+    if hidden <= 0:
+        return None
+    if hidden == 1:
+        return f"Step 1 is hidden; the latest {shown} are shown."
+    return f"Steps 1 to {hidden} are hidden; the latest {shown} are shown."
+
+
+def readable_share(share: float) -> str:
+    """A share as a percentage a reader can say aloud: 67.4%, 'less than 0.1%', never 7.77e-05%."""
+    if share <= 0:
+        return "0%"
+    if share < 0.001:
+        return "less than 0.1%"
+    if share < 1 and share > 0.999:
+        return "more than 99.9%"
+    return f"{100 * share:.1f}%"
+
+
+def readable_norm(norm: float) -> str:
+    """A gradient norm relative to 1: plain digits when near 1, else powers of ten said in words."""
+    if norm == 0:
+        return "0 (no gradient at all)"
+    if 1e-3 <= norm < 1e4:
+        return f"{norm:.3g}"
+    exponent = math.floor(math.log10(norm))
+    mantissa = norm / 10 ** exponent
+    direction = "smaller" if norm < 1 else "larger"
+    return f"{mantissa:.1f} × 10^{exponent} (about 10^{abs(exponent)} times {direction} than at the loss)"
 
 
 def walk_tensor_names(walk: CellWalk) -> dict[int, str]:
@@ -307,3 +357,11 @@ def batch_for_sentence(ids: Sequence[int], train_ids: Sequence[Sequence[int]], b
     total = collated.tokens.numel()
     return SentenceBatch(collated.tokens, collated.lengths.tolist(),
                          [-1 if i == own_index else i for i in batch], 1.0 - real / total)
+
+
+def unroll(sizes: CellSizes, inputs: torch.Tensor, steps: int) -> CellWalk:
+    """A fresh walk over a sentence's vectors with its first `steps` words fed (the unrolling lesson)."""
+    walk = start_cell_walk(sizes, inputs)
+    for _ in range(min(steps, inputs.shape[0])):
+        next_cell_step(walk)
+    return walk

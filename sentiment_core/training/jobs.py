@@ -39,8 +39,8 @@ from sentiment_core.training.config import SECTIONS, RunConfig, section_settings
 from sentiment_core.training.limits import DataShape, Limits, check_limits
 from sentiment_core.training.processes import is_process_alive, launch_detached, process_start_time, reap
 from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, RunError, RunNotFound, create_run, gone,
-                                           read_config, read_status, request_stop, run_dirs, stop_requested,
-                                           write_json, write_status)
+                                           is_walkthrough_run, read_config, read_status, request_stop, run_dirs,
+                                           stop_requested, write_json, write_status)
 from sentiment_core.training.store import delete_run as delete_run_directory
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
@@ -191,12 +191,15 @@ def job_view(run_dir: str | Path, queue: list[Path] | None = None) -> JobView:
                    (run_dir / CHECKPOINT).is_file(), can_resume)
 
 
-def list_jobs(root: str | Path) -> list[JobView]:
-    """Every run under `root`, newest first, with queue places."""
+def list_jobs(root: str | Path, include_walkthrough: bool = True) -> list[JobView]:
+    """Every run under `root`, newest first, with queue places (the walkthrough's own runs only
+    with `include_walkthrough`; run pickers pass False to hide them)."""
     root = Path(root)
     queue = _pending_order(root)
     views = []
     for path in run_dirs(root):
+        if not include_walkthrough and is_walkthrough_run(path.name):
+            continue
         try:
             views.append(job_view(path, queue))
         except RunNotFound:

@@ -45,6 +45,12 @@ CHECKPOINT, LAST, STOP_FILE = "checkpoint.pt", "last.pt", "stop"
 CHECKPOINT_FORMAT = 1
 STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 BROKEN = "broken"  # list_runs' state for a directory whose status cannot be read
+# Runs the walkthrough page starts are tagged by this name prefix; run lists leave them out unless asked.
+WALKTHROUGH_PREFIX = "walkthrough-"
+
+
+def is_walkthrough_run(name: str) -> bool:
+    return name.startswith(WALKTHROUGH_PREFIX)
 
 
 class RunError(ValueError):
@@ -368,10 +374,15 @@ def load_run(path: str | Path) -> RunInfo:
     return RunInfo(path, path.name, state, status, config, (path / CHECKPOINT).is_file(), problems)
 
 
-def list_runs(root: str | Path | None = None) -> list[RunInfo]:
-    """Runs under `root`, newest first; damaged ones are listed with their problems."""
+def list_runs(root: str | Path | None = None, include_walkthrough: bool = False) -> list[RunInfo]:
+    """Runs under `root`, newest first; damaged ones are listed with their problems.
+
+    The walkthrough's own runs (is_walkthrough_run) are left out unless `include_walkthrough`.
+    """
     runs = []
     for entry in run_dirs(root if root is not None else default_runs_root()):
+        if not include_walkthrough and is_walkthrough_run(entry.name):
+            continue
         try:
             runs.append(load_run(entry))
         except RunNotFound:

@@ -11,12 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import resources
-from dashboard.charts import walkthrough as charts
+from dashboard.charts.gradient_flow import probe_runs_chart
 from dashboard.components.run_watcher import watch_runs
 from dashboard.messages import shown_path, user_message
 from dashboard.views.walkthrough_sections import TRAINING, page_link
-from sentiment_core.analysis import gradient_flow
-from sentiment_core.pretrained import is_shipped, shipped_label, shipped_runs
+from sentiment_core.analysis import gradient_flow, lessons
+from sentiment_core.pretrained import COMPARISON_MODELS, is_shipped, shipped_label, shipped_runs
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
 from sentiment_core.training.store import RunError, list_runs
@@ -27,7 +27,7 @@ COMPARISON_POLL_SECONDS = 5.0  # the comparison's runs report once per batch; ev
 
 def read_runs(root) -> list:
     try:
-        return list_runs(root)
+        return list_runs(root, include_walkthrough=True)  # this page's own runs are its point
     except OSError as err:
         st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)} Check that it exists "
                  "and is readable.")
@@ -91,17 +91,29 @@ def show_probe_chart(with_probes: list[tuple]) -> None:
     if not curves:
         st.info("Choose at least one run.")
         return
-    st.plotly_chart(charts.probe_figure(curves, gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE, before),
-                    key="wt_probe_chart")
+    st.plotly_chart(probe_runs_chart(curves, gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE,
+                                     list(labels), before), key="wt_probe_chart")
     st.dataframe(pd.DataFrame([{"run": c.run, "cell": c.cell, "after epoch": c.epoch, "steps measured": len(c.norms),
-                                "relative norm at the first step": c.norms[-1]} for c in curves]), hide_index=True)
+                                "relative norm at the first word": lessons.readable_norm(c.norms[0])} for c in curves]),
+                 hide_index=True)
+
+
+def training_time() -> str:
+    """What the button costs, measured: the shipped pair was trained with this very config."""
+    seconds = gradient_flow.comparison_seconds([run.status for run in read_shipped_runs()
+                                                if run.name.split(":")[-1] in COMPARISON_MODELS])
+    epochs = gradient_flow.comparison_config("scratch").train.epochs
+    what = f"two runs of {epochs} epochs of the `seed` preset (200 batches of 4 sentences each), in the background"
+    if seconds is None:
+        return what + ": seconds, not minutes"
+    return f"{what}; the shipped pair took {seconds:.0f} s each to train, so expect seconds plus the treebank's loading"
 
 
 def offer_comparison(root, shown_shipped: bool) -> None:
     shipped = " The chart shows the pair shipped with the app (read-only)." if shown_shipped else ""
-    st.info(f"No vanilla RNN and LSTM of your own with probes yet.{shipped} Train both here, quickly (two epochs of "
-            "the `seed` preset each, in the background, a few minutes), or on the Training page with your own "
-            "settings.")
+    st.info(f"No vanilla RNN and LSTM of your own with probes yet.{shipped} Train both here ({training_time()}), or on "
+            "the Training page with your own settings. These runs are tagged as the walkthrough's: the other pages' "
+            "run lists hide them unless asked.")
     has_treebank = resources.treebank_state().folder is not None
     if st.button("Train a vanilla RNN and an LSTM now", key="wt_train_comparison", disabled=not has_treebank,
                  help=None if has_treebank else "Training needs the treebank: get it on the Home page first."):

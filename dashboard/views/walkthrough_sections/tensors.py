@@ -19,7 +19,7 @@ NEGATION = "This movie was actually neither that funny, nor super witty."
 
 def show_tokens_and_indices(followed: lessons.FollowedSentence, vocab) -> None:
     st.subheader("Tokens")
-    st.code(repr(followed.tokens), language="python")
+    st.code(repr(followed.tokens), language="python", wrap_lines=True)
     st.caption(f"{len(followed.tokens)} tokens from spaCy's English rules, lowercased, as the vocabulary was built.")
     st.subheader("Indices")
     tokens = vocab.decode(followed.ids)
