@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the dashboard is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
+from dashboard import theme  # noqa: E402
 from dashboard.charts import data as charts  # noqa: E402
 from sentiment_core.analysis import explore, vocab_stats  # noqa: E402
 from sentiment_core.data.treebank import parse_tree  # noqa: E402
@@ -20,7 +21,7 @@ THREE = ("positive", "negative", "neutral")
 
 
 def test_class_colours_are_fixed_per_sentiment():
-    assert charts.class_colours(THREE) == [charts.SENTIMENT_COLOURS[n] for n in THREE]
+    assert charts.class_colours(THREE) == [theme.CLASS_COLOURS[n] for n in THREE]
     assert charts.class_colours(["positive"])[0] == charts.class_colours(THREE)[0]
     assert len(set(charts.class_colours(["a", "b", "c"]))) == 3
 
