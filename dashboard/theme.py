@@ -103,7 +103,7 @@ def fitted_range(values: Iterable[float | None], keep_in_view: Iterable[float] =
 
 
 # -- layout: the phone rules (390 px) --------------------------------------------------------------
-TITLE_CHARACTERS = 44  # what fits one title line on a 390 px phone at TITLE_SIZE
+TITLE_CHARACTERS = 42  # what fits one title line on a 390 px phone at TITLE_SIZE (bold, ~8 px a character)
 TITLE_SIZE, TITLE_LINE_PX = 16, 21
 _MERGED = ("margin", "legend", "title")  # overrides of these keys update the defaults instead of replacing them
 
@@ -134,8 +134,8 @@ def chart_layout(title: str, **overrides) -> dict:
     text = wrap_title(title)
     lines = text.count("<br>") + 1
     layout = dict(
-        title=dict(text=text, x=0, xref="paper", xanchor="left", y=1, yref="container", yanchor="top",
-                   pad=dict(t=10), font=dict(size=TITLE_SIZE)),
+        title=dict(text=text, x=0, xref="container", xanchor="left", y=1, yref="container", yanchor="top",
+                   pad=dict(t=10, l=4), font=dict(size=TITLE_SIZE)),
         margin=dict(l=10, r=10, t=10 + TITLE_LINE_PX * lines + 18, b=10),
         legend=dict(title=dict(text=""), orientation="h", x=0, xanchor="left", yref="container", y=0,
                     yanchor="bottom"),

@@ -105,7 +105,8 @@ def test_polarised_words_chart_has_one_panel_per_class():
     fig = charts.polarised_words_chart(words, THREE)
     assert len(fig.data) == 3
     assert list(fig.data[0].y) == ["fun", "great"]  # highest at the top of a horizontal bar chart
-    assert fig.data[1].xaxis == "x2" and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
+    # stacked top to bottom (a phone has no room for side-by-side panels' words)
+    assert fig.data[1].yaxis == "y2" and fig.layout.yaxis2.domain[1] < fig.layout.yaxis.domain[0]
     assert [a.text for a in fig.layout.annotations] == [f"<b>{n}</b>" for n in THREE]
 
 

@@ -180,15 +180,19 @@ def coverage_chart(ks: Sequence[int], shares: Sequence[float], chosen: int | Non
                                 "%{y:.1%}<extra></extra>")
     return _figure(traces, "Training tokens covered by the top k words", xaxis=_axis("k (log)", type="log"),
                    yaxis=_axis("share of training tokens", tickformat=".0%",
-                               range=fitted_range(shares, floor=0.0, ceiling=1.0)))
+                               range=fitted_range(shares, floor=0.0, ceiling=1.02)))  # 1.02: room for a marker at 100%
 
 
 def polarised_words_chart(per_class: Sequence[Sequence], class_names: Sequence[str]) -> go.Figure:
-    """One panel per class: its most typical words by z-score (vocab_stats.polarised_words' output)."""
-    panels = len(class_names)
-    gap = 0.08
-    width = (1 - gap * (panels - 1)) / panels
-    traces, layout, titles = [], {}, []
+    """One panel per class: its most typical words by z-score (vocab_stats.polarised_words' output).
+
+    The panels are stacked top to bottom, not side by side: on a 390 px phone, side-by-side panels
+    leave no room for a panel's words, which then run over the bars of the panel to their left.
+    """
+    word_px, title_px, axis_px = 20, 28, 30  # per word; a panel's title above it and its z-score ticks below
+    heights = [word_px * max(len(words), 1) + title_px + axis_px for words in per_class]
+    total = max(sum(heights), 1)
+    traces, layout, titles, top = [], {}, [], 1.0
     for col, (words, name, colour) in enumerate(zip(per_class, class_names, class_colours(class_names))):
         words = list(reversed(words))  # the highest at the top
         axis = "" if col == 0 else str(col + 1)
@@ -198,14 +202,15 @@ def polarised_words_chart(per_class: Sequence[Sequence], class_names: Sequence[s
             customdata=[[w.count_in_class, w.count_in_rest] for w in words],
             hovertemplate="%{y}: z = %{x:.2f}<br>%{customdata[0]:,} times in " + name
                           + ", %{customdata[1]:,} in the rest<extra></extra>"))
-        start = col * (width + gap)
-        layout[f"xaxis{axis}"] = dict(domain=[start, start + width], anchor=f"y{axis}", title=dict(text="z-score"))
-        layout[f"yaxis{axis}"] = dict(anchor=f"x{axis}", automargin=True)
-        titles.append(dict(text=f"<b>{name}</b>", x=start + width / 2, y=1.0, xref="paper", yref="paper",
-                           xanchor="center", yanchor="bottom", showarrow=False))
-    top_n = max((len(words) for words in per_class), default=0)
-    return _figure(traces, "Most polarised words per class",
-                   annotations=titles, height=max(360, 22 * top_n + 140), margin=dict(l=10, r=10, t=80, b=10),
+        bottom = top - heights[col] / total
+        domain = [bottom + axis_px / total, top - title_px / total]
+        last = col == len(class_names) - 1
+        layout[f"xaxis{axis}"] = dict(anchor=f"y{axis}", title=dict(text="z-score" if last else ""))
+        layout[f"yaxis{axis}"] = dict(domain=domain, anchor=f"x{axis}", automargin=True)
+        titles.append(dict(text=f"<b>{name}</b>", x=0, y=domain[1], xref="paper", yref="paper",
+                           xanchor="left", yanchor="bottom", showarrow=False))
+        top = bottom
+    return _figure(traces, "Most polarised words per class", annotations=titles, height=total + 80,
                    **layout)
 
 
@@ -224,7 +229,7 @@ def padding_chart(padding: Mapping, chosen: int | None = None) -> go.Figure:
     return _figure(traces, "Padding in one epoch of training batches", shapes=shapes,
                    xaxis=_axis("batch size (log)", type="log", tickvals=sizes, ticktext=[str(s) for s in sizes]),
                    yaxis=_axis("share of positions that are padding", tickformat=".0%",
-                               range=fitted_range(shares, floor=0.0, ceiling=1.0)))
+                               range=fitted_range(shares, floor=0.0, ceiling=1.02)))  # 1.02: room for a marker at 100%
 
 
 def batch_chart(tokens_time_first: Sequence[Sequence[int]], words_time_first: Sequence[Sequence[str]],
