@@ -13,12 +13,14 @@ CSS = """
 <style>
 /* Display formulas wider than the column scroll sideways inside their own box, never cut off. */
 .katex-display { overflow-x: auto; overflow-y: hidden; padding: 0.2rem 0; }
-/* Captions, notes and markdown: a long token (a path, a URL, a regex) breaks instead of running off the edge. */
+/* Captions, notes and markdown: a long token (a path, a URL, a regex) breaks instead of running off the
+   edge. break-word, not anywhere: a table cell keeps its longest word whole ("symbol", not "sym|bol"). */
 [data-testid="stCaptionContainer"], [data-testid="stMarkdownContainer"], [data-testid="stAlertContainer"] {
-  overflow-wrap: anywhere;
+  overflow-wrap: break-word;
 }
-/* Markdown tables scroll inside their frame (st.dataframe already does). */
+/* Markdown tables scroll inside their frame (st.dataframe already does) instead of squeezing their words. */
 [data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }
+[data-testid="stMarkdownContainer"] th, [data-testid="stMarkdownContainer"] td { overflow-wrap: normal; }
 /* Code and tensor printouts scroll sideways instead of being clipped. */
 [data-testid="stCode"] pre { overflow-x: auto; }
 /* A chart never forces the page wider than the phone. */

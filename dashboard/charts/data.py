@@ -67,7 +67,7 @@ def label_share_by_length_chart(share: Mapping, class_names: Sequence[str]) -> g
                    marker=dict(color=colour),
                    hovertemplate="length %{x}: %{y:.1%} " + name + " of %{customdata:,} phrases<extra></extra>")
               for cls, (name, colour) in enumerate(zip(class_names, class_colours(class_names)))]
-    return _figure(traces, "Training phrases: label share by phrase length", barmode="stack",
+    return _figure(traces, "Training phrases: label share by length", barmode="stack",
                    legend=dict(title=dict(text=""), traceorder="normal"),
                    xaxis=_axis("phrase length (tokens)", type="category"),
                    yaxis=_axis("share of phrases", tickformat=".0%"))
