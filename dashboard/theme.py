@@ -12,6 +12,12 @@ each have their own palette, so no colour means two things on two pages.
 - Runs: a categorical palette that avoids every colour above and the train / dev pair; a run
   keeps its colour on every page (`run_colours` orders runs by name, not by selection).
 - Train / dev: blue / orange, used only for the split of a single run's curves.
+- One measured quantity with none of these meanings (vocabulary size, coverage, padding): slate
+  (SERIES_COLOUR; also the widgets' accent in .streamlit/config.toml); a reference line grey and
+  dashed (BASELINE_COLOUR); the value a widget chose black (CHOICE_COLOUR).
+
+Layout: `chart_layout(title, **overrides)` is every figure's layout under the phone rules (a title
+that wraps at a phone's width, the legend horizontal below the plot); see its docstring.
 """
 from __future__ import annotations
 

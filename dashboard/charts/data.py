@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from dashboard.theme import (BASELINE_COLOUR, BATCH_MARKER_COLOUR, BATCH_PAD_COLOUR, BATCH_WORD_COLOUR,
                              CHOICE_COLOUR, RUN_PALETTE, SERIES_COLOUR, chart_layout, class_colours,
-                             fitted_range)
+                             fitted_range, wrap_title)
 
 # An old name charts/training.py still imports (its run colours, until it moves to theme.run_colours);
 # charts/playground.py still imports class_colours from here too.
@@ -102,15 +102,8 @@ def parse_tree_chart(layout, label_names: Sequence[str]) -> go.Figure:
 
 
 def _wrap(text: str, width: int = 60) -> str:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    lines.append(line)
-    return "<br>".join(lines)
+    """A phrase broken into hover lines: the theme's title wrapping, at a hover box's width."""
+    return wrap_title(text, width)
 
 
 def hard_cases_chart(summary: Mapping[str, Mapping], class_names: Sequence[str]) -> go.Figure:
