@@ -12,13 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard.views import home  # noqa: E402  (needs the path above)
+from dashboard import style  # noqa: E402  (needs the path above)
+from dashboard.views import home  # noqa: E402
 
 # One intra-op thread per request: the models are small, and with several visitors (and a training
 # run) sharing the cores, torch's default thread pool makes every request wait on the others.
 torch.set_num_threads(1)
 
 st.set_page_config(page_title="RNN Sentiment Lab", page_icon=":material/psychology:", layout="wide")
+style.inject()  # the phone rules (dashboard/style.py), on every page
 
 # The pages after Home, in menu order: one st.Page per page (a file under dashboard/, a title, an icon,
 # and `help`, the line the home page shows beside its link). To add a page, add one entry here.

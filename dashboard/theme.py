@@ -12,6 +12,12 @@ each have their own palette, so no colour means two things on two pages.
 - Runs: a categorical palette that avoids every colour above and the train / dev pair; a run
   keeps its colour on every page (`run_colours` orders runs by name, not by selection).
 - Train / dev: blue / orange, used only for the split of a single run's curves.
+- One measured quantity with none of these meanings (vocabulary size, coverage, padding): slate
+  (SERIES_COLOUR; also the widgets' accent in .streamlit/config.toml); a reference line grey and
+  dashed (BASELINE_COLOUR); the value a widget chose black (CHOICE_COLOUR).
+
+Layout: `chart_layout(title, **overrides)` is every figure's layout under the phone rules (a title
+that wraps at a phone's width, the legend horizontal below the plot); see its docstring.
 """
 from __future__ import annotations
 
@@ -59,6 +65,12 @@ BASELINE_COLOUR = "#7f7f7f"   # reference lines (majority class, always positive
 PUBLISHED_COLOUR = "#3d3d3d"  # a published figure (dashed), not a class colour
 NOTE_COLOUR = "#555555"
 
+# -- one measured quantity (no class, split or run): vocabulary size, Zipf, coverage, padding ------
+SERIES_COLOUR = "#34495e"   # slate: the curve itself
+CHOICE_COLOUR = "#000000"   # the value a widget chose, as an open ring on the curve or a dotted line
+# A batch of token indices: padding, the <sos>/<eos> markers, words (pale, so the index reads on top).
+BATCH_PAD_COLOUR, BATCH_MARKER_COLOUR, BATCH_WORD_COLOUR = "#ececec", "#f6e3a1", "#d3dae6"
+
 # -- runs ---------------------------------------------------------------------------------------
 # Avoids blue/orange (train/dev), red/green/grey (classes), purple/orange (attributions).
 RUN_PALETTE = ("#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79", "#ad494a", "#637939", "#d6a100",
@@ -94,3 +106,48 @@ def fitted_range(values: Iterable[float | None], keep_in_view: Iterable[float] =
     if ceiling is not None:
         high = min(high, ceiling)
     return [low, high]
+
+
+# -- layout: the phone rules (390 px) --------------------------------------------------------------
+TITLE_CHARACTERS = 42  # what fits one title line on a 390 px phone at TITLE_SIZE (bold, ~8 px a character)
+TITLE_SIZE, TITLE_LINE_PX = 16, 21
+_MERGED = ("margin", "legend", "title")  # overrides of these keys update the defaults instead of replacing them
+
+
+def wrap_title(text: str, width: int = TITLE_CHARACTERS) -> str:
+    """Break a title into lines of at most `width` characters (plotly never wraps a title itself)."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "<br>".join(lines)
+
+
+def chart_layout(title: str, **overrides) -> dict:
+    """A figure's layout under the phone rules: every chart's layout passes through here.
+
+    The title wraps to a phone's width and sits at the top left (the top margin grows with its
+    lines, so it is never cut); the legend is horizontal BELOW the plot, anchored to the
+    figure's bottom edge (`yref="container"`, its margin made to fit), so it covers neither the
+    title nor the x-axis title however many lines it wraps to. Overrides of margin, legend and
+    title update these defaults (`legend=dict(traceorder="normal")` keeps the placement); a
+    legend override that sets `y` without `yref` is placed in plot coordinates, as plotly's default.
+    """
+    text = wrap_title(title)
+    lines = text.count("<br>") + 1
+    layout = dict(
+        title=dict(text=text, x=0, xref="container", xanchor="left", y=1, yref="container", yanchor="top",
+                   pad=dict(t=10, l=4), font=dict(size=TITLE_SIZE)),
+        margin=dict(l=10, r=10, t=10 + TITLE_LINE_PX * lines + 18, b=10),
+        legend=dict(title=dict(text=""), orientation="h", x=0, xanchor="left", yref="container", y=0,
+                    yanchor="bottom"),
+    )
+    for key, value in overrides.items():
+        if key == "legend" and isinstance(value, dict) and "y" in value and "yref" not in value:
+            value = {"yref": "paper", **value}
+        layout[key] = {**layout[key], **value} if key in _MERGED and isinstance(value, dict) else value
+    return layout

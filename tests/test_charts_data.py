@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the dashboard is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
+from dashboard import theme  # noqa: E402
 from dashboard.charts import data as charts  # noqa: E402
 from sentiment_core.analysis import explore, vocab_stats  # noqa: E402
 from sentiment_core.data.treebank import parse_tree  # noqa: E402
@@ -20,7 +21,7 @@ THREE = ("positive", "negative", "neutral")
 
 
 def test_class_colours_are_fixed_per_sentiment():
-    assert charts.class_colours(THREE) == [charts.SENTIMENT_COLOURS[n] for n in THREE]
+    assert charts.class_colours(THREE) == [theme.CLASS_COLOURS[n] for n in THREE]
     assert charts.class_colours(["positive"])[0] == charts.class_colours(THREE)[0]
     assert len(set(charts.class_colours(["a", "b", "c"]))) == 3
 
@@ -104,7 +105,8 @@ def test_polarised_words_chart_has_one_panel_per_class():
     fig = charts.polarised_words_chart(words, THREE)
     assert len(fig.data) == 3
     assert list(fig.data[0].y) == ["fun", "great"]  # highest at the top of a horizontal bar chart
-    assert fig.data[1].xaxis == "x2" and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
+    # stacked top to bottom (a phone has no room for side-by-side panels' words)
+    assert fig.data[1].yaxis == "y2" and fig.layout.yaxis2.domain[1] < fig.layout.yaxis.domain[0]
     assert [a.text for a in fig.layout.annotations] == [f"<b>{n}</b>" for n in THREE]
 
 

@@ -78,6 +78,25 @@ def test_home_shows_the_treebank_figures_runs_and_links(with_treebank, corpus):
     assert len(at.get("page_link")) >= 2
 
 
+def test_home_puts_three_ways_in_above_the_setup(with_treebank):
+    """Issue 14: learn, experiment, try come first (cards with a line each); the setup follows them."""
+    from dashboard.views.home import WAYS_IN
+
+    at = run_app()
+    assert not at.exception
+    nodes = list(at.main)
+    setup = next(i for i, node in enumerate(nodes)
+                 if getattr(node, "type", None) == "header" and node.value == "Setup and status")
+    treebank = next(i for i, node in enumerate(nodes) if getattr(node, "type", None) == "success")
+    links = [node for node in nodes[:setup] if getattr(node, "type", None) == "page_link"]
+    assert [link.value for link in links] == [way.label for way in WAYS_IN]
+    assert [link.proto.page for link in links] == ["walkthrough", "training", "playground"]
+    assert "preset=quick" in links[1].proto.query_string  # experiment opens the quick preset
+    assert setup < treebank  # the treebank's status is below the ways in
+    for way in WAYS_IN:  # each card: its link and one line on what you get there
+        assert way.line in texts(at.main.get_by_key(way.key).caption)
+
+
 def test_home_without_the_treebank_offers_three_ways_to_get_it(without_treebank):
     at = run_app()
     assert not at.exception

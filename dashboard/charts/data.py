@@ -12,16 +12,17 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.theme import CLASS_COLOURS as SENTIMENT_COLOURS, class_colours  # noqa: F401 (re-exported)
+from dashboard.theme import (BASELINE_COLOUR, BATCH_MARKER_COLOUR, BATCH_PAD_COLOUR, BATCH_WORD_COLOUR,
+                             CHOICE_COLOUR, RUN_PALETTE, SERIES_COLOUR, chart_layout, class_colours,
+                             fitted_range, wrap_title)
 
-FALLBACK_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2")
-PAD_COLOUR, TOKEN_COLOUR, MARKER_COLOUR = "#e8e8e8", "#9ecae1", "#fdd0a2"
-HIGHLIGHT = "#e45756"
+# An old name charts/training.py still imports (its run colours, until it moves to theme.run_colours);
+# charts/playground.py still imports class_colours from here too.
+FALLBACK_COLOURS = RUN_PALETTE
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:
-    base = dict(title=dict(text=title), margin=dict(l=10, r=10, t=50, b=10), legend=dict(title=dict(text="")))
-    return go.Figure(data=traces, layout={**base, **layout})
+    return go.Figure(data=traces, layout=chart_layout(title, **layout))
 
 
 def _axis(title: str, **extra) -> dict:
@@ -66,7 +67,7 @@ def label_share_by_length_chart(share: Mapping, class_names: Sequence[str]) -> g
                    marker=dict(color=colour),
                    hovertemplate="length %{x}: %{y:.1%} " + name + " of %{customdata:,} phrases<extra></extra>")
               for cls, (name, colour) in enumerate(zip(class_names, class_colours(class_names)))]
-    return _figure(traces, "Training phrases: label share by phrase length", barmode="stack",
+    return _figure(traces, "Training phrases: label share by length", barmode="stack",
                    legend=dict(title=dict(text=""), traceorder="normal"),
                    xaxis=_axis("phrase length (tokens)", type="category"),
                    yaxis=_axis("share of phrases", tickformat=".0%"))
@@ -101,15 +102,8 @@ def parse_tree_chart(layout, label_names: Sequence[str]) -> go.Figure:
 
 
 def _wrap(text: str, width: int = 60) -> str:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    lines.append(line)
-    return "<br>".join(lines)
+    """A phrase broken into hover lines: the theme's title wrapping, at a hover box's width."""
+    return wrap_title(text, width)
 
 
 def hard_cases_chart(summary: Mapping[str, Mapping], class_names: Sequence[str]) -> go.Figure:
@@ -120,17 +114,19 @@ def hard_cases_chart(summary: Mapping[str, Mapping], class_names: Sequence[str])
                    customdata=[summary[g]["counts"][cls] for g in groups], marker=dict(color=colour),
                    hovertemplate="%{x}: %{customdata:,} " + name + " (%{y:.1%})<extra></extra>")
               for cls, (name, colour) in enumerate(zip(class_names, class_colours(class_names)))]
-    return _figure(traces, "Labels of sentences with negation or contrast words, against the rest",
+    return _figure(traces, "Labels with negation or contrast words, against the rest",
                    barmode="group", yaxis=_axis("share of the group", tickformat=".0%"))
 
 
 def _curve_with_choice(x: list, y: list, chosen, name: str, hover: str, chosen_name: str,
                        chosen_hover: str) -> list[dict]:
     """A line of points and, when `chosen` is one of its x values, that point marked (chosen_name: a format)."""
-    traces = [dict(type="scatter", x=x, y=y, mode="lines+markers", name=name, hovertemplate=hover)]
+    traces = [dict(type="scatter", x=x, y=y, mode="lines+markers", name=name, hovertemplate=hover,
+                   line=dict(color=SERIES_COLOUR), marker=dict(color=SERIES_COLOUR))]
     if chosen in x:
         traces.append(dict(type="scatter", x=[chosen], y=[y[x.index(chosen)]], mode="markers",
-                           name=chosen_name.format(chosen), marker=dict(size=14, color=HIGHLIGHT),
+                           name=chosen_name.format(chosen),
+                           marker=dict(size=16, color=CHOICE_COLOUR, symbol="circle-open", line=dict(width=3)),
                            hovertemplate=chosen_hover))
     return traces
 
@@ -153,11 +149,12 @@ def zipf_chart(ranked: Sequence[tuple[str, int]], points: int = 600) -> go.Figur
     ranks = log_spaced_ranks(len(ranked), points)
     counts = np.array([ranked[r - 1][1] for r in ranks], dtype=float)
     traces = [dict(type="scatter", x=ranks, y=counts, mode="lines", name="training tokens",
+                   line=dict(color=SERIES_COLOUR),
                    customdata=[ranked[r - 1][0] for r in ranks],
                    hovertemplate="rank %{x:,}: %{customdata} (%{y:,})<extra></extra>")]
     if len(counts):
         traces.append(dict(type="scatter", x=ranks, y=counts[0] / ranks, mode="lines", name="Zipf: top count / rank",
-                           line=dict(dash="dash", color="#888"), hoverinfo="skip"))
+                           line=dict(dash="dash", color=BASELINE_COLOUR), hoverinfo="skip"))
     return _figure(traces, "Rank against frequency (Zipf's law)", xaxis=_axis("rank (log)", type="log"),
                    yaxis=_axis("count in training sentences (log)", type="log"))
 
@@ -175,15 +172,20 @@ def coverage_chart(ks: Sequence[int], shares: Sequence[float], chosen: int | Non
                                 "top %{x:,} words: %{y:.1%} of tokens<extra></extra>", "top {:,}",
                                 "%{y:.1%}<extra></extra>")
     return _figure(traces, "Training tokens covered by the top k words", xaxis=_axis("k (log)", type="log"),
-                   yaxis=_axis("share of training tokens", tickformat=".0%"))
+                   yaxis=_axis("share of training tokens", tickformat=".0%",
+                               range=fitted_range(shares, floor=0.0, ceiling=1.02)))  # 1.02: room for a marker at 100%
 
 
 def polarised_words_chart(per_class: Sequence[Sequence], class_names: Sequence[str]) -> go.Figure:
-    """One panel per class: its most typical words by z-score (vocab_stats.polarised_words' output)."""
-    panels = len(class_names)
-    gap = 0.08
-    width = (1 - gap * (panels - 1)) / panels
-    traces, layout, titles = [], {}, []
+    """One panel per class: its most typical words by z-score (vocab_stats.polarised_words' output).
+
+    The panels are stacked top to bottom, not side by side: on a 390 px phone, side-by-side panels
+    leave no room for a panel's words, which then run over the bars of the panel to their left.
+    """
+    word_px, title_px, axis_px = 20, 28, 30  # per word; a panel's title above it and its z-score ticks below
+    heights = [word_px * max(len(words), 1) + title_px + axis_px for words in per_class]
+    total = max(sum(heights), 1)
+    traces, layout, titles, top = [], {}, [], 1.0
     for col, (words, name, colour) in enumerate(zip(per_class, class_names, class_colours(class_names))):
         words = list(reversed(words))  # the highest at the top
         axis = "" if col == 0 else str(col + 1)
@@ -193,35 +195,41 @@ def polarised_words_chart(per_class: Sequence[Sequence], class_names: Sequence[s
             customdata=[[w.count_in_class, w.count_in_rest] for w in words],
             hovertemplate="%{y}: z = %{x:.2f}<br>%{customdata[0]:,} times in " + name
                           + ", %{customdata[1]:,} in the rest<extra></extra>"))
-        start = col * (width + gap)
-        layout[f"xaxis{axis}"] = dict(domain=[start, start + width], anchor=f"y{axis}", title=dict(text="z-score"))
-        layout[f"yaxis{axis}"] = dict(anchor=f"x{axis}", automargin=True)
-        titles.append(dict(text=f"<b>{name}</b>", x=start + width / 2, y=1.0, xref="paper", yref="paper",
-                           xanchor="center", yanchor="bottom", showarrow=False))
-    top_n = max((len(words) for words in per_class), default=0)
-    return _figure(traces, "Most polarised words per class (log-odds with an informative Dirichlet prior)",
-                   annotations=titles, height=max(360, 22 * top_n + 140), margin=dict(l=10, r=10, t=80, b=10),
+        bottom = top - heights[col] / total
+        domain = [bottom + axis_px / total, top - title_px / total]
+        last = col == len(class_names) - 1
+        layout[f"xaxis{axis}"] = dict(anchor=f"y{axis}", title=dict(text="z-score" if last else ""))
+        layout[f"yaxis{axis}"] = dict(domain=domain, anchor=f"x{axis}", automargin=True)
+        titles.append(dict(text=f"<b>{name}</b>", x=0, y=domain[1], xref="paper", yref="paper",
+                           xanchor="left", yanchor="bottom", showarrow=False))
+        top = bottom
+    return _figure(traces, "Most polarised words per class", annotations=titles, height=total + 80,
                    **layout)
 
 
 def padding_chart(padding: Mapping, chosen: int | None = None) -> go.Figure:
     """Padding share of one epoch against batch size, with and without bucketing."""
     sizes = list(padding["batch_sizes"])
-    traces = [dict(type="scatter", x=sizes, y=list(padding[key]), mode="lines+markers", name=name,
-                   hovertemplate="batch size %{x}: %{y:.1%} padding<extra></extra>")
-              for key, name in (("unbucketed", "random batches"), ("bucketed", "bucketed batches"))]
+    # The tutorial's random batches are the reference (grey, dashed); bucketing is the measured change.
+    styles = (("unbucketed", "random batches", dict(color=BASELINE_COLOUR, dash="dash")),
+              ("bucketed", "bucketed batches", dict(color=SERIES_COLOUR)))
+    traces = [dict(type="scatter", x=sizes, y=list(padding[key]), mode="lines+markers", name=name, line=line,
+                   marker=dict(color=line["color"]), hovertemplate="batch size %{x}: %{y:.1%} padding<extra></extra>")
+              for key, name, line in styles]
     shapes = [] if chosen is None else [dict(type="line", x0=chosen, x1=chosen, y0=0, y1=1, yref="paper",
-                                             line=dict(dash="dot", color="#888"))]
+                                             line=dict(dash="dot", color=CHOICE_COLOUR))]
+    shares = [share for key, _, _ in styles for share in padding[key]]
     return _figure(traces, "Padding in one epoch of training batches", shapes=shapes,
                    xaxis=_axis("batch size (log)", type="log", tickvals=sizes, ticktext=[str(s) for s in sizes]),
-                   yaxis=_axis("share of positions that are padding", tickformat=".0%"))
+                   yaxis=_axis("share of positions that are padding", tickformat=".0%",
+                               range=fitted_range(shares, floor=0.0, ceiling=1.02)))  # 1.02: room for a marker at 100%
 
 
 def batch_chart(tokens_time_first: Sequence[Sequence[int]], words_time_first: Sequence[Sequence[str]],
                 pad_index: int = 1, marker_indices: Sequence[int] = (2, 3)) -> go.Figure:
     """A batch as the tutorial prints it, sequence first: one column per sentence, one row per step.
 
-    Cells show the index; padding (1) is grey, <sos>/<eos> orange, words blue; hover shows the word.
+    Cells show the index; padding (1) is grey, <sos>/<eos> pale gold, words pale slate; hover shows the word.
     """
     kinds = [[0 if i == pad_index else 1 if i in marker_indices else 2 for i in row] for row in tokens_time_first]
     steps = len(tokens_time_first)
@@ -229,9 +237,9 @@ def batch_chart(tokens_time_first: Sequence[Sequence[int]], words_time_first: Se
     heatmap = dict(
         type="heatmap", z=kinds, text=[[str(i) for i in row] for row in tokens_time_first], texttemplate="%{text}",
         customdata=[list(row) for row in words_time_first], zmin=0, zmax=2, showscale=False, xgap=2, ygap=2,
-        colorscale=[[0, PAD_COLOUR], [0.33, PAD_COLOUR], [0.34, MARKER_COLOUR], [0.66, MARKER_COLOUR],
-                    [0.67, TOKEN_COLOUR], [1, TOKEN_COLOUR]],
+        colorscale=[[0, BATCH_PAD_COLOUR], [0.33, BATCH_PAD_COLOUR], [0.34, BATCH_MARKER_COLOUR],
+                    [0.66, BATCH_MARKER_COLOUR], [0.67, BATCH_WORD_COLOUR], [1, BATCH_WORD_COLOUR]],
         x=[f"sentence {j}" for j in range(columns)], y=list(range(steps)),
         hovertemplate="step %{y}, %{x}: %{text} = %{customdata}<extra></extra>")
-    return _figure([heatmap], "One batch, sequence first (grey = padding, index 1)",
+    return _figure([heatmap], "One batch, sequence first (grey: padding, index 1)",
                    height=max(300, 22 * steps + 90), yaxis=_axis("time step", autorange="reversed"))

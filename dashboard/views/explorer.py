@@ -75,7 +75,8 @@ with table_tab:
     else:
         shown = filtered[:MAX_TABLE_ROWS]
         st.dataframe(
-            {"text": [r.text for r in shown], "label": [scheme.class_names[r.label] for r in shown],
+            # the label first: on a phone the long text column scrolls the others out of view
+            {"label": [scheme.class_names[r.label] for r in shown], "text": [r.text for r in shown],
              "length": [r.length for r in shown], "split": [r.split for r in shown],
              "sentence": [r.index for r in shown]},
             hide_index=True, key="explorer_table", on_select=_pick_table_row, selection_mode="single-row",
@@ -134,6 +135,6 @@ with hard_tab:
                                       explore.compile_search("neither nor", "words"))
     st.markdown(f"**Sentences of {', '.join(splits)} with both 'neither' and 'nor'** ({len(neither_nor):,}):")
     if neither_nor:
-        st.dataframe({"text": [r.text for r in neither_nor],
-                      "label": [scheme.class_names[r.label] for r in neither_nor],
+        st.dataframe({"label": [scheme.class_names[r.label] for r in neither_nor],
+                      "text": [r.text for r in neither_nor],
                       "split": [r.split for r in neither_nor]}, hide_index=True)

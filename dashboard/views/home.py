@@ -1,5 +1,7 @@
-"""Home: what the app is for, the treebank (and how to get it), the runs, links to every page.
+"""Home: three ways in for a newcomer (learn, experiment, try), then the setup below them.
 
+The ways in come first, so they are above the fold on a laptop and on a phone; the treebank
+(and how to get it), the runs and the list of every page follow in a "Setup and status" section.
 In public mode (settings.is_public: a hosted demo) the treebank is the operator's: no download,
 upload or folder choice, and the page names no server path.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import streamlit as st
 
@@ -23,17 +25,40 @@ from sentiment_core.data.treebank import (SST_URL, TreebankError, download_treeb
 FLASH = "home_flash"  # session_state key: a success message to show after the rerun an install triggers
 
 
+class WayIn(NamedTuple):
+    """One of the home page's three cards: a page (its file, as app.PAGES names it) and what you get there."""
+    key: str
+    page: str
+    label: str
+    icon: str
+    line: str
+    query: dict | None = None
+
+
+WAYS_IN = (
+    WayIn("home_way_learn", "views/walkthrough.py", "Learn: the walkthrough", ":material/school:",
+          "How an RNN reads a sentence word by word and learns, one step at a time, with live code."),
+    WayIn("home_way_experiment", "views/training.py", "Experiment: train a model", ":material/model_training:",
+          "The quick preset trains a small GRU in under a minute; watch its loss fall and accuracy rise.",
+          {"preset": "quick"}),
+    WayIn("home_way_try", "views/playground.py", "Try: the playground", ":material/chat:",
+          "Type a sentence and see a trained model read it: its verdict and the words that mattered."),
+)
+
+
 def render(pages: Sequence) -> None:
     st.title("RNN Sentiment Lab")
-    st.markdown(
-        "Learn how a recurrent neural network reads a sentence one word at a time and decides whether "
-        "it is positive, negative or neutral. Everything here runs on the **Stanford Sentiment Treebank** "
-        "(SST): about 11,800 movie-review sentences in which every phrase of every parse tree carries a "
-        "sentiment label. Look at the data and the vocabulary first, then train models and watch them learn.")
+    st.markdown("How a recurrent neural network reads a movie review one word at a time and decides whether it "
+                "is positive, negative or neutral. Where do you want to start?")
     if FLASH in st.session_state:
         st.success(st.session_state.pop(FLASH))
+    show_ways_in(WAYS_IN)
 
-    st.header("The treebank")
+    st.header("Setup and status", anchor="setup")
+    st.markdown(
+        "Everything here runs on the **Stanford Sentiment Treebank** (SST): about 11,800 movie-review sentences "
+        "in which every phrase of every parse tree carries a sentiment label.")
+    st.subheader("The treebank")
     state = resources.treebank_state()
     if settings.is_public():
         show_public_treebank(state)
@@ -42,15 +67,23 @@ def render(pages: Sequence) -> None:
     else:
         show_treebank(state)
 
-    st.header("Training runs")
+    st.subheader("Training runs")
     show_runs(resources.runs_root())
 
-    st.header("Pages")
+    st.subheader("Every page")
     for page in pages:
         link, note = st.columns([1, 3])
         with link:
             st.page_link(page)
         note.caption(page.help or "")
+
+
+def show_ways_in(ways: Sequence[WayIn]) -> None:
+    """Three cards side by side (stacked on a phone): a link each, and one line on what you get."""
+    for column, way in zip(st.columns(len(ways)), ways):
+        with column.container(border=True, key=way.key):
+            st.page_link(way.page, label=way.label, icon=way.icon, query_params=way.query)
+            st.caption(way.line)
 
 
 def show_public_treebank(state: resources.TreebankState) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from dashboard.views.home import WAYS_IN
 from sentiment_core.analysis import explore
 from sentiment_core.data.treebank import SPLITS
 
@@ -40,6 +41,24 @@ def test_home_shows_the_treebank_and_the_runs(app, corpus, trained_run):
     for page_title in ("Dataset explorer", "Vocabulary"):
         expect(app.page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=page_title)).to_be_visible()
     app.screenshot("home")
+
+
+def test_home_three_ways_in_are_above_the_fold_on_a_laptop_and_a_phone(app):
+    """Issue 14: learn, experiment and try are the first thing a newcomer sees, at 1440x900 and 390x844."""
+    for width, height in ((1440, 900), (390, 844)):
+        app.page.set_viewport_size({"width": width, "height": height})
+        app.open("/")
+        bottoms = []
+        for way in WAYS_IN:
+            link = app.widget(way.key).get_by_role("link")
+            expect(link).to_contain_text(way.label)
+            box = link.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= height, f"{way.label} below the fold at {width}"
+            bottoms.append(box["y"] + box["height"])
+        setup = app.main().get_by_role("heading", name="Setup and status")
+        assert setup.bounding_box()["y"] > max(bottoms)  # the setup comes after the ways in
+        app.screenshot(f"home-ways-in-{width}")
+    app.no_exception()
 
 
 def match_count_text(count: int, total: int) -> str:
