@@ -131,6 +131,6 @@ def test_a_model_that_reads_padding_gets_one_batch_per_length(vocab):
 
 def test_small_helpers():
     assert [polarity(f) for f in range(5)] == [-1, -1, 0, 1, 1]
-    assert trigger_word(["it", "is", "n't"]) == "n't" and trigger_word(["a", "b", "c", "not"]) is None
+    assert trigger_word(["is", "n't", "good"]) == "n't" and trigger_word(["if", "ultimately", "not"]) is None
     assert short_phrase("a b c".split()) == "a b c"
     assert short_phrase([str(i) for i in range(20)], 4) == "0 1 ... 18 19"

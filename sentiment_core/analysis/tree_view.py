@@ -23,9 +23,9 @@ from sentiment_core.data.treebank import Tree, unescape_ptb
 
 TRIGGER_WORDS = NEGATIONS | CONTRASTS
 # A negation or contrast governs the phrase it opens ("is n't good", "but the story ..."): it is
-# looked for among the first few tokens of the sibling of the phrase whose label turned. A word
+# looked for among the first two tokens of the sibling of the phrase whose label turned. A word
 # deep inside a long sibling belongs to some smaller phrase of its own.
-TRIGGER_REACH = 3
+TRIGGER_REACH = 2
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,20 @@ def model_tree(tree: Tree, model: nn.Module, vocab: Vocab, scheme: LabelScheme,
     for i, row in zip(scored, rows):
         probabilities[i] = row
     return assemble(tokens, spans, scheme, probabilities)
+
+
+def sentence_key(text: str) -> str:
+    """A sentence as letters and digits only, lowercased: typed "isn't it?" finds the treebank's "is n't it ?"."""
+    return "".join(ch for ch in str(text).lower() if ch.isalnum())
+
+
+def sentence_index(corpus) -> dict[str, tuple[str, int]]:
+    """{sentence_key(text): (split, index)} of every sentence of the corpus; the first of duplicates wins."""
+    index: dict[str, tuple[str, int]] = {}
+    for split, rows in corpus.sentences.items():
+        for position, (_, _, text) in enumerate(rows):
+            index.setdefault(sentence_key(text), (split, position))
+    return index
 
 
 def short_phrase(tokens: Sequence[str], most: int = 10) -> str:
