@@ -101,13 +101,17 @@ def test_the_chart_escapes_words_marks_disagreement_and_grows_with_the_sentence(
     assert "<b>bold</b>" not in hovers and "&lt;b&gt;bold&lt;/b&gt;" in hovers and "a&amp;b" in hovers
     assert "positive 67.4%" in hovers and "(disagrees)" in hovers
     assert "&lt;b&gt;bold&lt;/b&gt;" in [a["text"] for a in spec["layout"]["annotations"]]
-    positive = next(t for t in spec["data"] if t.get("name") == "treebank: positive")
+    traces = {t.get("name"): t for t in spec["data"]}
     colours = dict(zip(["positive", "negative", "neutral"], class_colours(["positive", "negative", "neutral"])))
-    # node 2 ("a&b good") is positive in the treebank, the model says negative: negative ring, larger node
-    assert positive["marker"]["color"] == colours["positive"]
-    assert positive["marker"]["line"]["color"] == [colours["positive"], colours["negative"], colours["positive"]]
-    assert positive["marker"]["size"][1] > positive["marker"]["size"][0] == positive["marker"]["size"][2]
-    assert {"model: positive", "model: negative", "model: neutral"} <= {t.get("name") for t in spec["data"]}
+    # fill = the treebank's class: nodes 0, 2 and 4 are positive
+    assert traces["treebank: positive"]["marker"]["color"] == colours["positive"]
+    assert len(traces["treebank: positive"]["x"]) == 3
+    # ring = the model's class: node 2 ("a&b good") is positive in the treebank, the model says negative,
+    # so it has a negative ring, larger than the agreeing nodes' rings
+    negative_ring, positive_ring = traces["model: negative"], traces["model: positive"]
+    assert negative_ring["marker"]["color"] == colours["negative"] and len(negative_ring["x"]) == 1
+    assert negative_ring["marker"]["size"][0] > max(positive_ring["marker"]["size"])
+    assert {"treebank: neutral", "model: neutral", "larger ring: model disagrees"} <= set(traces)
 
 
 @pytest.mark.parametrize("leaves", [2, 60])

@@ -23,9 +23,11 @@ from sentiment_core.pretrained import is_shipped, shipped_label
 from sentiment_core.training.store import RunError
 
 QUERY_SPLIT, QUERY_INDEX, QUERY_RUN = "split", "index", "run"  # the explorer's URL: ?split=test&index=123&run=NAME
-# Lets the frame scroll sideways: the chart is as wide as the sentence is long.
 MAX_MATCHES = 500  # sentences offered in the picker; a search narrows them
-FRAME_CSS = "<style>.st-key-{key} {{overflow-x: auto; overflow-y: hidden;}}</style>"
+# The chart is as wide as the sentence is long: its element keeps that width (Streamlit would
+# shrink it to the column) and the frame around it scrolls sideways.
+FRAME_CSS = ("<style>.st-key-{key} {{overflow-x: auto; overflow-y: hidden;}} "
+             ".st-key-{key} .stElementContainer {{min-width: {width}px;}}</style>")
 
 
 def run_label(run) -> str:
@@ -109,12 +111,12 @@ def show_model_tree(run, split: str, index: int, key: str) -> None:
         st.error(f"The model could not be run on this sentence: {user_message(err)}")
         return
     st.markdown(_agreement_line(tree))
-    st.html(FRAME_CSS.format(key=key + "_frame"))
+    figure = model_tree_chart(layout, tree)
+    st.html(FRAME_CSS.format(key=key + "_frame", width=int(figure.layout.width)))
     with st.container(key=key + "_frame"):
-        st.plotly_chart(model_tree_chart(layout, tree, "Treebank label (fill) and model (ring) on every phrase"),
-                        width="content", key=key + "_chart", config={"displayModeBar": False})
+        st.plotly_chart(figure, width=figure.layout.width, key=key + "_chart", config={"displayModeBar": False})
     st.caption("Each node is a phrase of the parse tree, read by the model on its own. Fill: the treebank's "
-               "label; ring: the model's answer; a larger node: they disagree; a diamond: the label turns at "
+               "label; ring: the model's answer; a larger ring: they disagree; a diamond: the label turns at "
                "a negation or contrast word. Hover a node for its phrase and probabilities; long sentences "
                "scroll sideways.")
     if not tree.flips:

@@ -85,7 +85,10 @@ class ModelTree:
 # The tree's phrases
 
 
-def tree_nodes(tree: Tree, split_word: Callable[[str], list[str]]) -> tuple[list[str], list[tuple[int, int, int, tuple[int, ...]]]]:
+Span = tuple[int, int, int, tuple[int, ...]]  # (token start, token end, fine label, child node indices)
+
+
+def tree_nodes(tree: Tree, split_word: Callable[[str], list[str]]) -> tuple[list[str], list[Span]]:
     """(sentence tokens, [(token start, token end, fine label, children)] in pre-order).
 
     `split_word` is the corpus tokenizer's (a PTB leaf such as "cannot" may be several tokens),
@@ -93,7 +96,7 @@ def tree_nodes(tree: Tree, split_word: Callable[[str], list[str]]) -> tuple[list
     """
     leaves = [unescape_ptb(word) for word in tree.leaves()]
     tokens, starts = tokens_and_leaf_starts(leaves, split_word)
-    nodes: list[tuple[int, int, int, tuple[int, ...]]] = []
+    nodes: list[Span] = []
 
     def walk(node: Tree, leaf: int) -> int:
         slot = len(nodes)
@@ -176,7 +179,7 @@ def phrase_probabilities(model: nn.Module, vocab: Vocab, token_lists: Sequence[S
     return out
 
 
-def assemble(tokens: Sequence[str], spans: Sequence[tuple[int, int, int, tuple[int, ...]]], scheme: LabelScheme,
+def assemble(tokens: Sequence[str], spans: Sequence[Span], scheme: LabelScheme,
              probabilities: Sequence[Sequence[float] | None]) -> ModelTree:
     """The ModelTree of a tree's spans (tree_nodes) and the model's probabilities per node (None: no tokens)."""
     nodes = []
