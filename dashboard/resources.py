@@ -343,3 +343,31 @@ def inside(run_dir: Path, max_tokens: int, text: str):
     """inference.Inside: hidden states and gates over the sentence's tokens."""
     model = predictor(run_dir, max_tokens)
     return model.inside(model.encode(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# A model on a treebank sentence's parse tree (the explorer's sentence tree, the playground)
+
+
+@st.cache_data(show_spinner="Running the model on every phrase of the tree...", max_entries=256,
+               hash_funcs={**BY_CHECKSUM, **BY_CHECKPOINT})
+def model_tree(run_dir: Path, max_tokens: int, corpus: Corpus, split: str, index: int):
+    """tree_view.ModelTree of one sentence (split, index) under a run's model (runs.RunError if unusable).
+
+    The work is bounded by the treebank (at most ~110 phrases a sentence, one batch); a cached
+    entry per run version and sentence.
+    """
+    from sentiment_core.analysis.tree_view import model_tree as run_on_tree
+    from sentiment_core.data.text import Tokenizer
+
+    model = predictor(run_dir, max_tokens)
+    return run_on_tree(corpus.tree(split, index), model.model, model.vocab, model.scheme, Tokenizer().split_word,
+                       model.add_sos_eos)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, hash_funcs=BY_CHECKSUM)
+def sentence_index(corpus: Corpus) -> dict[str, tuple[str, int]]:
+    """{tree_view.sentence_key(text): (split, index)} of every treebank sentence (shared, do not modify)."""
+    from sentiment_core.analysis.tree_view import sentence_index as index_of
+
+    return index_of(corpus)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import data as charts
+from dashboard.components import model_tree
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from sentiment_core.analysis import explore
@@ -56,7 +57,8 @@ filtered = explore.filter_rows(rows, matches, wanted, length_range)
 unit = "rows" if phrases and len(splits) > 1 else level
 st.markdown(f"**{len(filtered):,}** of {len(rows):,} {unit} match.")
 
-table_tab, charts_tab, tree_tab, hard_tab = st.tabs(["Table", "Charts", "Sentence tree", "Hard cases"])
+table_tab, charts_tab, tree_tab, hard_tab = st.tabs(["Table", "Charts", "Sentence tree", "Hard cases"],
+                                                    default="Sentence tree" if model_tree.has_link() else None)
 
 
 def _pick_table_row() -> None:
@@ -101,24 +103,39 @@ with charts_tab:
                "longer phrases take sides.")
 
 with tree_tab:
-    if not filtered:
+    # A link (?split=test&index=123, optionally &run=NAME) opens one sentence; else the table's chosen row.
+    linked = model_tree.linked_sentence(corpus)
+    if linked is None and not filtered:
         st.info("No row matches the filters, so there is no tree to show.")
     else:
-        if st.session_state.get(TREE_ROW, 0) >= len(filtered):
-            st.session_state[TREE_ROW] = 0  # the filters shrank the table under the chosen row
-        pick_col, random_col = st.columns([3, 1])
-        position = pick_col.number_input(f"Row of the matching table (0 to {len(filtered) - 1:,})", 0,
-                                         len(filtered) - 1, key=TREE_ROW)
-        random_col.button("Random example", key="explorer_random", on_click=_pick_random_row,
-                          args=(len(filtered),))
-        row = filtered[position]
-        st.markdown(f"**{scheme.class_names[row.label]}** · {row.split} sentence {row.index} · {row.length} tokens")
-        st.markdown(f"> {escape_markdown(row.text)}")
-        tree = resources.tree_layout(corpus, row.split, row.index)
-        if phrases and row.split == "train":
-            st.caption("This phrase is part of the training sentence drawn below.")
-        st.plotly_chart(charts.parse_tree_chart(tree, explore.FINE_LABEL_NAMES), key="chart_tree")
+        if linked is not None:
+            tree_split, tree_index = linked
+            tokens, fine, text = corpus.sentences[tree_split][tree_index]
+            st.button("Back to the table's rows", key="explorer_unlink", on_click=model_tree.forget_link)
+            st.markdown(f"**{explore.FINE_LABEL_NAMES[fine]}** (treebank label {fine}) · {tree_split} sentence "
+                        f"{tree_index} · {len(tokens)} tokens")
+        else:
+            if st.session_state.get(TREE_ROW, 0) >= len(filtered):
+                st.session_state[TREE_ROW] = 0  # the filters shrank the table under the chosen row
+            pick_col, random_col = st.columns([3, 1])
+            position = pick_col.number_input(f"Row of the matching table (0 to {len(filtered) - 1:,})", 0,
+                                             len(filtered) - 1, key=TREE_ROW)
+            random_col.button("Random example", key="explorer_random", on_click=_pick_random_row,
+                              args=(len(filtered),))
+            row = filtered[position]
+            tree_split, tree_index, text = row.split, row.index, row.text
+            st.markdown(f"**{scheme.class_names[row.label]}** · {row.split} sentence {row.index} · "
+                        f"{row.length} tokens")
+            if phrases and row.split == "train":
+                st.caption("This phrase is part of the training sentence drawn below.")
+        st.markdown(f"> {escape_markdown(text)}")
+        st.plotly_chart(charts.parse_tree_chart(resources.tree_layout(corpus, tree_split, tree_index),
+                                                explore.FINE_LABEL_NAMES), key="chart_tree")
         st.caption("Colours are the treebank's own five labels; hover a node to read its phrase.")
+        st.subheader("A model on this tree")
+        tree_run = model_tree.pick_model_run("explorer_tree_run", st.query_params.get(model_tree.QUERY_RUN))
+        if tree_run is not None:
+            model_tree.show_model_tree(tree_run, tree_split, tree_index, "explorer_model_tree")
 
 with hard_tab:
     st.markdown(f"> *{explore.TUTORIAL_EXAMPLE}*\n\n{explore.TUTORIAL_EXAMPLE_NOTE}")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import playground as charts
+from dashboard.components.model_tree import treebank_sentence_tree
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, shown_path, user_message
@@ -391,5 +392,10 @@ else:
     text = sentence_input(max_tokens)
     if mode == MODES[0]:
         one_sentence(run, max_tokens, text)
+        tree_section = st.expander("On the parse tree: a treebank sentence, phrase by phrase", key=K + "tree_open",
+                                   on_change="rerun")  # lazy: the body runs only while it is open
+        if tree_section.open:
+            with tree_section:
+                treebank_sentence_tree(run, text, key=K + "tree")
     else:
         compare(runs, run, max_tokens, text)
