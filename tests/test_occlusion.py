@@ -7,10 +7,15 @@ import pytest
 from sentiment_core.analysis import occlusion
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.analysis.hidden_units import most_moving_units, unit_movement, unit_rows
-from sentiment_core.data.text import EOS, SOS, UNK_INDEX
-from tests.test_inference import make_predictor, small_vocab  # noqa: F401 (a fixture)
+from sentiment_core.data.text import EOS, SOS, UNK_INDEX, Vocab
+from tests.test_inference import WORDS, make_predictor
 
 SENTENCE = "the film is not bad"
+
+
+@pytest.fixture(scope="module")
+def small_vocab() -> Vocab:
+    return Vocab.build([WORDS[:i + 1] for i in range(len(WORDS))])
 
 
 class CountingPredictor:
@@ -67,8 +72,9 @@ def test_sorted_by_effect_table_and_token_effects(small_vocab):
     rows = result.rows()
     assert [r["word"] for r in rows] == [v.word for v in ordered]
     first = rows[0]
-    assert set(first) == {"word", "position", "new prediction", "negative (pts)", "neutral (pts)", "positive (pts)"}
-    assert first[f"{result.class_names[target]} (pts)"] == round(100 * ordered[0].changes[target], 1)
+    assert set(first) == {"word", "position", "new prediction", "change in negative", "change in neutral",
+                          "change in positive"}
+    assert first[f"change in {result.class_names[target]}"] == round(100 * ordered[0].changes[target], 1)
     assert first["new prediction"] == result.class_names[ordered[0].index]
     effects = result.token_effects(target)
     assert len(effects) == len(result.tokens) and result.tokens[0] == SOS and result.tokens[-1] == EOS

@@ -35,6 +35,12 @@ def most_moving_units(states: Sequence[Sequence[float]], count: int = DEFAULT_UN
     return sorted(range(len(states)), key=lambda unit: (-movement[unit], unit))[:count]
 
 
+def order_by_last_value(states: Sequence[Sequence[float]]) -> list[int]:
+    """Every unit, by its value at the last token, highest first: units that end alike sit together,
+    which shows the state's structure better than the arbitrary unit numbering (the whole matrix)."""
+    return sorted(range(len(states)), key=lambda unit: -states[unit][-1])
+
+
 def unit_rows(grid: Sequence[Sequence[float]], units: Sequence[int]) -> list[list[float]]:
     """The rows of `grid` (a state or gate matrix, (H, T)) for `units`, in that order."""
     return [list(grid[unit]) for unit in units]

@@ -64,9 +64,10 @@ class Occlusion:
         return effects
 
     def rows(self, class_index: int | None = None) -> list[dict]:
-        """A table sorted by effect: word, position, new prediction, and the change of every class in points."""
+        """A table sorted by effect: word, position, new prediction, and the change of every class's
+        probability in percentage points ("change in negative": -4.2 for 4.2 points less)."""
         return [{"word": v.word, "position": v.position, "new prediction": self.class_names[v.index],
-                 **{f"{name} (pts)": round(100 * change, 1) for name, change in zip(self.class_names, v.changes)}}
+                 **{f"change in {name}": round(100 * change, 1) for name, change in zip(self.class_names, v.changes)}}
                 for v in self.by_effect(class_index)]
 
 
