@@ -85,7 +85,7 @@ def test_hidden_state_shows_the_units_that_move_most(env):
     states = chart_spec(at, "pg_states")["data"][0]
     assert states["y"] == [f"unit {u}" for u in units]
     assert states["z"][0] == pytest.approx(inside.states[units[0]], abs=1e-5)
-    assert "8 units that move most" in json.dumps(chart_spec(at, "pg_states")["layout"]["title"])
+    assert f"The 8 of {len(inside.states)} units of h_t that move most" in all_text(at.caption)
     assert chart_spec(at, "pg_gates")["data"][0]["y"] == states["y"]  # the gates of the same units
     whole = chart_spec(at, "pg_all_states")["data"][0]  # in the expander: every unit
     assert len(whole["y"]) == len(inside.states)
@@ -120,7 +120,7 @@ def test_two_versions_side_by_side(env):
     at.text_area(key="pg_version_b").input("not a good movie").run()
     predictor = Predictor.from_run(env / "newer-gru")
     first, second = predictor.predict("a good movie"), predictor.predict("not a good movie")
-    assert metric(at, "First: predicted label") == first.label and metric(at, "Second: predicted label") == second.label
+    assert metric(at, "First version says") == first.label and metric(at, "Second version says") == second.label
     change = chart_spec(at, "pg_version_changes")["data"][0]
     assert change["x"] == pytest.approx([100 * (b - a) for a, b in zip(first.probabilities, second.probabilities)],
                                         abs=1e-4)

@@ -72,7 +72,8 @@ def units_by_tokens_heatmap(tokens: Sequence[str], grid: Sequence[Sequence[float
                  y=[f"unit {unit}" for unit in units], colorscale=scale, zmin=low, zmax=1.0,
                  colorbar={**colorbar, "thickness": 12, "len": 1.0},
                  hovertemplate="%{y}, after %{x}: %{z:.3f}<extra></extra>")
-    return _figure([trace], title, height=height or min(900, max(260, 4 * len(units) + 140)),
+    row = 26 if len(units) <= 40 else 4  # a few labelled rows are tall enough to read; the whole state is a texture
+    return _figure([trace], title, height=height or min(900, max(240, row * len(units) + 150)),
                    xaxis=dict(tickangle=-45, type="category"),
                    yaxis=dict(type="category", autorange="reversed", showticklabels=len(units) <= 40))
 

@@ -29,13 +29,14 @@ def inside_the_network(sentence: Sentence) -> None:
     st.caption(f"The {count} of {hidden} units of h_t that move most while reading this sentence; the others "
                "change less. Hover a cell for its value.")
     st.plotly_chart(charts.units_by_tokens_heatmap(inside.tokens, unit_rows(inside.states, units),
-                                                   f"Hidden state h_t: the {count} units that move most", units),
+                                                   "Hidden state h_t", units),
                     key=K + "states")
     cell = sentence.predictor.cell
     if inside.gates:
-        gate = st.radio("Gate", list(inside.gates), horizontal=True, key=K + "gate")
+        gate = st.radio("Gate", list(inside.gates), horizontal=True, key=K + "gate",
+                        help="The same units as above, at each token.")
         st.plotly_chart(charts.units_by_tokens_heatmap(inside.tokens, unit_rows(inside.gates[gate], units),
-                                                       f"{cell.upper()} {gate} gate, the same units", units,
+                                                       f"{cell.upper()} {gate} gate", units,
                                                        gate=gate not in SQUASHED_GATES),
                         key=K + "gates")
     else:

@@ -31,24 +31,26 @@ def what_if(sentence: Sentence) -> None:
 
 def chosen_replacement() -> str | None:
     """None (remove), "<unk>", or the word typed; a missing word reads as <unk>."""
-    edit_col, word_col = st.columns(2)
-    edit = edit_col.radio("Take each word in turn and", list(EDITS), horizontal=True, key=K + "occlude_edit")
+    edit = st.radio("Take each word in turn and", list(EDITS), horizontal=True, key=K + "occlude_edit")
     if EDITS[edit] != "word":
         return EDITS[edit]
-    word = word_col.text_input("Replacement word", key=K + "occlude_word", max_chars=occlusion.MAX_REPLACEMENT_CHARS,
+    word = st.text_input("Replacement word", key=K + "occlude_word", max_chars=occlusion.MAX_REPLACEMENT_CHARS,
                                placeholder="e.g. bad", help="One word; each word of the sentence is replaced by it.")
     return word.strip() or UNK
 
 
 def word_by_word(sentence: Sentence):
     """The occlusion table and the coloured tokens; the occlusion.Occlusion (None after saying why there is none)."""
-    replacement = chosen_replacement()
+    edit_col, class_col = st.columns(2)
+    with edit_col:
+        replacement = chosen_replacement()
     try:
         result = occlusion.occlude(sentence.predictor, sentence.prediction.encoded, replacement)
     except InferenceError as err:
         st.error(user_message(err))
         return None
-    target = chosen_class(sentence.prediction, "Effect on the class", K + "occlude_class", "Colouring by")
+    with class_col:
+        target = chosen_class(sentence.prediction, "Effect on the class", K + "occlude_class", "Colouring by")
     names = result.class_names
     top = result.by_effect(target)[0]
     edit = "Removing" if replacement is None else f"Replacing with {escape_markdown(result.replacement)}"
@@ -61,7 +63,9 @@ def word_by_word(sentence: Sentence):
     st.caption(f"A word's colour: how much p({escape_markdown(names[target])}) falls when the word is "
                f"{'removed' if replacement is None else 'replaced'} (purple: the word held it up).")
     columns = {f"change in {name}": st.column_config.NumberColumn(format="%+.1f pts") for name in names}
-    st.dataframe(pd.DataFrame(result.rows(target)), hide_index=True, column_config=columns, key=K + "occlusion_table")
+    with st.container(key=K + "occlusion"):  # a keyed frame the browser tests find the table in
+        st.dataframe(pd.DataFrame(result.rows(target)), hide_index=True, column_config=columns,
+                     key=K + "occlusion_table")
     return result
 
 
@@ -74,8 +78,9 @@ def default_second_version(result) -> str:
 
 
 def two_versions(sentence: Sentence, result) -> None:
-    if st.session_state.get(VERSIONS_OF) != sentence.text:  # a new sentence: start from it again
-        st.session_state[VERSIONS_OF] = sentence.text
+    shown = (sentence.run.name, sentence.text)
+    if st.session_state.get(VERSIONS_OF) != shown:  # a new sentence or model: start from it again
+        st.session_state[VERSIONS_OF] = shown
         st.session_state[VERSION_A] = sentence.text
         st.session_state[VERSION_B] = default_second_version(result)
     predictor, limit = sentence.predictor, sentence.predictor.max_chars
@@ -91,7 +96,7 @@ def two_versions(sentence: Sentence, result) -> None:
                 predictions.append(None)
                 continue
             predictions.append(prediction)
-            st.metric(f"{name}: predicted label", prediction.label,
+            st.metric(f"{name} version says", prediction.label,
                       f"{prediction.probabilities[prediction.index]:.1%} sure", delta_color="off", delta_arrow="off")
             st.plotly_chart(charts.probability_bars(prediction.class_names, prediction.probabilities),
                             key=f"{key}_bars")
