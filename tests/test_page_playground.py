@@ -14,6 +14,8 @@ from sentiment_core.training.limits import Limits
 from sentiment_core.training.processes import is_process_alive
 from sentiment_core.training.runs import train_run
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
+from sentiment_core.analysis.hidden_units import most_moving_units, order_by_last_value
+from sentiment_core.analysis.occlusion import occlude
 from tests.helpers import chart_spec, metric, open_page, tiny_config
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -71,10 +73,62 @@ def test_predicts_a_sentence_with_its_trajectory(env):
     last = [traces[name]["y"][-1] for name in expected.class_names]
     assert last == pytest.approx(expected.probabilities, abs=1e-5)  # the trajectory ends at the answer
     assert "Completeness" in all_text(at.caption)
-    assert "units by tokens" in json.dumps(chart_spec(at, "pg_states")["layout"]["title"])
     assert at.radio(key="pg_gate").options == ["reset", "update", "new"]  # a GRU's gates
     at.radio(key="pg_gate").set_value("update").run()
     assert "update gate" in json.dumps(chart_spec(at, "pg_gates")["layout"]["title"])
+
+
+def test_hidden_state_shows_the_units_that_move_most(env):
+    at = open_page(PAGE)
+    inside = Predictor.from_run(env / "newer-gru").inside(Predictor.from_run(env / "newer-gru").encode(NEGATION))
+    units = most_moving_units(inside.states, 8)
+    states = chart_spec(at, "pg_states")["data"][0]
+    assert states["y"] == [f"unit {u}" for u in units]
+    assert states["z"][0] == pytest.approx(inside.states[units[0]], abs=1e-5)
+    assert f"The 8 of {len(inside.states)} units of h_t that move most" in all_text(at.caption)
+    assert chart_spec(at, "pg_gates")["data"][0]["y"] == states["y"]  # the gates of the same units
+    whole = chart_spec(at, "pg_all_states")["data"][0]  # in the expander: every unit
+    assert len(whole["y"]) == len(inside.states)
+    at.slider(key="pg_unit_count").set_value(3).run()
+    assert chart_spec(at, "pg_states")["data"][0]["y"] == [f"unit {u}" for u in units[:3]]
+
+
+def test_what_if_lists_every_word_by_effect(env):
+    at = type_text(open_page(PAGE), "not a good movie")
+    predictor = Predictor.from_run(env / "newer-gru")
+    expected = occlude(predictor, predictor.encode("not a good movie"))
+    table = next(d for d in at.dataframe if "word" in d.value.columns).value
+    assert list(table["word"]) == [v.word for v in expected.by_effect()]
+    assert sorted(table["word"]) == sorted(["not", "a", "good", "movie"])
+    name = expected.class_names[expected.index]
+    assert list(table[f"change in {name}"]) == pytest.approx([r[f"change in {name}"] for r in expected.rows()])
+    assert "purple: toward " + name in all_text(at.markdown)
+    at.radio(key="pg_occlude_edit").set_value("replace it with a word").run()
+    at.text_input(key="pg_occlude_word").input("two words").run()
+    assert "exactly one word" in all_text(at.error)
+    at.text_input(key="pg_occlude_word").input("bad").run()
+    assert not at.error
+    table = next(d for d in at.dataframe if "word" in d.value.columns).value
+    replaced = occlude(predictor, predictor.encode("not a good movie"), "bad")
+    assert list(table["word"]) == [v.word for v in replaced.by_effect()]
+
+
+def test_two_versions_side_by_side(env):
+    at = type_text(open_page(PAGE), "a good movie")
+    assert at.text_area(key="pg_version_a").value == "a good movie"
+    assert at.text_area(key="pg_version_b").value  # the sentence less its most telling word
+    at.text_area(key="pg_version_b").input("not a good movie").run()
+    predictor = Predictor.from_run(env / "newer-gru")
+    first, second = predictor.predict("a good movie"), predictor.predict("not a good movie")
+    assert metric(at, "First version says") == first.label and metric(at, "Second version says") == second.label
+    change = chart_spec(at, "pg_version_changes")["data"][0]
+    assert change["x"] == pytest.approx([100 * (b - a) for a, b in zip(first.probabilities, second.probabilities)],
+                                        abs=1e-4)
+    at.text_area(key="pg_version_b").input("<b>x</b> $x$ [a](http://e.x)").run()
+    assert not at.exception and "<b>x</b>" not in all_text(at.markdown)
+    at.text_area(key="pg_version_b").input("   ").run()
+    assert "nothing to classify" in all_text(at.info)
+    assert not [c for c in at.get("plotly_chart") if "pg_version_changes" in c.proto.id]  # no difference to draw
 
 
 def test_the_explained_class_is_named_from_this_reruns_prediction(env):
@@ -235,13 +289,25 @@ def test_quick_model_trains_in_the_background_then_answers(monkeypatch, sst_dir,
     assert any(m.label == "Predicted label" for m in at.metric)
 
 
-def test_chart_helpers_escape_text_and_order_units():
+def test_chart_helpers_escape_text_and_use_the_theme():
     from dashboard.charts import playground as charts
+    from dashboard.theme import GATE_SCALE, STATE_SCALE
 
     html = charts.tokens_html(["<sos>", "<b>bold</b>", "ok", "<eos>"], [False, True, False, False])
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html and html.count('class="unk"') == 1
-    attribution = charts.attribution_html(["good", "<script>"], [0.5, -0.25], "positive")
-    assert "<script>" not in attribution and "rgba(27,120,55,0.80)" in attribution  # the strongest is fully coloured
-    assert charts.order_by_last_value([[0.0, 0.1], [0.0, 0.9], [0.0, -0.5]]) == [1, 0, 2]
-    figure = charts.units_by_tokens_heatmap(["a", "b"], [[0.0, 0.1], [0.0, 0.9]], "h", order=[1, 0])
-    assert list(figure.data[0].y) == ["unit 1", "unit 0"] and list(figure.data[0].z[0]) == [0.0, 0.9]
+    attribution = charts.attribution_html(["good", "<script>"], [0.5, -0.25], "negative")
+    assert "<script>" not in attribution
+    assert "rgba(123,50,148,0.80)" in attribution  # the strongest, toward: fully purple (ATTRIBUTION_TOWARD)
+    assert "rgba(224,130,20,0.44)" in attribution  # half as strong, away: orange (ATTRIBUTION_AWAY)
+    assert "purple: toward negative / orange: away from negative" in attribution
+    assert "27,120,55" not in attribution and "178,24,43" not in attribution  # never the class green / red
+    assert order_by_last_value([[0.0, 0.1], [0.0, 0.9], [0.0, -0.5]]) == [1, 0, 2]
+    figure = charts.units_by_tokens_heatmap(["a", "b"], [[0.0, 0.9], [0.0, 0.1]], "h", units=[17, 3])
+    trace = figure.data[0]
+    assert list(trace.y) == ["unit 17", "unit 3"] and list(trace.z[0]) == [0.0, 0.9]
+    assert [list(c) for c in trace.colorscale] == [list(c) for c in STATE_SCALE] and trace.zmin == -1
+    assert "+1 (brown)" in trace.colorbar.ticktext
+    gate = charts.units_by_tokens_heatmap(["a"], [[0.5]], "g", gate=True).data[0]
+    assert [list(c) for c in gate.colorscale] == [list(c) for c in GATE_SCALE] and gate.zmin == 0
+    bars = charts.change_bars(["negative", "positive"], [0.042, -0.042]).data[0]
+    assert list(bars.text) == ["+4.2 pts", "-4.2 pts"]

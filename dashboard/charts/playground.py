@@ -10,12 +10,12 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.charts.data import class_colours
+from dashboard.theme import (ATTRIBUTION_AWAY, ATTRIBUTION_TOWARD, GATE_COLORBAR, GATE_SCALE, NOTE_COLOUR,
+                           STATE_COLORBAR, STATE_SCALE, attribution_labels, class_colours)
 from sentiment_core.data.text import SPECIALS
 
 UNKNOWN_BACKGROUND = "#fdd0a2"   # tokens the vocabulary does not know (read as <unk>)
 SPECIAL_COLOUR = "#888888"       # <sos> / <eos>
-POSITIVE_RGB, NEGATIVE_RGB = (27, 120, 55), (178, 24, 43)  # attributions: for / against the class
 
 
 def token_labels(tokens: Sequence[str]) -> list[str]:
@@ -58,47 +58,69 @@ def trajectory_chart(tokens: Sequence[str], trajectory: Sequence[Sequence[float]
                    legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"), hovermode="x unified")
 
 
-def order_by_last_value(grid: Sequence[Sequence[float]]) -> list[int]:
-    """Unit indices sorted by their value at the last token, highest first: units that end alike
-    sit together, which shows the state's structure better than the arbitrary unit numbering."""
-    return sorted(range(len(grid)), key=lambda unit: -grid[unit][-1])
-
-
 def units_by_tokens_heatmap(tokens: Sequence[str], grid: Sequence[Sequence[float]], title: str,
-                            zmin: float | None = None, zmax: float | None = None,
-                            colorscale: str = "RdBu", reverse: bool = True,
-                            order: Sequence[int] | None = None) -> go.Figure:
-    """A (units, tokens) grid, e.g. the hidden state h_t (-1..1) or a gate's activation (0..1).
+                            units: Sequence[int] | None = None, gate: bool = False, height: int | None = None
+                            ) -> go.Figure:
+    """Rows of a (units, tokens) grid: the hidden state h_t (-1..1, theme STATE_SCALE) or, with `gate`,
+    a sigmoid gate's activation (0..1, theme GATE_SCALE), each with its labelled colour bar.
 
-    `order` lists the units top to bottom (default: by number); the axis names each unit.
+    `grid` holds the rows to draw; `units` names them (default 0, 1, ...), top to bottom.
     """
-    order = list(range(len(grid))) if order is None else list(order)
-    trace = dict(type="heatmap", z=[list(grid[unit]) for unit in order], x=token_labels(tokens),
-                 y=[f"unit {unit}" for unit in order], colorscale=colorscale, reversescale=reverse, zmin=zmin,
-                 zmax=zmax, hovertemplate="%{y}, after %{x}: %{z:.3f}<extra></extra>")
-    return _figure([trace], title, height=min(900, max(260, 4 * len(order) + 140)),
+    units = list(range(len(grid))) if units is None else list(units)
+    scale, colorbar, low = (GATE_SCALE, GATE_COLORBAR, 0.0) if gate else (STATE_SCALE, STATE_COLORBAR, -1.0)
+    trace = dict(type="heatmap", z=[list(row) for row in grid], x=token_labels(tokens),
+                 y=[f"unit {unit}" for unit in units], colorscale=scale, zmin=low, zmax=1.0,
+                 colorbar={**colorbar, "thickness": 12, "len": 1.0},
+                 hovertemplate="%{y}, after %{x}: %{z:.3f}<extra></extra>")
+    row = 26 if len(units) <= 40 else 4  # a few labelled rows are tall enough to read; the whole state is a texture
+    return _figure([trace], title, height=height or min(900, max(240, row * len(units) + 150)),
                    xaxis=dict(tickangle=-45, type="category"),
-                   yaxis=dict(type="category", autorange="reversed", showticklabels=len(order) <= 40))
+                   yaxis=dict(type="category", autorange="reversed", showticklabels=len(units) <= 40))
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    red, green, blue = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha:.2f})"
 
 
 def _score_colour(score: float, scale: float) -> str:
     strength = 0.0 if scale <= 0 else min(1.0, abs(score) / scale)
-    r, g, b = POSITIVE_RGB if score >= 0 else NEGATIVE_RGB
-    return f"rgba({r},{g},{b},{0.08 + 0.72 * strength:.2f})"
+    return _rgba(ATTRIBUTION_TOWARD if score >= 0 else ATTRIBUTION_AWAY, 0.08 + 0.72 * strength)
 
 
-def attribution_html(tokens: Sequence[str], scores: Sequence[float], class_name: str) -> str:
-    """Each token on a background whose colour says how much it pushed `class_name` up (green)
-    or down (red), relative to the largest score in the sentence; the value shows on hover."""
+def attribution_legend(class_name: str) -> str:
+    """"purple: toward negative / orange: away from negative": the legend names the class explained."""
+    toward, away = attribution_labels(class_name)
+    return f"purple: {toward} / orange: {away}"
+
+
+def attribution_html(tokens: Sequence[str], scores: Sequence[float], class_name: str, hover: str = "{score:+.4f}"
+                     ) -> str:
+    """Each token on a background whose colour says how much it pushed `class_name` up (purple)
+    or down (orange), relative to the largest score in the sentence; the value shows on hover
+    (`hover` formats it: e.g. "{score:+.1f} pts")."""
     scale = max((abs(s) for s in scores), default=0.0)
     spans = []
     for token, score in zip(tokens, scores):
-        title = html.escape(f"{token}: {score:+.4f} toward {class_name}", quote=True)
-        spans.append(f'<span title="{title}" style="background:{_score_colour(score, scale)};padding:2px 4px;'
-                     f'margin:2px;border-radius:4px;display:inline-block">{html.escape(token)}</span>')
-    legend = (f'<div style="font-size:0.8em;color:#555;margin-top:4px">green: pushes toward '
-              f'<b>{html.escape(class_name)}</b>, red: pushes away; the strongest token is fully coloured</div>')
+        title = html.escape(f"{token}: {hover.format(score=score)} toward {class_name}", quote=True)
+        spans.append(f'<span class="attr" title="{title}" style="background:{_score_colour(score, scale)};'
+                     f'padding:2px 4px;margin:2px;border-radius:4px;display:inline-block">{html.escape(token)}</span>')
+    legend = (f'<div class="attr-legend" style="font-size:0.8em;color:{NOTE_COLOUR};margin-top:4px">'
+              f'{html.escape(attribution_legend(class_name))}; the strongest token is fully coloured</div>')
     return f'<div style="line-height:2.2">{"".join(spans)}</div>{legend}'
+
+
+def change_bars(class_names: Sequence[str], changes: Sequence[float], title: str = "Second minus first"
+                ) -> go.Figure:
+    """The per-class change of probability between two versions, in points (class colours: one bar a class)."""
+    points = [100 * c for c in changes]
+    reach = max([5.0, *(abs(p) for p in points)]) * 1.15
+    trace = dict(type="bar", orientation="h", x=points, y=list(class_names), marker=dict(color=class_colours(class_names)),
+                 text=[f"{p:+.1f} pts" for p in points], textposition="auto",
+                 hovertemplate="%{y}: %{x:+.1f} points<extra></extra>")
+    return _figure([trace], title, height=80 + 40 * len(class_names), showlegend=False,
+                   xaxis=dict(range=[-reach, reach], title=dict(text="change (percentage points)"), zeroline=True),
+                   yaxis=dict(autorange="reversed"))
 
 
 def tokens_html(tokens: Sequence[str], unknown: Sequence[bool]) -> str:

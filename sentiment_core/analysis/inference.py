@@ -194,6 +194,14 @@ class Predictor:
         tokens, lengths = self._tensors(encoded)
         return torch.softmax(self.model(tokens, lengths).float(), dim=1)[0].tolist()
 
+    @torch.no_grad()
+    def batch_probabilities(self, id_lists: Sequence[Sequence[int]]) -> list[list[float]]:
+        """(B, C): class probabilities of several encoded sentences (any lengths) in one padded batch."""
+        ids = [torch.tensor(list(x), dtype=torch.long) for x in id_lists]
+        tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=PAD_INDEX)  # (B, T)
+        lengths = torch.tensor([len(x) for x in ids])
+        return torch.softmax(self._forward_lengths(tokens, lengths).float(), dim=1).tolist()
+
     def predict(self, text: str) -> Prediction:
         encoded = self.encode(text)
         return Prediction(encoded, self.probabilities(encoded), self.class_names, self._note(encoded))
@@ -318,11 +326,8 @@ class Predictor:
             progress(done, total)
         for start in range(0, len(encoded), batch_size):
             chunk = encoded[start:start + batch_size]
-            ids = [torch.tensor(e.ids, dtype=torch.long) for _, e in chunk]
-            tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=PAD_INDEX)  # (B, T)
-            lengths = torch.tensor([len(x) for x in ids])
-            probs = torch.softmax(self._forward_lengths(tokens, lengths).float(), dim=1)
-            for (i, _), p in zip(chunk, probs.tolist()):
+            probs = self.batch_probabilities([e.ids for _, e in chunk])
+            for (i, _), p in zip(chunk, probs):
                 best = max(range(len(p)), key=p.__getitem__)
                 rows[i]["label"] = self.class_names[best]
                 rows[i].update({f"p({name})": round(v, 6) for name, v in zip(self.class_names, p)})

@@ -1,0 +1,100 @@
+"""Choosing the run that answers, and a quick model to train when the visitor has none of their own."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import resources
+from dashboard.components.run_watcher import watch_runs
+from dashboard.escape import escape_markdown
+from dashboard.messages import user_message
+from dashboard.views.playground_sections.common import K, shown_name
+from sentiment_core.analysis import run_progress
+from sentiment_core.analysis.inference import QUICK_PRESET, quick_run_config
+from sentiment_core.training import jobs
+from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
+from sentiment_core.training.store import RunError
+
+
+def quick_model_section(root: Path, has_default: bool) -> None:
+    default = ", so the answers below come from the shipped default model (read-only)" if has_default else ""
+    st.info(f"You have no trained model yet{default}. Train a small one of your own here (a GRU over the training "
+            "sentences, 2 epochs, about a minute on this machine), or a bigger one on the **Training runner** page.")
+    try:
+        limits = limits_from_env()
+        views = jobs.list_jobs(root)
+    except (LimitsError, RunError, OSError) as err:
+        st.error(f"Training cannot start here: {user_message(err)}")
+        return
+    active = [v for v in views if v.active]
+    if active:
+        training_progress(root, active[0].name, limits)
+        return
+    failed = next((v for v in views if v.status.get("preset") == QUICK_PRESET and v.state == "failed"), None)
+    if failed is not None:
+        st.error(f"The last quick model ({escape_markdown(failed.name)}) failed: {user_message(failed.message)}")
+    treebank = resources.treebank_state()
+    if treebank.folder is None:
+        st.warning("Training needs the Stanford Sentiment Treebank. Open **Home** (first in the menu) to install it.")
+        return
+    if st.button("Train a quick model", type="primary", key=K + "quick"):
+        try:
+            jobs.start_run(quick_run_config(), root=root, limits=limits, data_dir=treebank.folder)
+        except (LimitExceeded, RunError, ValueError, OSError) as err:
+            st.error(f"The quick model could not be started: {user_message(err)}")
+            return
+        st.rerun()
+
+
+def training_progress(root: Path, name: str, limits) -> None:
+    """A progress bar that follows the run's metrics; the page reloads when the run ends."""
+
+    def draw(views: list[jobs.JobView]) -> None:
+        view = next((v for v in views if v.name == name), None)
+        if view is None or not view.active:
+            st.rerun(scope="app")  # it ended before the watcher started
+        progress = run_progress.progress(resources.run_metrics(view.path))
+        if progress is None:
+            st.progress(0.0, text=f"Run **{escape_markdown(name)}**: {user_message(view.message or view.state)}")
+        else:
+            st.progress(progress.fraction, text=f"Run **{escape_markdown(name)}**: epoch {progress.epoch} of "
+                                                f"{progress.epochs}, "
+                                                f"batch {progress.batch} of {progress.batches}")
+        st.caption("The playground opens when the run has finished; you may leave this page meanwhile.")
+
+    watch_runs(root, limits, draw, follows=lambda views: any(v.name == name and v.active for v in views))
+
+
+def run_label(run) -> str:
+    config, status = run.config, run.status
+    accuracy = status.get("best_dev_accuracy")
+    shown = f"dev {accuracy:.1%}" if isinstance(accuracy, float) else "not evaluated"
+    direction = " bidirectional" if config.model.bidirectional else ""
+    return (f"{shown_name(run)} · {config.model.cell}{direction} · {config.data.labels} classes · {shown}"
+            f"{' · stopped' if run.state == 'stopped' else ''}")
+
+
+def pick_run(runs: list, label: str, key: str, default: int = 0):
+    names = [r.name for r in runs]
+    by_name = {r.name: r for r in runs}
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = names[min(default, len(names) - 1)]
+    chosen = st.selectbox(label, names, key=key, format_func=lambda n: run_label(by_name[n]))
+    return by_name[chosen]
+
+
+def shipped_caption(run) -> None:
+    results = run.status.get("results") or {}
+    figures = " and ".join(f"{results[s]['accuracy']:.1%} on {s}" for s in ("dev", "test") if s in results)
+    st.caption(f"The default model shipped with the app{f' ({figures} sentences)' if figures else ''}, rebuilt "
+               "with `python -m sentiment_core pretrained --build`. It is read-only: train your own on the "
+               "**Training runner** page.")
+
+
+def load_predictor(run, max_tokens: int):
+    try:
+        return resources.predictor(run.path, max_tokens)
+    except (RunError, OSError) as err:
+        st.error(f"The model of run {escape_markdown(shown_name(run))} could not be loaded: {user_message(err)}")
+        return None
