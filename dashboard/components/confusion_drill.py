@@ -56,9 +56,9 @@ def cell_grid(counts: Sequence[Sequence[int]], class_names: Sequence[str], key: 
     """The matrix as buttons (count and share of the true class's row); returns the chosen cell, if any."""
     state_key = f"{key}_cell"
     chosen = st.session_state.get(state_key)
-    widths = [1.2] + [1.0] * len(class_names)
+    widths = [0.8] + [1.0] * len(class_names)  # narrow labels: on a phone the grid must fit (no stacking)
     header = st.columns(widths, wrap=False, gap="xsmall")
-    header[0].caption("true ↓ · predicted →")
+    header[0].caption("true ↓ predicted →")
     for column, name in zip(header[1:], class_names):
         column.markdown(f"**{escape_markdown(name)}**")
     for i, true_name in enumerate(class_names):
@@ -68,7 +68,7 @@ def cell_grid(counts: Sequence[Sequence[int]], class_names: Sequence[str], key: 
         for j, column in enumerate(row[1:]):
             count = counts[i][j]
             share = count / total if total else 0.0
-            column.button(f"{count:,} · {share:.0%}", key=f"{key}_cell_{i}_{j}", width="stretch",
+            column.button(f"{count:,} · {share:.0%}", key=f"{key}_cell_{i}_{j}", width="stretch", wrap=True,
                           type="primary" if chosen == (i, j) else "secondary", disabled=count == 0,
                           on_click=_choose, args=(state_key, (i, j)),
                           help=f"{count:,} {true_name} sentences predicted {class_names[j]} "
@@ -94,7 +94,8 @@ def show_cell(sentences: Sequence[ScoredSentence], class_names: Sequence[str], c
 
 def confusion_drill(run_dir: Path, run_name: str, corpus, split: str, key: str, limit: int | None = None,
                     slice_picker: bool = True) -> None:
-    """A run's confusion matrix on `split` (its first `limit` sentences; optionally one slice) that lists a cell's sentences."""
+    """A run's confusion matrix on `split` (its first `limit` sentences; optionally one slice) whose cells list
+    their sentences."""
     if corpus is None:
         st.caption(resources.needs_treebank_note("Listing the sentences behind the confusion matrix"))
         return

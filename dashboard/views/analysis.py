@@ -19,7 +19,7 @@ from dashboard.theme import run_colours
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.analysis.inference import playground_runs
 from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
-from sentiment_core.pretrained import is_shipped, shipped_label
+from sentiment_core.pretrained import SHIPPED_PREFIX, is_shipped
 from sentiment_core.training.store import RunError, list_runs
 
 MAX_RUNS = 4  # runs analysed at once: each costs a pass over every phrase of the split
@@ -27,7 +27,7 @@ K = "analysis_"
 
 
 def run_label(run) -> str:
-    name = shipped_label(run) if is_shipped(run) else run.name
+    name = f"{run.name[len(SHIPPED_PREFIX):]} (shipped)" if is_shipped(run) else run.name
     accuracy = run.status.get("best_dev_accuracy")
     shown = f" · dev {accuracy:.1%}" if isinstance(accuracy, float) else ""
     return f"{name} · {run.config.model.cell} · {run.config.data.labels} classes{shown}"
@@ -73,7 +73,9 @@ def percent_table(rows: list[dict], key: str) -> None:
     """A table whose 0..1 figures show as percentages (67.4%), blanks as a dash."""
     frame = pd.DataFrame(rows)
     figures = [c for c in frame.columns if c.startswith(("accuracy", "macro-F1", "recall"))]
-    st.dataframe(frame.style.format("{:.1%}", subset=figures, na_rep="–"), hide_index=True, width="stretch", key=key)
+    counts = [c for c in frame.columns if c.startswith(("count", "sentences"))]
+    styled = frame.style.format("{:.1%}", subset=figures, na_rep="–").format("{:,}", subset=counts)
+    st.dataframe(styled, hide_index=True, width="stretch", key=key)
 
 
 def overall_section(analyses: dict, split: str) -> None:
@@ -88,7 +90,8 @@ def slices_section(analyses: dict, colours: dict, split: str) -> None:
     st.subheader("By slice of sentences")
     metric = st.radio("Bars show", ("accuracy", "macro-F1"), key=K + "metric", horizontal=True)
     by_run = {name: a["slices"] for name, a in analyses.items()}
-    st.plotly_chart(charts.slices_chart(by_run, colours, metric), key=K + "slices_chart", width="stretch")
+    title = f"{metric[:1].upper()}{metric[1:]} by slice"
+    st.plotly_chart(charts.slices_chart(by_run, colours, metric, title), key=K + "slices_chart", width="stretch")
     percent_table(slices_side_by_side(by_run), K + "slices")
     st.caption(f"A sentence can be in several slices (negation, contrast, unknown words); the length buckets "
                f"split the {split} sentences with no overlap. Small slices swing by chance: read the count.")
