@@ -25,6 +25,7 @@ from sentiment_core.training.store import RunError
 
 MAX_LISTED = 50           # sentences listed for one cell (the count above the list is always complete)
 ALL_SENTENCES = "all sentences"
+LABEL_WIDTH = 76          # px: the true-class column of the grid
 
 
 def explorer_link(split: str, index: int, run_name: str) -> str:
@@ -38,13 +39,16 @@ def playground_link(text: str) -> str:
 
 
 def cell_table(sentences: Sequence[ScoredSentence], class_names: Sequence[str], split: str, run_name: str) -> str:
-    """The sentences as a markdown table: text, one probability per class (the predicted one bold), links."""
-    head = "| # | sentence | " + " | ".join(escape_markdown(n) for n in class_names) + " | open in |"
-    lines = [head, "|---:|---|" + "---:|" * len(class_names) + "---|"]
+    """The sentences as a markdown table: text with its links, one probability per class (the predicted one bold).
+
+    The links follow the text in the same cell, so on a phone they show without scrolling the table sideways.
+    """
+    head = "| # | sentence | " + " | ".join(escape_markdown(n) for n in class_names) + " |"
+    lines = [head, "|---:|---|" + "---:|" * len(class_names)]
     for number, s in enumerate(sentences, 1):
         shares = [f"**{p:.1%}**" if c == s.predicted else f"{p:.1%}" for c, p in enumerate(s.probabilities)]
         links = f"[parse tree]({explorer_link(split, s.index, run_name)}) · [playground]({playground_link(s.text)})"
-        lines.append(f"| {number} | {escape_markdown(s.text)} | " + " | ".join(shares) + f" | {links} |")
+        lines.append(f"| {number} | {escape_markdown(s.text)} — {links} | " + " | ".join(shares) + " |")
     return "\n".join(lines)
 
 
@@ -56,23 +60,25 @@ def cell_grid(counts: Sequence[Sequence[int]], class_names: Sequence[str], key: 
     """The matrix as buttons (count and share of the true class's row); returns the chosen cell, if any."""
     state_key = f"{key}_cell"
     chosen = st.session_state.get(state_key)
-    widths = [0.8] + [1.0] * len(class_names)  # narrow labels: on a phone the grid must fit (no stacking)
-    header = st.columns(widths, wrap=False, gap="xsmall")
-    header[0].caption("true ↓ predicted →")
-    for column, name in zip(header[1:], class_names):
-        column.markdown(f"**{escape_markdown(name)}**")
+    # Rows of horizontal containers, not st.columns: columns keep a 128 px minimum each, too wide for a
+    # 3- or 5-class grid on a phone; here the label has a fixed width and the cells share the rest.
+    header = st.container(horizontal=True, gap="xsmall", wrap=False, key=f"{key}_grid_head")
+    header.caption("true ↓ predicted →", width=LABEL_WIDTH)
+    for name in class_names:
+        header.markdown(f"**{escape_markdown(name)}**", width="stretch", text_alignment="center")
     for i, true_name in enumerate(class_names):
-        row = st.columns(widths, wrap=False, gap="xsmall", vertical_alignment="center")
-        row[0].markdown(f"**{escape_markdown(true_name)}**")
+        row = st.container(horizontal=True, gap="xsmall", wrap=False, vertical_alignment="center",
+                           key=f"{key}_grid_{i}")
+        row.markdown(f"**{escape_markdown(true_name)}**", width=LABEL_WIDTH)
         total = sum(counts[i])
-        for j, column in enumerate(row[1:]):
+        for j in range(len(class_names)):
             count = counts[i][j]
             share = count / total if total else 0.0
-            column.button(f"{count:,} · {share:.0%}", key=f"{key}_cell_{i}_{j}", width="stretch", wrap=True,
-                          type="primary" if chosen == (i, j) else "secondary", disabled=count == 0,
-                          on_click=_choose, args=(state_key, (i, j)),
-                          help=f"{count:,} {true_name} sentences predicted {class_names[j]} "
-                               f"({share:.1%} of the {total:,} {true_name} sentences): click to list them")
+            row.button(f"{count:,} · {share:.0%}", key=f"{key}_cell_{i}_{j}", width="stretch", wrap=True,
+                       type="primary" if chosen == (i, j) else "secondary", disabled=count == 0,
+                       on_click=_choose, args=(state_key, (i, j)),
+                       help=f"{count:,} {true_name} sentences predicted {class_names[j]} "
+                            f"({share:.1%} of the {total:,} {true_name} sentences): click to list them")
     return tuple(chosen) if chosen else None
 
 
