@@ -35,6 +35,9 @@ PAGES = [
     st.Page("views/training.py", title="Training runner", icon=":material/model_training:",
             help="Train a model in the background: settings or presets, live loss and accuracy curves, gradient "
                  "flow, stop and resume, results with confusion matrix, compare runs."),
+    st.Page("views/analysis.py", title="Model analysis", icon=":material/troubleshoot:",
+            help="Where trained models fail, side by side: accuracy by slice (negation, contrast, length, unknown "
+                 "words), on every phrase of the parse trees, and the sentences behind each confusion cell."),
     st.Page("views/playground.py", title="Playground", icon=":material/chat:",
             help="Type a sentence and watch a trained model read it: the prediction token by token, which words "
                  "mattered, the hidden state and gates, two runs side by side, many sentences at once."),

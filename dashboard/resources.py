@@ -371,3 +371,35 @@ def sentence_index(corpus: Corpus) -> dict[str, tuple[str, int]]:
     from sentiment_core.analysis.tree_view import sentence_index as index_of
 
     return index_of(corpus)
+
+
+# ---------------------------------------------------------------------------------------------
+# A run taken apart on a split (the analysis page and the confusion drill-down)
+# Keyed by the treebank's checksum and the run's checkpoint version: a retrained run is analysed again.
+
+BY_RUN_AND_TREEBANK = {**BY_CHECKSUM, **BY_CHECKPOINT}
+
+
+@st.cache_data(show_spinner="Scoring every sentence and every phrase of the split's parse trees (a few seconds, "
+                            "once per run and split)...", max_entries=16, hash_funcs=BY_RUN_AND_TREEBANK)
+def run_analysis(run_dir: Path, corpus: Corpus, split: str) -> dict:
+    """analysis.analyze.analyze_split of a run's best checkpoint, plus its "labels" and "class_names".
+
+    Raises runs.RunError when the run's model cannot be loaded.
+    """
+    from sentiment_core.analysis.analyze import analyze_split
+    from sentiment_core.analysis.inference import max_input_tokens
+
+    model = predictor(run_dir, max_input_tokens())
+    result = analyze_split(model.model, model.vocab, model.scheme, corpus, split)
+    return {"labels": model.scheme.num_classes, "class_names": list(model.scheme.class_names), **result}
+
+
+@st.cache_data(show_spinner="Scoring the sentences...", max_entries=16, hash_funcs=BY_RUN_AND_TREEBANK)
+def scored_sentences(run_dir: Path, corpus: Corpus, split: str, limit: int | None = None):
+    """analysis.confusion.ScoredSplit: every kept sentence of the split with the run's probabilities."""
+    from sentiment_core.analysis.confusion import score_sentences
+    from sentiment_core.analysis.inference import max_input_tokens
+
+    model = predictor(run_dir, max_input_tokens())
+    return score_sentences(model.model, model.vocab, model.scheme, corpus, split, limit)

@@ -171,7 +171,7 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     assert metric(at, "majority class (test)") is not None
     per_class = [d.value for d in at.dataframe if "precision" in d.value.columns]
     assert list(per_class[0]["class"]) == ["positive", "negative", "neutral"]  # test, then dev
-    assert per_class[0]["support"].sum() == 60 and chart(at, "train_confusion_test") is not None
+    assert per_class[0]["support"].sum() == 60 and at.button(key="train_confusion_test_cell_0_0")  # the drill-down grid
 
     at.multiselect(key="train_compare").set_value(["first", "second"]).run()
     overlay = chart(at, "train_overlay")

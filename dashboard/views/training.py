@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.charts import training as charts
 from dashboard.charts import gradient_flow as gradient_flow_charts
+from dashboard.components.confusion_drill import confusion_drill
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, public_text, shown_path, user_message
@@ -175,7 +176,7 @@ def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
         live_charts(view, metrics, references, note)
     results = view.status.get("results") or {}
     if results:
-        show_results(results, corpus, config)
+        show_results(results, corpus, config, view)
     elif view.state == "stopped" and view.has_checkpoint and corpus is not None:
         st.caption("A stopped run is not evaluated when it stops (stopping stays quick). Evaluate its best "
                    "checkpoint on dev and test now, or resume it to finish its epochs.")
@@ -286,7 +287,7 @@ def live_charts(view, metrics: RunMetrics, references, note) -> None:
                       "LSTM or GRU they stay level.")
 
 
-def show_results(results: dict, corpus, config) -> None:
+def show_results(results: dict, corpus, config, run) -> None:
     st.markdown("#### Results of the best checkpoint")
     labels = config.data.labels if config else None
     columns = st.columns(4)
@@ -317,9 +318,9 @@ def show_results(results: dict, corpus, config) -> None:
                                                for c in ("precision", "recall", "f1")})
             table_col.caption(f"loss {result['loss']:.3f}, macro F1 {result['macro_f1']:.3f}, "
                               f"{result['count']:,} sentences")
-            matrix_col.plotly_chart(charts.confusion_chart(result["confusion"], result["class_names"],
-                                                           f"Confusion matrix ({split})"),
-                                    key=K + f"confusion_{split}", width="stretch")
+            with matrix_col:  # a cell lists its sentences (the same first eval_limit sentences as the table)
+                confusion_drill(run.path, run.name, corpus, split, K + f"confusion_{split}",
+                                config.data.eval_limit if config else None, slice_picker=False)
     if labels and baselines.published_results(labels):
         with st.expander("Published figures for this label scheme"):
             st.dataframe(pd.DataFrame([{"model": r.model, "test accuracy": f"{r.accuracy:.1%}", "source": r.citation}

@@ -7,7 +7,7 @@ length buckets partition the sentences, so every sentence is in exactly one of t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from sentiment_core.training.evaluation import classification_metrics
 
@@ -66,13 +66,25 @@ def accuracy_and_macro_f1(labels: Sequence[int], predictions: Sequence[int], num
     return metrics["accuracy"], (sum(seen) / len(seen) if seen else 0.0)
 
 
+def slice_by_name(name: str, slices: Sequence[Slice] = SENTENCE_SLICES) -> Slice:
+    for piece in slices:
+        if piece.name == name:
+            return piece
+    raise KeyError(f"there is no slice called {name!r}; the slices are: " + ", ".join(p.name for p in slices))
+
+
+def slice_members(piece: Slice, token_lists: Sequence[Sequence[str]], is_known: Callable[[str], bool]) -> list[int]:
+    """Positions of the token lists that belong to the slice."""
+    return [i for i, tokens in enumerate(token_lists) if piece.contains(tokens, is_known)]
+
+
 def slice_metrics(token_lists: Sequence[Sequence[str]], labels: Sequence[int], predictions: Sequence[int],
                   is_known: Callable[[str], bool], num_classes: int,
                   slices: Sequence[Slice] = SENTENCE_SLICES) -> list[dict]:
     """One row per slice: name, definition, count, accuracy, macro_f1 (count 0: figures None)."""
     rows = []
     for piece in slices:
-        members = [i for i, tokens in enumerate(token_lists) if piece.contains(tokens, is_known)]
+        members = slice_members(piece, token_lists, is_known)
         accuracy, macro_f1 = accuracy_and_macro_f1([labels[i] for i in members], [predictions[i] for i in members],
                                                    num_classes)
         rows.append({"name": piece.name, "definition": piece.definition, "count": len(members),
@@ -112,3 +124,51 @@ def phrase_breakdown(lengths: Sequence[int], depths: Sequence[int], labels: Sequ
         return out
 
     return {"by_length": rows(lengths, PHRASE_LENGTH_BUCKETS), "by_depth": rows(depths, DEPTH_BUCKETS)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Several runs side by side (the analysis page's tables)
+
+
+def slices_side_by_side(by_run: Mapping[str, Sequence[dict]]) -> list[dict]:
+    """One row per slice: slice, definition, count, then accuracy and macro-F1 of each run (keys `accuracy · RUN`).
+
+    Runs share one count column when they count the same sentences in every slice; runs with
+    other vocabularies (the unknown-words slice) or label schemes (binary drops neutral) do not,
+    and then each run gets a `count · RUN` column, so no figure is shown against the wrong count.
+    """
+    runs = list(by_run)
+    if not runs:
+        return []
+    counts = {run: [row["count"] for row in rows] for run, rows in by_run.items()}
+    shared_count = all(counts[run] == counts[runs[0]] for run in runs)
+    table = []
+    for position, first in enumerate(by_run[runs[0]]):
+        row = {"slice": first["name"], "definition": first["definition"]}
+        if shared_count:
+            row["count"] = first["count"]
+        for run in runs:
+            theirs = by_run[run][position]
+            if not shared_count:
+                row[f"count · {run}"] = theirs["count"]
+            row[f"accuracy · {run}"] = theirs["accuracy"]
+            row[f"macro-F1 · {run}"] = theirs["macro_f1"]
+        table.append(row)
+    return table
+
+
+def overall_side_by_side(by_run: Mapping[str, dict]) -> list[dict]:
+    """One row per run: labels, sentences, accuracy, macro-F1 and the recall of every class any run has.
+
+    `by_run` maps a run to `evaluate`'s result; a class a run does not have is None in its row.
+    """
+    classes: list[str] = []
+    for overall in by_run.values():
+        classes += [name for name in overall["class_names"] if name not in classes]
+    table = []
+    for run, overall in by_run.items():
+        recall = {row["label"]: row["recall"] for row in overall["per_class"]}
+        table.append({"run": run, "labels": len(overall["class_names"]), "sentences": overall["count"],
+                      "accuracy": overall["accuracy"], "macro-F1": overall["macro_f1"],
+                      **{f"recall {name}": recall.get(name) for name in classes}})
+    return table

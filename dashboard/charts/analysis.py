@@ -1,0 +1,58 @@
+"""Charts of the model analysis page: slices and phrase breakdowns of several runs, side by side.
+
+Plain data in (analysis.slices rows, keyed by run name), a plotly Figure out. Runs take their
+colour from theme.run_colours (the caller passes the colours of every run the store holds, so a
+run looks the same here as on the training page). Run names go into the figure HTML-escaped:
+plotly renders trace names and hover text as HTML.
+"""
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from dashboard.theme import fitted_range
+
+METRIC_KEYS = {"accuracy": "accuracy", "macro-F1": "macro_f1"}
+
+
+def _layout(title: str, **extra) -> dict:
+    return {"title": dict(text=title), "margin": dict(l=10, r=10, t=50, b=10), "height": 380,
+            "legend": dict(orientation="h", y=-0.3, title=dict(text="")), **extra}
+
+
+def _value_axis(values, metric: str) -> dict:
+    return dict(title=dict(text=metric), tickformat=".0%", range=fitted_range(values, (), floor=0.0, ceiling=1.0))
+
+
+def slices_chart(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str], metric: str = "accuracy",
+                 title: str = "By slice of sentences") -> go.Figure:
+    """Grouped bars: one group per slice, one bar per run (its run colour), the slice's `metric`."""
+    key = METRIC_KEYS[metric]
+    traces, values = [], []
+    for run, rows in by_run.items():
+        name = html.escape(run)
+        ys = [row[key] for row in rows]
+        values += ys
+        traces.append(dict(type="bar", name=name, x=[row["name"] for row in rows], y=ys,
+                           marker=dict(color=colours.get(run)), customdata=[row["count"] for row in rows],
+                           hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}} of %{{customdata:,}} sentences<extra></extra>"))
+    return go.Figure(data=traces, layout=_layout(title, barmode="group", yaxis=_value_axis(values, metric),
+                                                 xaxis=dict(tickangle=-30)))
+
+
+def phrase_chart(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str], title: str, axis_title: str,
+                 metric: str = "accuracy") -> go.Figure:
+    """One line per run over the buckets of a phrase breakdown (by length or by depth)."""
+    key = METRIC_KEYS[metric]
+    traces, values = [], []
+    for run, rows in by_run.items():
+        name = html.escape(run)
+        ys = [row[key] for row in rows]
+        values += ys
+        traces.append(dict(type="scatter", mode="lines+markers", name=name, x=[row["bucket"] for row in rows], y=ys,
+                           line=dict(color=colours.get(run)), customdata=[row["count"] for row in rows],
+                           hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}} of %{{customdata:,}} phrases<extra></extra>"))
+    return go.Figure(data=traces, layout=_layout(title, yaxis=_value_axis(values, metric),
+                                                 xaxis=dict(title=dict(text=axis_title), type="category")))

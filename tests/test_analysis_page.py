@@ -1,0 +1,122 @@
+"""AppTest of the model analysis page and the confusion drill-down, with runs trained in the test on the
+synthetic treebank (always there)."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard.theme import run_colours
+from sentiment_core.analysis.confusion import cell_sentences, score_sentences
+from sentiment_core.pretrained import PLAYGROUND_MODEL, SHIPPED_PREFIX
+from sentiment_core.training.runs import load_model, train_run
+from tests.helpers import chart_spec, open_page, tiny_config
+
+PAGE = "views/analysis.py"
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tiny_corpus, tmp_path_factory) -> Path:
+    """A 2-class LSTM (older) and a 3-class GRU (newer: the page's default)."""
+    root = tmp_path_factory.mktemp("analysis") / "runs"
+    small = dict(train_limit=None, eval_limit=None, epochs=1, batch_size=32, probe_every=0)
+    train_run(tiny_config(cell="lstm", labels=2, **small), root=root, name="two-lstm", corpus=tiny_corpus,
+              catch_signals=False)
+    time.sleep(0.01)  # distinct creation times: newest first
+    train_run(tiny_config(cell="gru", **small), root=root, name="three-gru", corpus=tiny_corpus, catch_signals=False)
+    return root
+
+
+@pytest.fixture
+def env(monkeypatch, tiny_sst_dir, runs_dir, tmp_path):
+    monkeypatch.setenv("SST_DIR", str(tiny_sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(tmp_path / "cache"))
+    return runs_dir
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def table(at, first_column: str):
+    """The one dataframe on the page whose first column is `first_column` (AppTest keeps no dataframe keys)."""
+    found = [d.value for d in at.dataframe if list(d.value.columns)[:1] == [first_column]]
+    assert len(found) == 1, f"expected one table starting with {first_column}"
+    return found[0]
+
+
+def test_one_run_by_default_with_overall_slices_and_phrases(env):
+    at = open_page(PAGE)
+    runs = at.multiselect(key="analysis_runs")
+    assert runs.value == ["three-gru"]
+    assert SHIPPED_PREFIX + PLAYGROUND_MODEL in runs.options or any(PLAYGROUND_MODEL in o for o in runs.options)
+    overall = table(at, "run")
+    assert list(overall["run"]) == ["three-gru"] and list(overall["sentences"]) == [80]
+    assert {"recall positive", "recall negative", "recall neutral"} <= set(overall.columns)
+    slices = table(at, "slice")
+    assert "negation" in list(slices["slice"]) and "accuracy · three-gru" in slices.columns
+    bars = chart_spec(at, "analysis_slices_chart")["data"]
+    assert [b["name"] for b in bars] == ["three-gru"]
+    assert bars[0]["marker"]["color"] == run_colours(["two-lstm", "three-gru", SHIPPED_PREFIX + PLAYGROUND_MODEL])[
+        "three-gru"]
+    depth = chart_spec(at, "analysis_phrase_depth")["data"]
+    assert depth[0]["x"][0] == "0" and 0 <= depth[0]["y"][0] <= 1
+    assert not at.warning  # one run: no label-count note
+
+
+def test_two_runs_side_by_side_say_their_label_counts_differ(env):
+    at = open_page(PAGE)
+    at.multiselect(key="analysis_runs").set_value(["three-gru", "two-lstm"]).run()
+    assert not at.exception
+    assert "different label counts" in texts(at.warning)
+    slices = table(at, "slice")
+    assert {"accuracy · three-gru", "accuracy · two-lstm", "count · two-lstm"} <= set(slices.columns)
+    overall = table(at, "run")
+    assert list(overall["labels"]) == [3, 2]
+    assert [b["name"] for b in chart_spec(at, "analysis_slices_chart")["data"]] == ["three-gru", "two-lstm"]
+    at.radio(key="analysis_split").set_value("test").run()
+    assert not at.exception and at.selectbox(key="analysis_drill_run").value == "three-gru"
+
+
+def test_a_confusion_cell_lists_its_sentences_with_links(env, tiny_corpus):
+    model, vocab, _, scheme = load_model(env / "three-gru")
+    scored = score_sentences(model, vocab, scheme, tiny_corpus, "dev")
+    true, predicted = max(((i, j) for i in range(3) for j in range(3) if i != j),
+                          key=lambda c: len(cell_sentences(scored.sentences, *c)))
+    expected = cell_sentences(scored.sentences, true, predicted)
+    assert expected, "the tiny model makes mistakes"
+
+    at = open_page(PAGE)
+    assert not any(m.value.startswith("| # | sentence") for m in at.markdown)  # nothing listed before a click
+    button = at.button(key=f"analysis_confusion_cell_{true}_{predicted}")
+    assert button.label.startswith(f"{len(expected):,} · ")
+    button.click().run()
+    assert not at.exception
+    table = next(m.value for m in at.markdown if m.value.startswith("| # | sentence"))
+    rows = table.splitlines()[2:]
+    assert len(rows) == min(len(expected), 50)
+    first = expected[0]
+    assert f"(explorer?split=dev&index={first.index}&run=three-gru)" in rows[0]
+    assert f"**{first.confidence:.1%}**" in rows[0] and "(playground?text=" in rows[0]
+    assert re.search(rf"\*\*{len(expected):,}\*\* ", texts(at.markdown))
+
+    # A slice narrows the matrix: the negation slice's counts add up to its sentences.
+    at.selectbox(key="analysis_confusion_slice").set_value("negation").run()
+    negated = sum(1 for s in scored.sentences if "negation" in s.slices)
+    counts = [int(b.label.split(" · ")[0].replace(",", "")) for b in at.button
+              if b.key and b.key.startswith("analysis_confusion_cell_")]
+    assert sum(counts) == negated > 0
+
+
+def test_training_results_confusion_cells_list_their_sentences(env):
+    at = open_page("views/training.py")
+    at.selectbox(key="train_watch").set_value("three-gru").run()
+    cells = [b for b in at.button if b.key and b.key.startswith("train_confusion_test_cell_")]
+    assert len(cells) == 9  # 3 classes: a 3 x 3 grid
+    max(cells, key=lambda b: int(b.label.split(" · ")[0].replace(",", ""))).click().run()
+    assert not at.exception
+    table = next(m.value for m in at.markdown if m.value.startswith("| # | sentence"))
+    assert "(explorer?split=test&index=" in table and "&run=three-gru)" in table
