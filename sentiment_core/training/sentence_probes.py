@@ -14,7 +14,7 @@ bounded before it is used: the file's size, the number of sentences, each one's 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -101,3 +101,33 @@ class ProbeScorer:
         return {SENTENCE_PROBES: [{"text": text, "probabilities": [round(p, 6) for p in row],
                          "predicted": max(range(len(row)), key=row.__getitem__)}
                         for text, row in zip(self.sentences, probabilities)]}
+
+
+def probe_changes(history: Mapping[int, Sequence[Mapping]], epoch: int, class_names: Sequence[str]) -> list[dict]:
+    """Each probe sentence at `epoch` and how it moved since the epoch before it in `history`.
+
+    One dict per sentence: text, predicted (a class name), probabilities, change (per class,
+    in probability points since the previous epoch; None at the first epoch or for a sentence
+    the previous epoch did not score), was (the previous prediction when it changed, else None).
+    Sentences are matched by text, so an operator's edited probe file between a stop and a
+    resume only loses the change for the new sentences.
+    """
+    earlier = [e for e in sorted(history) if e < epoch]
+    before = {p.get("text"): p for p in history[earlier[-1]]} if earlier else {}
+    rows = []
+    for probe in history.get(epoch, []):
+        probabilities = list(probe["probabilities"])
+        predicted = _name(class_names, probe.get("predicted"))
+        previous = before.get(probe.get("text"))
+        change = was = None
+        if previous is not None and len(previous.get("probabilities", ())) == len(probabilities):
+            change = [now - then for now, then in zip(probabilities, previous["probabilities"])]
+            was_name = _name(class_names, previous.get("predicted"))
+            was = was_name if was_name != predicted else None
+        rows.append({"text": str(probe.get("text", "")), "predicted": predicted, "probabilities": probabilities,
+                     "change": change, "was": was})
+    return rows
+
+
+def _name(class_names: Sequence[str], index) -> str:
+    return class_names[index] if isinstance(index, int) and 0 <= index < len(class_names) else "?"
