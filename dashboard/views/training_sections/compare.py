@@ -69,8 +69,9 @@ def compare_section(views: list[jobs.JobView], references_for: Callable[[int], t
 def results_table(rows: list[dict], key: str) -> None:
     """Best checkpoints' accuracy, macro F1 and recall per class, a row per run (no results: blanks)."""
     table = pd.DataFrame(rows)
-    formats = {c: st.column_config.NumberColumn(format="percent") for c in table.columns
-               if c.endswith("accuracy") or " recall " in c}
+    shares = [c for c in table.columns if c.endswith("accuracy") or " recall " in c]
+    table[shares] = table[shares].astype(float) * 100  # shown as 67.4%: one decimal, as on every page
+    formats = {c: st.column_config.NumberColumn(format="%.1f%%") for c in shares}
     formats.update({c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c.endswith("macro F1")})
     st.dataframe(table, hide_index=True, width="stretch", column_config=formats, key=key)
     st.caption("Recall per class: the share of each class's sentences the run gets right. A run can score "
