@@ -7,6 +7,7 @@ Paths, from environment variables an operator may set:
 - SENTIMENT_RUNS_DIR  training runs (default: <data root>/runs)
 - SENTIMENT_CACHE_DIR the tokenized-corpus cache (default: <data root>/cache)
 - SENTIMENT_PUBLIC    1 for a hosted demo open to strangers (see PUBLIC_DEFAULTS below)
+- SENTIMENT_PROBE_SENTENCES  a file of sentences scored at every epoch end (default: the shipped one)
 
 Caps on input (MAX_*, below) bound every file and text before any work is done on it; the
 playground's can be set by SENTIMENT_MAX_INPUT_CHARS, _INPUT_TOKENS, _BATCH_ROWS, _CSV_BYTES.
@@ -62,6 +63,20 @@ MAX_INPUT_TOKENS = 1_000            # one text after tokenizing
 MAX_BATCH_ROWS = 5_000              # texts in one pasted list or CSV file
 # (each playground cap can be set by an environment variable: analysis/caps.py reads them)
 MAX_CSV_BYTES = 2 * 2**20           # one uploaded CSV file (or `predict --file`), checked before it is parsed
+
+# The sentence probes scored at every epoch end (training/sentence_probes.py): a shipped file of
+# negations and contrasts, or the operator's own file named by SENTIMENT_PROBE_SENTENCES.
+PROBE_SENTENCES_ENV = "SENTIMENT_PROBE_SENTENCES"
+DEFAULT_PROBE_SENTENCES = PROJECT_ROOT / "sentiment_core" / "training" / "probe_sentences.txt"
+MAX_PROBE_SENTENCES = 50            # sentences in a probe file (one batch per epoch end)
+MAX_PROBE_CHARS = 300               # characters of one probe sentence
+MAX_PROBE_FILE_BYTES = 64 * 2**10   # the probe file, checked before it is read
+
+
+def probe_sentences_path(env: Mapping[str, str] | None = None) -> Path:
+    """The probe sentence file: SENTIMENT_PROBE_SENTENCES if set, else the shipped one."""
+    env = os.environ if env is None else env
+    return Path(env.get(PROBE_SENTENCES_ENV) or DEFAULT_PROBE_SENTENCES)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def test_train_evaluate_predict_smoke(tmp_path, sst_dir, capsys):
     assert result["split"] == "test" and result["count"] == 2210  # evaluate reads the whole split
     assert len(result["confusion"]) == 3 and sum(map(sum, result["confusion"])) == 2210
     assert {row["label"] for row in result["per_class"]} == {"positive", "negative", "neutral"}
+    assert 0 < result["macro_f1"] <= 1 and all(0 <= row["recall"] <= 1 for row in result["per_class"])
     predicted = cli("predict", run_dir, "a gorgeous , witty , seductive movie .", "--json")
     assert predicted.returncode == 0, predicted.stderr
     answer = json.loads(predicted.stdout)
@@ -195,3 +196,28 @@ def test_a_run_remembers_its_treebank_for_evaluate(tmp_path, sst_dir, monkeypatc
     assert err.startswith("warning: the treebank run was trained on") and "is gone" in err and "error: " in err
     assert main(["predict", str(run_dir), "a gorgeous , witty , seductive movie .", "--json"]) == 0  # no treebank
     assert json.loads(capsys.readouterr().out)["tokens"][:2] == ["a", "gorgeous"]
+
+
+def test_results_say_macro_f1_and_each_class_recall_after_train_and_evaluate(tmp_path):
+    from sentiment_core.cli.evaluate import format_evaluation
+    from sentiment_core.cli.train import format_outcome
+
+    per_class = [{"label": "negative", "precision": 0.7, "recall": 0.8, "f1": 0.75, "support": 10},
+                 {"label": "neutral", "precision": 0.5, "recall": 0.026, "f1": 0.05, "support": 10},
+                 {"label": "positive", "precision": 0.7, "recall": 0.9, "f1": 0.8, "support": 10}]
+    result = {"split": "test", "count": 30, "accuracy": 0.711, "loss": 0.9, "macro_f1": 0.535, "per_class": per_class,
+              "class_names": ["negative", "neutral", "positive"], "confusion": [[8, 0, 2], [4, 1, 5], [1, 0, 9]]}
+    text = format_evaluation(result)
+    assert "accuracy 71.1%, macro F1 0.535, recall negative 80.0% / neutral 2.6% / positive 90.0%" in text
+    status = {"state": "finished", "message": "Finished.", "best_epoch": 2, "results": {"dev": result, "test": result}}
+    outcome = format_outcome(tmp_path, status, 1.0)
+    assert "  test: accuracy 71.1%, macro F1 0.535, recall negative 80.0% / neutral 2.6%" in outcome
+    assert "  dev: " in outcome
+
+
+def test_a_bad_probe_sentence_file_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_PROBE_SENTENCES", str(tmp_path / "missing-probes.txt"))
+    assert main(["train", *TINY, "--out", str(tmp_path / "new")]) == 2
+    err = capsys.readouterr().err
+    assert "missing-probes.txt" in err and "SENTIMENT_PROBE_SENTENCES" in err and "Traceback" not in err
+    assert str(tmp_path) not in err and not (tmp_path / "new").exists()

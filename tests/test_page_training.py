@@ -88,7 +88,9 @@ def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
     losses = chart(at, "train_batch_loss")
     assert losses and len(losses["data"][0]["y"]) >= 40  # epoch 1's 40 batches at least
     accuracy = chart(at, "train_epoch_accuracy")
-    assert accuracy["layout"]["annotations"][-1]["text"].startswith("No published figure exists for the 3-class")
+    # The note sits under the chart (on it, it ran into the title), the majority line on it.
+    assert any(c.value.startswith("No published figure exists for the 3-class") for c in at.caption)
+    assert not any(a["text"].startswith("No published") for a in accuracy["layout"]["annotations"])
     assert any("always" in a["text"] for a in accuracy["layout"]["annotations"])  # the majority baseline
     assert chart(at, "train_gradient_flow") is not None
 
@@ -172,10 +174,34 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     per_class = [d.value for d in at.dataframe if "precision" in d.value.columns]
     assert list(per_class[0]["class"]) == ["positive", "negative", "neutral"]  # test, then dev
     assert per_class[0]["support"].sum() == 60 and at.button(key="train_confusion_test_cell_0_0")  # the drill-down grid
+    summary = next(d.value for d in at.dataframe if "test macro F1" in d.value.columns)
+    assert {"test accuracy", "dev accuracy", "test recall neutral", "dev recall positive"} <= set(summary.columns)
+
+    # The probe sentences at every epoch: the slider moves the table to another epoch.
+    def probe_table():
+        return next(m.value for m in at.markdown if "probe-table" in m.value)
+    assert "after epoch 2" in probe_table() and "not bad at all" in probe_table() and "▲" in probe_table() + "▼="
+    at.select_slider(key="train_probe_epoch_first").set_value(0).run()
+    assert "before training" in probe_table() and "▲" not in probe_table()  # nothing before it to compare
+    at.select_slider(key="train_probe_epoch_first").set_value(1).run()
+    assert "after epoch 1" in probe_table()
 
     at.multiselect(key="train_compare").set_value(["first", "second"]).run()
     overlay = chart(at, "train_overlay")
     assert [t["name"] for t in overlay["data"]] == ["first", "second"]
+    from dashboard import theme
+    assert [t["line"]["color"] for t in overlay["data"]] == [theme.run_colours(["first", "second"])[n]
+                                                             for n in ("first", "second")]
+    results = [d.value for d in at.dataframe if "test macro F1" in d.value.columns][-1]  # the run's own, then these
+    assert list(results["run"]) == ["first", "second"] and "test recall neutral" in results.columns
+    assert "epoch_seconds" in at.selectbox(key="train_compare_metric").options or \
+        "seconds per epoch" in at.selectbox(key="train_compare_metric").options
+    at.selectbox(key="train_compare_metric").set_value("epoch_seconds").run()
+    assert chart(at, "train_overlay")["layout"]["title"]["text"] == "Seconds per epoch"
+    smooth_before = chart(at, "train_compare_batch_loss")["data"][0]["y"]
+    at.slider(key="train_compare_smoothing").set_value(0.0).run()
+    raw = chart(at, "train_compare_batch_loss")["data"][0]["y"]
+    assert raw != smooth_before and len(raw) == len(smooth_before)
     table = at.dataframe[-1].value
     assert list(table["run"]) == ["first", "second"] and list(table["lr"]) == [1e-3, 3e-3]
 
@@ -213,11 +239,38 @@ def test_chart_builders_thin_long_curves_and_spread_probe_lines():
     assert len(names) == 6 and names[0] == "before training" and names[-1] == "after epoch 20"
     assert "after epoch 3" not in names
     assert figure.layout.yaxis.type == "log"
-    rows = [{"epoch": 1, "dev_accuracy": 0.5, "train_loss": 1.0}, {"epoch": 2, "dev_accuracy": 0.6, "train_loss": 0.8}]
-    overlay = charts.overlay_chart({"a": rows, "b": rows[:1]}, "dev_accuracy", [("RNTN (published, test)", 0.854,
-                                                                                 "published")])
+
+def test_charts_take_the_theme_colours_and_fit_their_axes_with_baselines_in_view():
+    from dashboard import theme
+    from dashboard.charts import training as charts
+    from dashboard.charts.comparison import batch_loss_overlay, overlay_chart
+
+    rows = [{"epoch": 1, "dev_accuracy": 0.5, "train_accuracy": 0.52, "train_loss": 1.0, "dev_loss": 0.98,
+             "epoch_seconds": 12.0},
+            {"epoch": 2, "dev_accuracy": 0.6, "train_accuracy": 0.66, "train_loss": 0.8, "dev_loss": 0.9,
+             "epoch_seconds": 11.0}]
+    accuracy = charts.epoch_accuracy_chart(rows, [("always 'positive' (dev)", 0.403, "baseline")])
+    assert [t.line.color for t in accuracy.data] == [theme.TRAIN_COLOUR, theme.DEV_COLOUR]
+    low, high = accuracy.layout.yaxis.range
+    assert 0.3 < low < 0.403 and 0.66 < high < 0.75  # zoomed to the data, the baseline kept in view
+    assert accuracy.layout.shapes[0].line.color == theme.BASELINE_COLOUR
+    assert not accuracy.layout.annotations or all(a.y != 1.0 for a in accuracy.layout.annotations)  # no note on the title
+    low, high = charts.epoch_loss_chart(rows).layout.yaxis.range
+    assert 0.7 < low < 0.8 and 1.0 < high < 1.1
+    batch = charts.batch_loss_chart([0.5, 1.0], [1.1, 0.9], [1.1, 1.0])
+    assert {t.line.color for t in batch.data} == {theme.TRAIN_COLOUR} and batch.layout.yaxis.range[0] > 0.8
+
+    colours = theme.run_colours(["a", "b", "zed"])
+    overlay = overlay_chart({"a": rows, "b": rows[:1]}, "dev_accuracy", colours,
+                            [("RNTN (published, test)", 0.854, "published")])
     assert [t.name for t in overlay.data] == ["a", "b"] and overlay.layout.shapes[0].y0 == 0.854
-    assert not charts.overlay_chart({"a": rows}, "train_loss", [("x", 0.5, "baseline")]).layout.shapes  # no % lines
+    assert [t.line.color for t in overlay.data] == [colours["a"], colours["b"]]
+    assert not {theme.TRAIN_COLOUR, theme.DEV_COLOUR} & {t.line.color for t in overlay.data}
+    assert overlay.layout.yaxis.range[1] > 0.854  # the published line stays in view
+    seconds = overlay_chart({"a": rows}, "epoch_seconds", colours, [("x", 0.5, "baseline")])
+    assert not seconds.layout.shapes and seconds.layout.title.text == "Seconds per epoch"  # any measure, in words
+    losses = batch_loss_overlay({"zed": ([0.5, 1.0], [1.0, 0.8])}, colours)
+    assert losses.data[0].line.color == colours["zed"]
 
 
 def test_the_default_is_the_quick_preset_and_a_run_below_the_majority_says_why():

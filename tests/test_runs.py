@@ -232,3 +232,24 @@ def test_a_run_deleted_while_it_trains_is_not_recreated(tmp_path, corpus):
         with pytest.raises(RunNotFound):
             write()
         assert not run_dir.exists()
+
+
+def test_a_run_keeps_its_sentence_probes_per_epoch_and_a_bad_probe_file_fails_first(tmp_path, corpus, monkeypatch):
+    from sentiment_core.training.metrics import MetricsFollower
+    from sentiment_core.training.sentence_probes import ProbeSentencesError
+
+    probes = tmp_path / "probes.txt"
+    probes.write_text("not good\nnot bad at all\nthin, but wonderful\n", encoding="utf-8")
+    monkeypatch.setenv("SENTIMENT_PROBE_SENTENCES", str(probes))
+    run_dir, _ = train_run(tiny_config(epochs=2), root=tmp_path, name="probed", corpus=corpus, catch_signals=False)
+    metrics = MetricsFollower(run_dir).update()
+    history = metrics.sentence_probe_history()
+    assert sorted(history) == [0, 1, 2]  # before training, then each epoch end
+    assert [p["text"] for p in history[2]] == ["not good", "not bad at all", "thin, but wonderful"]
+    assert all(len(p["probabilities"]) == 3 for p in history[1])
+    assert metrics.epoch_rows()[0]["dev_accuracy"] is not None  # the epoch rows readers use are intact
+
+    probes.write_text("", encoding="utf-8")
+    with pytest.raises(ProbeSentencesError, match="holds no sentence"):
+        train_run(tiny_config(), root=tmp_path, name="never", corpus=corpus, catch_signals=False)
+    assert not (tmp_path / "never").exists()  # refused before a run directory was made

@@ -201,3 +201,72 @@ def test_a_loss_grown_a_hundredfold_fails_as_diverged_and_keeps_the_best_weights
     assert log.events[-1]["state"] == "failed" and math.isfinite(log.of_kind("batch_end")[-1]["loss"])
     model.armed = False
     assert evaluate(model, dev, 3)["accuracy"] == pytest.approx(result.best_dev_accuracy)  # best weights restored
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentence probes: fixed sentences scored at every epoch end (sentence_probes.py)
+
+
+def test_sentence_probes_are_scored_at_every_epoch_end_without_changing_training(vocab, data):
+    from sentiment_core.training.sentence_probes import ProbeScorer
+
+    scorer = ProbeScorer(["The film is not good.", "Not bad at all, but thin."], vocab)
+    modes = []
+
+    def scored(model):
+        modes.append(model.training)
+        return scorer(model)
+
+    plain_model, plain, plain_log = run_fit(vocab, data, dropout=0.3)
+    train, dev = data
+    model = tiny_model(vocab, dropout=0.3)
+    log = EventLog()
+    config = TrainConfig(epochs=2, batch_size=24, probe_every=0, patience=None)
+    fit(model, train, dev, config, num_classes=3, callbacks=[log], epoch_fields=scored)
+    begin, = log.of_kind("train_begin")
+    rows = log.of_kind("epoch_end")
+    for event in (begin, *rows):
+        probes = event["sentence_probes"]
+        assert [p["text"] for p in probes] == ["The film is not good.", "Not bad at all, but thin."]
+        for p in probes:
+            assert len(p["probabilities"]) == 3 and sum(p["probabilities"]) == pytest.approx(1, abs=1e-4)
+            assert p["predicted"] == max(range(3), key=p["probabilities"].__getitem__)
+    assert rows[0]["sentence_probes"] != begin["sentence_probes"]  # the model learnt between them
+    assert modes == [True, True, True]  # before training, then at each epoch end, in train mode ...
+    assert model.training is True       # ... and scoring gave the model back in train mode
+    fresh = tiny_model(vocab, dropout=0.5).train()
+    assert scorer(fresh) == scorer(fresh) and fresh.training  # eval mode inside: no dropout noise
+    # Eval mode and no random numbers: the same seeded run, dropout included, with or without probes.
+    assert [e["loss"] for e in log.of_kind("batch_end")] == [e["loss"] for e in plain_log.of_kind("batch_end")]
+    assert "sentence_probes" not in plain_log.of_kind("epoch_end")[0]
+
+
+def test_probe_sentence_files_are_read_and_bounded(tmp_path):
+    from sentiment_core import settings
+    from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences
+
+    shipped = read_probe_sentences(settings.DEFAULT_PROBE_SENTENCES)
+    assert 10 <= len(shipped) <= settings.MAX_PROBE_SENTENCES
+    assert any("not bad" in s for s in shipped) and any(" but " in s for s in shipped)
+    assert settings.probe_sentences_path({settings.PROBE_SENTENCES_ENV: "/x/mine.txt"}).name == "mine.txt"
+    assert settings.probe_sentences_path({}) == settings.DEFAULT_PROBE_SENTENCES
+
+    mine = tmp_path / "mine.txt"
+    mine.write_text("# a note\n\n  Not good.  \nNot bad.\n", encoding="utf-8")
+    assert read_probe_sentences(mine) == ["Not good.", "Not bad."]
+    cases = {"many.txt": ("a\n" * 4, dict(max_sentences=3), "more than the cap of 3"),
+             "long.txt": ("fine\n" + "x" * 20 + "\n", dict(max_chars=10), "line 2"),
+             "empty.txt": ("# only a note\n", {}, "holds no sentence"),
+             "big.txt": ("a\n" * 100, dict(max_bytes=50), "more than the cap of 50"),
+             "latin.txt": (None, {}, "UTF-8")}
+    for name, (text, caps, said) in cases.items():
+        path = tmp_path / name
+        if text is None:
+            path.write_bytes("caf\xe9\n".encode("latin-1"))
+        else:
+            path.write_text(text, encoding="utf-8")
+        with pytest.raises(ProbeSentencesError, match=said):
+            read_probe_sentences(path, **caps)
+    with pytest.raises(ProbeSentencesError, match="does not exist") as missing:
+        read_probe_sentences(tmp_path / "nowhere.txt")
+    assert str(tmp_path) not in str(missing.value)  # no server path in the message

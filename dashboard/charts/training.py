@@ -14,10 +14,10 @@ import plotly.graph_objects as go
 from dashboard.charts.gradient_flow import probe_epochs_chart as gradient_flow_chart  # noqa: F401
 from dashboard.charts.gradient_flow import spread_pick  # noqa: F401
 
-from dashboard.charts.data import FALLBACK_COLOURS
+from dashboard import theme
+from dashboard.theme import BASELINE_COLOUR, DEV_COLOUR, PUBLISHED_COLOUR, TRAIN_COLOUR
 
-TRAIN_COLOUR, DEV_COLOUR, RAW_COLOUR, SMOOTH_COLOUR = "#4c78a8", "#f58518", "rgba(76, 120, 168, 0.30)", "#1f3b73"
-BASELINE_COLOUR, PUBLISHED_COLOUR = "#7f7f7f", "#54a24b"
+RAW_OPACITY = 0.3  # each batch's loss, faint under its moving average (the same train colour)
 MAX_RAW_POINTS = 2_000  # raw batch losses sent to the browser; the smoothed line uses every batch
 
 
@@ -42,27 +42,36 @@ def batch_loss_chart(positions: Sequence[float], losses: Sequence[float], smooth
     """Each batch's loss (faint) and its moving average, against epochs done."""
     raw_x, raw_y = thin_out(positions, losses)
     smooth_x, smooth_y = thin_out(positions, smoothed)
-    traces = [dict(type="scattergl", mode="lines", name="batch loss", x=raw_x, y=raw_y,
-                   line=dict(color=RAW_COLOUR, width=1), hovertemplate="epoch %{x:.2f}: %{y:.3f}<extra></extra>"),
+    traces = [dict(type="scattergl", mode="lines", name="batch loss", x=raw_x, y=raw_y, opacity=RAW_OPACITY,
+                   line=dict(color=TRAIN_COLOUR, width=1), hovertemplate="epoch %{x:.2f}: %{y:.3f}<extra></extra>"),
               dict(type="scattergl", mode="lines", name="smoothed", x=smooth_x, y=smooth_y,
-                   line=dict(color=SMOOTH_COLOUR, width=2), hovertemplate="epoch %{x:.2f}: %{y:.3f}<extra></extra>")]
+                   line=dict(color=TRAIN_COLOUR, width=2.5), hovertemplate="epoch %{x:.2f}: %{y:.3f}<extra></extra>")]
     return _figure(traces, "Training loss per batch", xaxis=dict(title=dict(text="epoch"), rangemode="tozero"),
-                   yaxis=dict(title=dict(text="cross-entropy loss"), rangemode="tozero"))
+                   yaxis=dict(title=dict(text="cross-entropy loss"), range=theme.fitted_range(raw_y, floor=0)))
 
 
 def epoch_loss_chart(epoch_rows: Sequence[Mapping]) -> go.Figure:
     """Mean train loss and dev loss per epoch."""
-    epochs = [row["epoch"] for row in epoch_rows]
-    traces = [dict(type="scatter", mode="lines+markers", name="train", x=epochs,
-                   y=[row.get("train_loss") for row in epoch_rows], line=dict(color=TRAIN_COLOUR)),
-              dict(type="scatter", mode="lines+markers", name="dev", x=epochs,
-                   y=[row.get("dev_loss") for row in epoch_rows], line=dict(color=DEV_COLOUR))]
+    traces = _split_traces(epoch_rows, "loss")
+    values = [y for trace in traces for y in trace["y"]]
     return _figure(traces, "Loss per epoch", xaxis=dict(title=dict(text="epoch"), dtick=1),
-                   yaxis=dict(title=dict(text="cross-entropy loss"), rangemode="tozero"))
+                   yaxis=dict(title=dict(text="cross-entropy loss"), range=theme.fitted_range(values, floor=0)))
 
 
-def _reference_lines(references: Sequence[tuple[str, float, str]], note: str | None) -> tuple[list, list]:
-    """Horizontal lines (shapes) with labels for (label, accuracy, kind) references."""
+def _split_traces(epoch_rows: Sequence[Mapping], measure: str) -> list[dict]:
+    """The train and dev lines of one measure ("loss", "accuracy") of a single run."""
+    epochs = [row["epoch"] for row in epoch_rows]
+    return [dict(type="scatter", mode="lines+markers", name=split, x=epochs,
+                 y=[row.get(f"{split}_{measure}") for row in epoch_rows], line=dict(color=colour))
+            for split, colour in (("train", TRAIN_COLOUR), ("dev", DEV_COLOUR))]
+
+
+def _reference_lines(references: Sequence[tuple[str, float, str]]) -> tuple[list, list]:
+    """Horizontal lines (shapes) with labels for (label, accuracy, kind) references.
+
+    A note about the references (why no published figure is drawn) is not drawn here: on a
+    narrow chart it ran into the title, so the page writes it under the chart.
+    """
     shapes, annotations = [], []
     for label, value, kind in references:
         colour = BASELINE_COLOUR if kind == "baseline" else PUBLISHED_COLOUR
@@ -70,27 +79,25 @@ def _reference_lines(references: Sequence[tuple[str, float, str]], note: str | N
                            line=dict(color=colour, width=1, dash="dot" if kind == "baseline" else "dash")))
         annotations.append(dict(xref="paper", x=1, xanchor="right", y=value, yanchor="bottom", showarrow=False,
                                 text=f"{label} {value:.1%}", font=dict(size=10, color=colour)))
-    if note:
-        annotations.append(dict(xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom",
-                                showarrow=False, text=note.replace(": ", ":<br>", 1), font=dict(size=10, color="#555")))
     return shapes, annotations
 
 
-def epoch_accuracy_chart(epoch_rows: Sequence[Mapping], references: Sequence[tuple[str, float, str]] = (),
-                         note: str | None = None) -> go.Figure:
-    """Train and dev accuracy per epoch, with reference lines.
+def accuracy_range(values, references: Sequence[tuple[str, float, str]]) -> list[float] | None:
+    """An accuracy axis fitted to the data with every reference line kept in view."""
+    return theme.fitted_range(values, keep_in_view=[value for _, value, _ in references], floor=0, ceiling=1)
 
-    `references`: (label, accuracy, kind) with kind "baseline" (dotted grey) or "published"
-    (dashed green); `note` is written on the chart (e.g. why no published figure is drawn).
+
+def epoch_accuracy_chart(epoch_rows: Sequence[Mapping],
+                         references: Sequence[tuple[str, float, str]] = ()) -> go.Figure:
+    """Train and dev accuracy per epoch, with reference lines, on an axis fitted to them.
+
+    `references`: (label, accuracy, kind) with kind "baseline" (dotted grey) or "published" (dashed).
     """
-    epochs = [row["epoch"] for row in epoch_rows]
-    traces = [dict(type="scatter", mode="lines+markers", name="train", x=epochs,
-                   y=[row.get("train_accuracy") for row in epoch_rows], line=dict(color=TRAIN_COLOUR)),
-              dict(type="scatter", mode="lines+markers", name="dev", x=epochs,
-                   y=[row.get("dev_accuracy") for row in epoch_rows], line=dict(color=DEV_COLOUR))]
-    shapes, annotations = _reference_lines(references, note)
+    traces = _split_traces(epoch_rows, "accuracy")
+    shapes, annotations = _reference_lines(references)
+    values = [y for trace in traces for y in trace["y"]]
     return _figure(traces, "Accuracy per epoch", xaxis=dict(title=dict(text="epoch"), dtick=1),
-                   yaxis=dict(title=dict(text="accuracy"), tickformat=".0%", range=[0, 1]),
+                   yaxis=dict(title=dict(text="accuracy"), tickformat=".0%", range=accuracy_range(values, references)),
                    shapes=shapes, annotations=annotations)
 
 
@@ -104,25 +111,3 @@ def confusion_chart(confusion: Sequence[Sequence[int]], class_names: Sequence[st
                  hovertemplate="true %{y}, predicted %{x}: %{text} (%{z:.1%} of the row)<extra></extra>")
     return _figure([trace], title, height=360, xaxis=dict(title=dict(text="predicted"), side="bottom"),
                    yaxis=dict(title=dict(text="true"), autorange="reversed"))
-
-
-METRIC_TITLES = {"dev_accuracy": "dev accuracy", "train_accuracy": "train accuracy",
-                 "dev_loss": "dev loss", "train_loss": "train loss"}
-
-
-def overlay_chart(curves: Mapping[str, Sequence[Mapping]], metric: str,
-                  references: Sequence[tuple[str, float, str]] = (), note: str | None = None) -> go.Figure:
-    """One line per run of an epoch metric (`dev_accuracy`, `train_loss`, ...)."""
-    traces = []
-    for index, (run, rows) in enumerate(curves.items()):
-        traces.append(dict(type="scatter", mode="lines+markers", name=run, x=[row["epoch"] for row in rows],
-                           y=[row.get(metric) for row in rows],
-                           line=dict(color=FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)] if index < 5 else None)))
-    accuracy = metric.endswith("accuracy")
-    shapes, annotations = _reference_lines(references if accuracy else (), note if accuracy else None)
-    return _figure(traces, f"{METRIC_TITLES.get(metric, metric)} per epoch", height=380,
-                   xaxis=dict(title=dict(text="epoch"), dtick=1),
-                   yaxis=dict(title=dict(text=METRIC_TITLES.get(metric, metric)),
-                              **(dict(tickformat=".0%", range=[0, 1]) if accuracy else dict(rangemode="tozero"))),
-                   shapes=shapes, annotations=annotations)
-

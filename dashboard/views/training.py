@@ -21,6 +21,9 @@ from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, public_text, shown_path, user_message
 from dashboard.views.training_form import K, config_from_widgets, initialise_settings, settings_form
+from dashboard.views.training_sections.compare import compare_section, results_table
+from sentiment_core.training.comparison import results_row
+from dashboard.views.training_sections.probes import probe_section
 from sentiment_core.analysis import baselines
 from sentiment_core.analysis import run_progress
 from sentiment_core import settings
@@ -31,6 +34,7 @@ from sentiment_core.training.limits import (LimitExceeded, LimitsError, describe
                                             limits_from_env)
 from sentiment_core.training.runs import evaluate_best
 from sentiment_core.training.store import RunError, RunNotFound, read_config
+from sentiment_core.data.text import label_scheme
 from sentiment_core.data.treebank import TreebankError
 
 WATCH = "train_watch"                  # session_state / selectbox: the run shown in the live panel
@@ -174,6 +178,7 @@ def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
         labels = config.data.labels if config else 3
         references, note = references_for(corpus, labels)
         live_charts(view, metrics, references, note)
+        probe_section(metrics, label_scheme(labels).class_names, view.name)
     results = view.status.get("results") or {}
     if results:
         show_results(results, corpus, config, view)
@@ -277,8 +282,9 @@ def live_charts(view, metrics: RunMetrics, references, note) -> None:
     rows = metrics.epoch_rows()
     if rows:
         right.plotly_chart(charts.epoch_loss_chart(rows), key=K + "epoch_loss", width="stretch")
-        left.plotly_chart(charts.epoch_accuracy_chart(rows, references, note), key=K + "epoch_accuracy",
-                          width="stretch")
+        left.plotly_chart(charts.epoch_accuracy_chart(rows, references), key=K + "epoch_accuracy", width="stretch")
+        if note:  # under the chart: written on it, it ran into the title
+            left.caption(note)
     if any(p.get("norms") for p in metrics.probes.values()):
         right.plotly_chart(gradient_flow_charts.probe_epochs_chart(metrics.probes), key=K + "gradient_flow",
                            width="stretch")
@@ -307,6 +313,7 @@ def show_results(results: dict, corpus, config, run) -> None:
             columns[3].metric("best published (test)", f"{best.accuracy:.1%}", help=f"{best.model}: {best.citation}")
         else:
             columns[3].caption(baselines.no_published_note(labels))
+    results_table([results_row(run.name, results)], key=K + "run_results")
     tabs = st.tabs([f"{split} set" for split in ("test", "dev") if split in results])
     for tab, split in zip(tabs, [s for s in ("test", "dev") if s in results]):
         result = results[split]
@@ -325,46 +332,6 @@ def show_results(results: dict, corpus, config, run) -> None:
         with st.expander("Published figures for this label scheme"):
             st.dataframe(pd.DataFrame([{"model": r.model, "test accuracy": f"{r.accuracy:.1%}", "source": r.citation}
                                        for r in baselines.published_results(labels)]), hide_index=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Comparing runs
-
-
-def compare_section(views: list[jobs.JobView], corpus) -> None:
-    names = [v.name for v in views]
-    if K + "compare" in st.session_state:  # a deleted run leaves the choice quietly
-        st.session_state[K + "compare"] = [n for n in st.session_state[K + "compare"] if n in names]
-    chosen = st.multiselect("Runs to compare", names, key=K + "compare",
-                            placeholder="choose two or more runs")
-    if not chosen:
-        st.caption("Choose runs to overlay their curves and list their settings and results side by side.")
-        return
-    metric = st.radio("Curve", list(charts.METRIC_TITLES), key=K + "compare_metric", horizontal=True,
-                      format_func=charts.METRIC_TITLES.get)
-    by_name = {v.name: v for v in views}
-    curves, rows, schemes = {}, [], set()
-    for name in chosen:
-        view = by_name.get(name)
-        if view is None:
-            continue
-        try:
-            curves[name] = resources.run_metrics(view.path).epoch_rows()
-        except RunNotFound:
-            st.warning(f"The run {escape_markdown(name)} was deleted.")
-            continue
-        row = jobs.comparison_row(view)
-        rows.append(row)
-        schemes.add(row["labels"])
-    if len(schemes) == 1 and None not in schemes:
-        references, note = references_for(corpus, schemes.pop())
-    else:
-        references, note = [], "The runs use different label schemes, so no reference lines are drawn."
-    st.plotly_chart(charts.overlay_chart(curves, metric, references, note), key=K + "overlay", width="stretch")
-    table = pd.DataFrame(rows)
-    percent = {c: st.column_config.NumberColumn(format="percent") for c in
-               ("best dev accuracy", "dev accuracy", "test accuracy")}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=percent)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,4 +396,4 @@ else:
     run_panel(root / chosen, root, limits, corpus, data_dir)
 
     st.subheader("Compare runs")
-    compare_section(views, corpus)
+    compare_section(views, lambda labels: references_for(corpus, labels))

@@ -50,11 +50,16 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def result_line(result: dict) -> str:
+    """Accuracy, macro F1 and each class's recall on one line: a model that never answers a class shows it."""
+    recalls = " / ".join(f"{row['label']} {row['recall']:.1%}" for row in result["per_class"])
+    return f"accuracy {result['accuracy']:.1%}, macro F1 {result['macro_f1']:.3f}, recall {recalls}"
+
+
 def format_evaluation(result: dict) -> str:
     names = result["class_names"]
     width = max(len(n) for n in names + ["class"])
-    lines = [f"{result['split']}: {result['count']} sentences, accuracy {result['accuracy']:.1%}, "
-             f"loss {result['loss']:.3f}, macro F1 {result['macro_f1']:.3f}", "",
+    lines = [f"{result['split']}: {result['count']} sentences, {result_line(result)}, loss {result['loss']:.3f}", "",
              f"{'class':<{width}}  precision  recall     f1  support"]
     for row in result["per_class"]:
         lines.append(f"{row['label']:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}"

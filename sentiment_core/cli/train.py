@@ -237,11 +237,13 @@ def run_train(args) -> int:
 
 
 def format_outcome(run_dir: Path, status: dict, minutes: float) -> str:
+    from sentiment_core.cli.evaluate import result_line  # evaluate imports this module: import late
+
     lines = [f"{status['state']}: {status['message']}"]
     results = status.get("results") or {}
-    figures = ", ".join(f"{split} accuracy {r['accuracy']:.1%}" for split, r in results.items())
-    if figures:
-        lines.append(f"best checkpoint (epoch {status.get('best_epoch')}): {figures}")
+    if results:
+        lines.append(f"best checkpoint (epoch {status.get('best_epoch')}):")
+        lines += [f"  {split}: {result_line(r)}" for split, r in results.items()]
     lines.append(f"time: {minutes:.1f} min")
     lines.append(f"run: {run_dir}")
     if status["state"] in ("stopped",):

@@ -14,9 +14,12 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from sentiment_core.training.store import METRICS, gone, plain
+
+# The key of the sentence probes (sentence_probes.py) in epoch_end rows and a new run's train_begin.
+SENTENCE_PROBES = "sentence_probes"
 
 
 class MetricsWriter:
@@ -103,6 +106,7 @@ class RunMetrics:
     evaluations: dict[str, dict] = field(default_factory=dict)  # split -> evaluation event
     problems: list[str] = field(default_factory=list)  # damaged lines, each said as a sentence
     lines: int = 0                                     # complete lines read
+    probes_before: list | None = None                  # sentence probes before training (epoch 0)
 
     SPEED_WINDOW = 20  # batches averaged for the speed shown
 
@@ -110,6 +114,8 @@ class RunMetrics:
         kind = event.get("event")
         if kind == "train_begin":
             self.begin, self.end = event, None
+            if isinstance(event.get(SENTENCE_PROBES), list):  # a resume's begin has none: epoch 0 stays
+                self.probes_before = event[SENTENCE_PROBES]
         elif kind == "batch_end":
             self._take_batch(event)
         elif kind == "epoch_end" and isinstance(event.get("epoch"), int):
@@ -151,10 +157,22 @@ class RunMetrics:
     def copy(self) -> "RunMetrics":
         return RunMetrics(self.begin, self.last_batch, list(self.steps), list(self.positions), list(self.losses),
                           list(self.recent_speeds), dict(self.epochs), dict(self.probes), self.end,
-                          dict(self.evaluations), list(self.problems), self.lines)
+                          dict(self.evaluations), list(self.problems), self.lines, self.probes_before)
 
     def epoch_rows(self) -> list[dict]:
         return [self.epochs[e] for e in sorted(self.epochs)]
+
+    def sentence_probe_history(self) -> dict[int, list[dict]]:
+        """{epoch: [{"text", "probabilities", "predicted"}, ...]} (0: before training), epochs with probes."""
+        rows = [{"epoch": 0, SENTENCE_PROBES: self.probes_before}, *self.epoch_rows()]
+        history = {}
+        for row in rows:
+            probes = row.get(SENTENCE_PROBES)
+            if isinstance(probes, list):
+                kept = [p for p in probes if isinstance(p, Mapping) and isinstance(p.get("probabilities"), list)]
+                if kept:
+                    history[row["epoch"]] = kept
+        return history
 
     def best_dev_accuracy(self) -> float | None:
         values = [e.get("dev_accuracy") for e in self.epochs.values() if isinstance(e.get("dev_accuracy"), float)]

@@ -17,6 +17,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from sentiment_core import settings
 from sentiment_core.data.text import LabelScheme, Vocab, label_scheme
 from sentiment_core.training.config import ModelConfig, RunConfig, validate
 from sentiment_core.training.metrics import MetricsWriter
@@ -127,10 +128,12 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     from sentiment_core.training.provenance import record_treebank
     from sentiment_core.models import build_model
     from sentiment_core.training.distributed import World
+    from sentiment_core.training.sentence_probes import ProbeScorer, read_probe_sentences
 
     control, world = control or TrainControl(), world or World()
     if not resume:  # bad settings or a bad destination fail before the data is loaded
         _check_destination(config, run_dir, name)
+    probes = read_probe_sentences(settings.probe_sentences_path()) if world.is_main else None  # a bad file: now
     corpus = corpus or load_corpus(data_dir)
     with ExitStack() as claims:
         resume_state = None
@@ -152,8 +155,9 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
                 record_treebank(run_dir, corpus)  # so `evaluate RUN` finds the same data (provenance.py)
             _mark_running(run_dir, config, resume)
         weights = class_weights(config, corpus, scheme, train_data)
+        scorer = ProbeScorer(probes, vocab) if probes else None  # scored at every epoch end (rank 0)
         return _train(model, config, scheme, (train_data, dev_data, test_data), weights, run_dir, world,
-                      callbacks, control, catch_signals, resume_state, device)
+                      callbacks, control, catch_signals, resume_state, device, scorer)
 
 
 def _check_destination(config: RunConfig, run_dir, name: str | None) -> None:
@@ -182,7 +186,7 @@ def _mark_running(run_dir: Path, config: RunConfig, resumed: bool) -> None:
 
 
 def _train(model: nn.Module, config: RunConfig, scheme, data: tuple, weights, run_dir, world, callbacks, control,
-           catch_signals: bool, resume_state: dict | None, device) -> tuple[Path | None, dict]:
+           catch_signals: bool, resume_state: dict | None, device, scorer=None) -> tuple[Path | None, dict]:
     """fit, recorded into the run directory by rank 0; then the best checkpoint's figures when finished."""
     from sentiment_core.training.distributed import save_rank_weights
     from sentiment_core.training.trainer import fit, stop_on_signals
@@ -202,7 +206,7 @@ def _train(model: nn.Module, config: RunConfig, scheme, data: tuple, weights, ru
                          callbacks=[*callbacks, RunRecorder(run_dir, writer)] if main else [],  # recorder last:
                          control=control, save_best=save_best,  # it sees a stop file another callback wrote
                          save_state=(lambda state: save_torch(run_dir / LAST, state)) if main else None,
-                         resume=resume_state, device=device, world=world)
+                         resume=resume_state, device=device, world=world, epoch_fields=scorer)
         final = {"state": result.state, "message": result.message, "epoch": result.epochs_done,
                  "best_dev_accuracy": result.best_dev_accuracy, "best_epoch": result.best_epoch}
         save_rank_weights(world, model)  # test hook; does nothing unless its variable is set

@@ -13,7 +13,8 @@ dict has `event` (its kind) and `time` (Unix seconds):
   sentences_per_second (this epoch so far), elapsed, eta (seconds left, whole run), lr
 - ``epoch_end``: epoch, epochs, train_loss, train_accuracy, dev_loss, dev_accuracy,
   best_dev_accuracy, best_epoch, improved, epoch_seconds, elapsed, sentences_per_second,
-  cpu_seconds (CPU time of this process since fit began: the cost on a busy machine)
+  cpu_seconds (CPU time of this process since fit began: the cost on a busy machine), and the
+  fields `epoch_fields(model)` adds (runs.py: sentence_probes; also on train_begin of a new run)
 - ``probe``: epoch (0 = before training), norms (|dLoss/dh_t| per step t), length, size
   (or error when the probe failed); see probe.py
 - ``train_end``: state (finished | stopped | failed), message, epochs_done, best_dev_accuracy,
@@ -164,6 +165,7 @@ class _Setup:
     save_state: Callable[[dict], None] | None
     device: str | torch.device
     world: World
+    epoch_fields: Callable[[nn.Module], dict]  # extra epoch_end fields (none: a no-op)
 
     def emit(self, event: dict) -> None:
         for callback in self.callbacks:
@@ -208,7 +210,8 @@ def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, 
         num_classes: int, class_names: Sequence[str] | None = None, class_weights: Sequence[float] | None = None,
         callbacks: Sequence[Callback] = (), control: TrainControl | None = None,
         save_best: Callable[[nn.Module, dict], None] | None = None, save_state: Callable[[dict], None] | None = None,
-        resume: dict | None = None, device: str | torch.device = "cpu", world: World | None = None) -> FitResult:
+        resume: dict | None = None, device: str | torch.device = "cpu", world: World | None = None,
+        epoch_fields: Callable[[nn.Module], dict] | None = None) -> FitResult:
     """Train `model` with cross-entropy as `config` says; keep the weights with the best dev accuracy.
 
     - Each epoch reshuffles (reproducibly from `config.seed`) and stops after `max_batches`
@@ -222,6 +225,7 @@ def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, 
     - `save_best(model, info)` is called when the dev accuracy improves; `save_state(state)` at
       every epoch end and on stop with everything `resume` needs (`training_state`).
     - `class_weights` (one per class) weight the training loss; dev figures are never weighted.
+    - `epoch_fields(model)` adds fields to each epoch_end event (and to a new run's train_begin).
     - `world` (distributed.py; None = one process): under torchrun each rank trains a DDP copy on
       its share of every epoch's batches; figures are summed over ranks, so every rank sees the
       same numbers and takes the same decisions (stop, early stop, divergence).
@@ -232,13 +236,14 @@ def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, 
     if len(dev_data) == 0:
         raise TrainingError("there are no dev examples: check eval_limit")
     run = _setup(model, train_data, dev_data, config, num_classes, class_names, class_weights, callbacks,
-                 control or TrainControl(), save_best, save_state, device, world or World())
+                 control or TrainControl(), save_best, save_state, device, world or World(),
+                 epoch_fields or (lambda model: {}))
     state = LoopState.resumed(resume, run.batches_per_epoch) if resume else LoopState()
     if resume:
         model.load_state_dict(resume["model"])
         run.optimizer.load_state_dict(resume["optimizer"])
     try:
-        run.emit(_begin_event(run, state, resumed=bool(resume)))
+        run.emit({**_begin_event(run, state, resumed=bool(resume)), **({} if resume else run.epoch_fields(model))})
         if run.probe is not None and not resume:
             run.emit(run_probe(model, run.probe, 0, device))
         model.train()
@@ -252,7 +257,7 @@ def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, 
 
 
 def _setup(model, train_data, dev_data, config: TrainConfig, num_classes, class_names, class_weights, callbacks,
-           control, save_best, save_state, device, world: World) -> _Setup:
+           control, save_best, save_state, device, world: World, epoch_fields) -> _Setup:
     model.to(device)
     sampler = BucketBatchSampler(train_data.lengths, config.batch_size, shuffle=True, seed=config.seed,
                                  bucketing=config.bucketing)
@@ -262,7 +267,7 @@ def _setup(model, train_data, dev_data, config: TrainConfig, num_classes, class_
     return _Setup(model, world.wrap(model), optimizer, config, train_data, dev_data, num_classes, class_names,
                   loss_weight_tensor(class_weights, num_classes, device), sampler, total,
                   world.batches_per_rank(total), probe_batch(dev_data) if config.probe_every else None,
-                  callbacks, control, save_best, save_state, device, world)
+                  callbacks, control, save_best, save_state, device, world, epoch_fields)
 
 
 def training_state(run: _Setup, state: LoopState) -> dict:
@@ -354,7 +359,7 @@ def _end_epoch(run: _Setup, state: LoopState, tally: _Tally) -> None:
             run.save_best(run.model, {"epoch": epoch, "dev_accuracy": dev["accuracy"], "dev_loss": dev["loss"]})
     else:
         state.stale_epochs += 1
-    event = _epoch_event(run, state, tally, dev, improved)
+    event = {**_epoch_event(run, state, tally, dev, improved), **run.epoch_fields(run.model)}
     state.history.append(event)
     state.epoch, state.batch = epoch + 1, 0
     if run.save_state:

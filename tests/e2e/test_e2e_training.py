@@ -86,3 +86,61 @@ def test_training_runs_live_and_stops(app, e2e_dirs):
     batches = [e for e in events if e["event"] == "batch_end"]
     assert len(batches) >= grown and (batches[-1]["epoch"], batches[-1]["batch"]) == (epoch, batch)
     assert events[-1]["event"] in ("train_end", "evaluation")
+
+
+FINISHING_RUN = "e2e-finishes"
+FINISH_SECONDS = 240  # a cold process, the data, one small epoch and the dev/test evaluation on 2 busy cores
+
+
+# The run selector's shown choice (an input's value or the combobox's text) is one of `labels`.
+SELECTOR_SAYS = """(labels) => {
+    const box = document.querySelector('.st-key-train_watch [role="combobox"]');
+    const shown = box ? (box.value || box.textContent || '') : '';
+    return labels.some(label => shown.includes(label));
+}"""
+
+
+def test_run_selector_reaches_finished(app, e2e_dirs):
+    """A run started from the page: its entry in the run selector follows it to "finished" (issue 14)."""
+    app.open("/training")  # the quick preset, the page's default: one epoch of a small GRU
+    expect(app.main().get_by_role("heading", name="Training runner")).to_be_visible()
+    set_number(app, "train_train_limit", 3000)  # a slice of the phrases: the test is about the labels
+    set_number(app, "train_eval_limit", 300)
+    name = app.widget("train_name").locator("input")
+    name.fill(FINISHING_RUN)
+    name.press("Enter")
+    app.idle()
+    app.widget("train_start").get_by_role("button").click()
+    app.page.wait_for_function(SELECTOR_SAYS, arg=[f"{FINISHING_RUN} (queued)", f"{FINISHING_RUN} (starting)",
+                                                   f"{FINISHING_RUN} (running)"], timeout=30_000)
+    # The selector's own label, not only the panel's heading, reaches "finished" without a reload.
+    app.page.wait_for_function(SELECTOR_SAYS, arg=[f"{FINISHING_RUN} (finished)"], timeout=FINISH_SECONDS * 1000)
+    expect(app.main().get_by_role("heading", name=f"{FINISHING_RUN}: finished")).to_be_visible()
+    assert read_status(e2e_dirs["runs"] / FINISHING_RUN)["state"] == "finished"
+    app.no_exception()
+
+
+def probe_table_text(app) -> str:
+    return app.main().locator("table.probe-table").first.inner_text()
+
+
+def test_the_probe_slider_moves(app, trained_run):
+    """The probe sentences scored at each epoch: moving the slider shows another epoch's answers (issue 15)."""
+    app.open(f"/training?run={trained_run.name}")
+    slider = app.widget(f"train_probe_epoch_{trained_run.name}")
+    expect(slider).to_be_visible()
+    table = app.main().locator("table.probe-table").first
+    expect(table).to_contain_text("after epoch 1")
+    expect(table).to_contain_text("not bad at all")
+    after = probe_table_text(app)
+    assert "▲" in after or "▼" in after  # changes since the epoch before are drawn
+    app.scroll_to(app.main().get_by_role("heading", name="Watch it learn, sentence by sentence"))
+    app.screenshot("training-probes")
+
+    slider.get_by_role("slider").focus()
+    app.page.keyboard.press("ArrowLeft")  # one stop back: before training
+    expect(table).to_contain_text("before training")
+    app.idle()
+    before = probe_table_text(app)
+    assert before != after and "▲" not in before and "▼" not in before
+    app.no_exception()

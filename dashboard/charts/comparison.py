@@ -1,0 +1,52 @@
+"""Charts of the run comparison: one line per run in its own colour (theme.run_colours), never train/dev's."""
+from __future__ import annotations
+
+import html
+from typing import Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from dashboard import theme
+from dashboard.charts.training import _figure, _reference_lines, accuracy_range, thin_out
+from sentiment_core.training.comparison import is_share, metric_title
+
+
+def overlay_chart(curves: Mapping[str, Sequence[Mapping]], metric: str, colours: Mapping[str, str],
+                  references: Sequence[tuple[str, float, str]] = ()) -> go.Figure:
+    """One line per run of an epoch metric (`dev_accuracy`, `epoch_seconds`, ...), each in its run colour.
+
+    Reference lines (accuracy baselines) are drawn only for a share; the axis fits the data.
+    """
+    share = is_share(metric)
+    traces = [dict(type="scatter", mode="lines+markers", name=run, x=[row["epoch"] for row in rows],
+                   y=[row.get(metric) for row in rows], line=dict(color=colours.get(run)),
+                   hovertemplate=f"epoch %{{x}}: %{{y:{'.1%' if share else '.3~g'}}}<extra>{_hover_safe(run)}</extra>")
+              for run, rows in curves.items()]
+    values = [y for trace in traces for y in trace["y"]]
+    shapes, annotations = _reference_lines(references if share else ())
+    # Every other per-epoch metric (losses, seconds, speeds) is at least 0.
+    axis = dict(tickformat=".0%", range=accuracy_range(values, references)) if share else \
+        dict(range=theme.fitted_range(values, floor=0))
+    title = metric_title(metric)
+    return _figure(traces, title[:1].upper() + title[1:], height=380,
+                   xaxis=dict(title=dict(text="epoch"), dtick=1),
+                   yaxis=dict(title=dict(text=metric_title(metric)), **axis), shapes=shapes, annotations=annotations)
+
+
+def batch_loss_overlay(runs: Mapping[str, tuple[Sequence[float], Sequence[float]]], colours: Mapping[str, str]
+                       ) -> go.Figure:
+    """Each run's smoothed batch loss (positions in epochs, smoothed losses), in its run colour."""
+    traces = []
+    for run, (positions, smoothed) in runs.items():
+        xs, ys = thin_out(positions, smoothed)
+        traces.append(dict(type="scattergl", mode="lines", name=run, x=xs, y=ys, line=dict(color=colours.get(run), width=2),
+                           hovertemplate=f"epoch %{{x:.2f}}: %{{y:.3f}}<extra>{_hover_safe(run)}</extra>"))
+    values = [y for trace in traces for y in trace["y"]]
+    return _figure(traces, "Training loss per batch (smoothed)", height=360,
+                   xaxis=dict(title=dict(text="epoch"), rangemode="tozero"),
+                   yaxis=dict(title=dict(text="cross-entropy loss"), range=theme.fitted_range(values, floor=0)))
+
+
+def _hover_safe(text: str) -> str:
+    """A run name inside a hover template: no HTML, no template braces."""
+    return html.escape(str(text)).replace("{", "&#123;").replace("}", "&#125;").replace("%", "&#37;")
