@@ -78,7 +78,7 @@ def test_playground_answers_with_the_shipped_model_without_a_button(visit, first
 
 
 def test_walkthrough_draws_the_shipped_probes(visit):
-    visit.open("/walkthrough")
+    visit.open("/walkthrough?section=6")  # "Train for real: gradients measured"
     chart = visit.widget("wt_probe_chart").locator(".js-plotly-plot")
     expect(chart).to_have_count(1)
     names = visit.page.evaluate("""() => document.querySelector('.st-key-wt_probe_chart .js-plotly-plot')
