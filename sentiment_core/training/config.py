@@ -19,6 +19,10 @@ CELLS = ("scratch", "rnn", "lstm", "gru")
 POOLINGS = ("last", "max", "mean")
 OPTIMIZERS = ("adam", "sgd")
 TUTORIAL_CELL = "scratch"  # the tutorial's exact model exists for this cell only
+# After training, per-class logit offsets chosen on dev (training/calibration.py): off, or what they maximise.
+CALIBRATIONS = ("off", "macro-f1", "accuracy+macro-f1")
+CALIBRATION_NAMES = {"off": "off", "macro-f1": "best dev macro-F1",
+                     "accuracy+macro-f1": "best dev accuracy + macro-F1"}
 SCHEME_NAMES = {2: "2: negative / positive", 3: "3: negative / neutral / positive",
                 5: "5: very negative ... very positive"}
 
@@ -147,6 +151,12 @@ class TrainConfig:
     probe_every: int = setting(1, "gradient-through-time probe every N epochs (0: never)", "[0, inf)")
     reweight: bool = setting(False, "weight the loss so classes count as among train sentences (for phrases, "
                                     "which are half neutral)")
+    calibrate: str = setting("off", "after training, add per-class logit offsets chosen on dev (never test) to "
+                                    "maximise macro-F1, or accuracy + macro-F1; kept in the checkpoint",
+                             choices=CALIBRATIONS, column="calibrate",
+                             widget=Widget("Calibrate class offsets on dev", names=CALIBRATION_NAMES,
+                                           tip="Moves the decision boundaries so a rare class (neutral) is "
+                                               "still predicted; test is never used."))
 
 
 @dataclass
