@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from sentiment_core.training.config import CALIBRATIONS
-from sentiment_core.training.evaluation import ordered_batches
+from sentiment_core.training.evaluation import classification_metrics, ordered_batches
 
 # What `TrainConfig.calibrate` may ask for (config.CALIBRATIONS). "accuracy+macro-f1" maximises
 # their sum, so a gain in macro-F1 bought with a larger loss of accuracy is refused.
@@ -29,15 +29,9 @@ MAX_PASSES = 10
 
 
 def _scores(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[float, float]:
-    """(accuracy, macro-F1) of predictions (N,) against labels (N,); as evaluation.classification_metrics."""
-    f1s = []
-    for c in range(num_classes):
-        hits = int(((predictions == c) & (labels == c)).sum())
-        predicted, support = int((predictions == c).sum()), int((labels == c).sum())
-        precision = hits / predicted if predicted else 0.0
-        recall = hits / support if support else 0.0
-        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return float((predictions == labels).float().mean()), sum(f1s) / num_classes
+    """(accuracy, macro-F1) of predictions (N,) against labels (N,), as evaluate reports them."""
+    metrics = classification_metrics(labels.tolist(), predictions.tolist(), num_classes)
+    return metrics["accuracy"], metrics["macro_f1"]
 
 
 def objective_value(objective: str, accuracy: float, macro_f1: float) -> float:
