@@ -27,6 +27,20 @@ from sentiment_core.models.vectors import load_glove_vectors
 from sentiment_core.training.config import ModelConfig, validate_model
 
 
+def add_class_bias(module: nn.Module, num_classes: int) -> None:
+    """Give `module` a `class_bias` buffer (C,), added to its logits: zero unless a run calibrated it.
+
+    It is part of the state_dict, so a checkpoint carries the offsets that training/calibration.py
+    chose on dev; checkpoints saved before it existed load with zeros (the same model as before).
+    """
+    module.register_buffer("class_bias", torch.zeros(num_classes))
+    module.register_load_state_dict_pre_hook(_default_class_bias)
+
+
+def _default_class_bias(module, state_dict, prefix, *_):
+    state_dict.setdefault(prefix + "class_bias", torch.zeros_like(module.class_bias))
+
+
 def count_parameters(model: nn.Module) -> int:
     """Trainable weights (frozen pretrained vectors do not count)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -134,6 +148,7 @@ class RecurrentClassifier(nn.Module):
         self.head = nn.Linear(self.encoder.output_dim, config.num_classes)
         self.pooling = config.pooling
         self.vector_coverage: dict | None = None  # set by build_model when pretrained vectors are used
+        add_class_bias(self, config.num_classes)
 
     def embed(self, tokens: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, PackedLayout]:
         layout = packed_layout(lengths, tokens.device)
@@ -161,7 +176,7 @@ class RecurrentClassifier(nn.Module):
         return pooled[layout.inverse]
 
     def classify(self, out: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
-        return self.head(self.dropout(self.pool(out, layout)))  # (B, C)
+        return self.head(self.dropout(self.pool(out, layout))) + self.class_bias  # (B, C)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, bptt: int | None = None) -> torch.Tensor:
         # tokens: (B, T) padded with PAD_INDEX; lengths: (B,) -> logits (B, C)
@@ -226,21 +241,22 @@ class TutorialClassifier(nn.Module):
         self.config = config
         self.net = SentimentRNN(config.vocab_size, config.embedding_dim, config.hidden_dim, config.num_classes)
         self.vector_coverage: dict | None = None
+        add_class_bias(self, config.num_classes)
 
     @property
     def embedding(self) -> nn.Embedding:
         return self.net.embedding
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, bptt: int | None = None) -> torch.Tensor:
-        return self.net(tokens.t(), bptt=bptt)  # tokens (B, T) -> (T, B) as the tutorial expects
+        return self.net(tokens.t(), bptt=bptt) + self.class_bias  # tokens (B, T) -> (T, B) as the tutorial expects
 
     def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # embedded: (B, T, E) word vectors -> log-probabilities (B, C); padding read as words, as forward
-        return self.net.forward_embedded(embedded.transpose(0, 1))
+        return self.net.forward_embedded(embedded.transpose(0, 1)) + self.class_bias
 
     def trace(self, tokens: torch.Tensor, lengths: torch.Tensor) -> Trace:
         states: list[torch.Tensor] = []
-        logits = self.net(tokens.t(), states=states)
+        logits = self.net(tokens.t(), states=states) + self.class_bias
         return Trace(logits, states, None)
 
 

@@ -189,6 +189,7 @@ def _train(model: nn.Module, config: RunConfig, scheme, data: tuple, weights, ru
            catch_signals: bool, resume_state: dict | None, device, scorer=None) -> tuple[Path | None, dict]:
     """fit, recorded into the run directory by rank 0; then the best checkpoint's figures when finished."""
     from sentiment_core.training.distributed import save_rank_weights
+    from sentiment_core.training.calibration import calibrate_checkpoint
     from sentiment_core.training.trainer import fit, stop_on_signals
 
     train_data, dev_data, test_data = data
@@ -214,6 +215,9 @@ def _train(model: nn.Module, config: RunConfig, scheme, data: tuple, weights, ru
             return run_dir, final
         if result.state == "finished":  # a stop should be quick: evaluate_best gives figures later
             best, _, _, _ = load_model(run_dir)
+            if config.train.calibrate != "off":  # class offsets chosen on dev, written into the checkpoint
+                final["calibration"] = calibrate_checkpoint(best, run_dir / CHECKPOINT, dev_data,
+                                                            config.train.calibrate, device)
             final["results"] = _evaluate_checkpoint(best, {"dev": dev_data, "test": test_data}, writer, scheme,
                                                     device)
         return run_dir, write_status(run_dir, ended_at=time.time(), **final)
