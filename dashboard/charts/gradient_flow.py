@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.theme import BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, run_colours
+from dashboard.theme import wrap_title, BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, run_colours
 
 BAND_FILL = "rgba(127, 127, 127, 0.12)"   # theme.BASELINE_COLOUR, faint: the vanishing / exploding bands
 CUT_FILL = "rgba(127, 127, 127, 0.22)"    # the positions truncation cuts off
@@ -68,7 +68,7 @@ def flow_chart(lines: Sequence[Mapping], title: str, labels: Sequence[str] | Non
     fig.add_annotation(x=length, y=1, yref="paper", yanchor="bottom", showarrow=False, text="loss here →",
                        xanchor="right", font=dict(color=NOTE_COLOUR))
     tick = dict(tickmode="array", tickvals=positions, ticktext=list(labels)) if labels else dict(dtick=max(1, length // 10))
-    fig.update_layout(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=60, b=10),
+    fig.update_layout(title=dict(text=wrap_title(title)), height=height, margin=dict(l=10, r=10, t=80, b=10),
                       xaxis=dict(title=dict(text="position t in the sentence (the loss is read after the last)"),
                                  range=[0.5, length + 0.5], **tick),
                       yaxis=dict(title=dict(text=y_title), type="log", range=y_range, exponentformat="power"),

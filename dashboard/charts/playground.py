@@ -10,7 +10,8 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.theme import (ATTRIBUTION_AWAY, ATTRIBUTION_TOWARD, GATE_COLORBAR, GATE_SCALE, NOTE_COLOUR,
+
+from dashboard.theme import (ATTRIBUTION_AWAY, chart_layout, ATTRIBUTION_TOWARD, GATE_COLORBAR, GATE_SCALE, NOTE_COLOUR,
                            STATE_COLORBAR, STATE_SCALE, attribution_labels, class_colours)
 from sentiment_core.data.text import SPECIALS
 
@@ -26,8 +27,7 @@ def token_labels(tokens: Sequence[str]) -> list[str]:
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:
-    base = dict(title=dict(text=title), margin=dict(l=10, r=10, t=50, b=10))
-    return go.Figure(data=traces, layout={**base, **layout})
+    return go.Figure(data=traces, layout=chart_layout(title, **layout))
 
 
 def probability_bars(class_names: Sequence[str], probabilities: Sequence[float], title: str = "Class probabilities"

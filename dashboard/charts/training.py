@@ -22,9 +22,7 @@ MAX_RAW_POINTS = 2_000  # raw batch losses sent to the browser; the smoothed lin
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:
-    base = dict(title=dict(text=title), margin=dict(l=10, r=10, t=50, b=10), height=340,
-                legend=dict(orientation="h", y=-0.22, title=dict(text="")))
-    return go.Figure(data=traces, layout={**base, **layout})
+    return go.Figure(data=traces, layout=theme.chart_layout(title, **{"height": 340, **layout}))
 
 
 def thin_out(xs: Sequence[float], ys: Sequence[float], max_points: int = MAX_RAW_POINTS) -> tuple[list, list]:

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.theme import GATE_SCALE, STATE_SCALE
+from dashboard.theme import wrap_title, GATE_SCALE, STATE_SCALE
 
 
 def gate_figure(parts: Mapping[str, Sequence[float]], gates: set[str], title: str) -> go.Figure:
@@ -27,7 +27,7 @@ def gate_figure(parts: Mapping[str, Sequence[float]], gates: set[str], title: st
                                  colorscale=scale, showscale=False, text=[[f"{v:.2f}" for v in row] for row in z],
                                  texttemplate="%{text}", textfont=dict(size=15),
                                  hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=title), height=90 + 48 * len(names), margin=dict(l=10, r=10, t=50, b=10),
+    fig.update_layout(title=dict(text=wrap_title(title)), height=90 + 48 * len(names), margin=dict(l=10, r=10, t=70, b=10),
                       yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=names))
     return fig
 
