@@ -15,6 +15,7 @@ from dashboard import resources
 from dashboard.charts.tree import model_tree_chart
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
+from dashboard.components.run_labels import dev_accuracy_text
 from sentiment_core.analysis import explore
 from sentiment_core.analysis.inference import InferenceError, max_input_tokens, playground_runs
 from sentiment_core.analysis.tree_view import flip_sentence, sentence_key
@@ -32,8 +33,7 @@ FRAME_CSS = ("<style>.st-key-{key} {{overflow-x: auto; overflow-y: hidden;}} "
 
 def run_label(run) -> str:
     """'name · gru · 3 classes · dev 67.4%' for a run picker."""
-    accuracy = (run.status or {}).get("best_dev_accuracy")
-    shown = f"dev {accuracy:.1%}" if isinstance(accuracy, float) else "not evaluated"
+    shown = dev_accuracy_text(run) or "not evaluated"
     name = shipped_label(run) if is_shipped(run) else run.name
     return f"{name} · {run.config.model.cell} · {run.config.data.labels} classes · {shown}"
 

@@ -16,6 +16,7 @@ from dashboard.components.confusion_drill import confusion_drill
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.theme import run_colours
+from dashboard.components.run_labels import dev_accuracy_text
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.analysis.inference import playground_runs
 from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
@@ -28,8 +29,8 @@ K = "analysis_"
 
 def run_label(run) -> str:
     name = f"{run.name[len(SHIPPED_PREFIX):]} (shipped)" if is_shipped(run) else run.name
-    accuracy = run.status.get("best_dev_accuracy")
-    shown = f" · dev {accuracy:.1%}" if isinstance(accuracy, float) else ""
+    accuracy = dev_accuracy_text(run)
+    shown = f" · {accuracy}" if accuracy else ""
     return f"{name} · {run.config.model.cell} · {run.config.data.labels} classes{shown}"
 
 

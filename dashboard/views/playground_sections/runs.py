@@ -10,6 +10,7 @@ from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, shown_name
+from dashboard.components.run_labels import dev_accuracy_text
 from sentiment_core.analysis import run_progress
 from sentiment_core.analysis.inference import QUICK_PRESET, quick_run_config
 from sentiment_core.training import jobs
@@ -67,9 +68,8 @@ def training_progress(root: Path, name: str, limits) -> None:
 
 
 def run_label(run) -> str:
-    config, status = run.config, run.status
-    accuracy = status.get("best_dev_accuracy")
-    shown = f"dev {accuracy:.1%}" if isinstance(accuracy, float) else "not evaluated"
+    config = run.config
+    shown = dev_accuracy_text(run) or "not evaluated"
     direction = " bidirectional" if config.model.bidirectional else ""
     return (f"{shown_name(run)} · {config.model.cell}{direction} · {config.data.labels} classes · {shown}"
             f"{' · stopped' if run.state == 'stopped' else ''}")
