@@ -403,3 +403,19 @@ def scored_sentences(run_dir: Path, corpus: Corpus, split: str, limit: int | Non
 
     model = predictor(run_dir, max_input_tokens())
     return score_sentences(model.model, model.vocab, model.scheme, corpus, split, limit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run colours
+
+
+def run_colour_map(root: Path) -> dict[str, str]:
+    """theme.run_colours over EVERY run this server knows: the runs folder (walkthrough runs too)
+    and the shipped models. Every page colours runs from this one map, so a run has the same
+    colour on the training page, the analysis page and the walkthrough whatever each page lists.
+    Only folder names are read (no status or config files)."""
+    from dashboard.theme import run_colours
+    from sentiment_core.pretrained import SHIPPED_NAMES, SHIPPED_PREFIX
+    from sentiment_core.training.store import run_dirs
+
+    return run_colours([path.name for path in run_dirs(root)] + [SHIPPED_PREFIX + name for name in SHIPPED_NAMES])

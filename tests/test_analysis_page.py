@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.theme import run_colours
 from sentiment_core.analysis.confusion import cell_sentences, score_sentences
-from sentiment_core.pretrained import PLAYGROUND_MODEL, SHIPPED_PREFIX
+from sentiment_core.pretrained import PLAYGROUND_MODEL, SHIPPED_NAMES, SHIPPED_PREFIX
 from sentiment_core.training.runs import load_model, train_run
 from tests.helpers import chart_spec, open_page, tiny_config
 
@@ -60,8 +60,9 @@ def test_one_run_by_default_with_overall_slices_and_phrases(env):
     assert "negation" in list(slices["slice"]) and "accuracy · three-gru" in slices.columns
     bars = chart_spec(at, "analysis_slices_chart")["data"]
     assert [b["name"] for b in bars] == ["three-gru"]
-    assert bars[0]["marker"]["color"] == run_colours(["two-lstm", "three-gru", SHIPPED_PREFIX + PLAYGROUND_MODEL])[
-        "three-gru"]
+    # Its colour on every page: the map over every run the server knows (these two and the shipped models).
+    assert bars[0]["marker"]["color"] == run_colours(["two-lstm", "three-gru", *(SHIPPED_PREFIX + n
+                                                                                 for n in SHIPPED_NAMES)])["three-gru"]
     depth = chart_spec(at, "analysis_phrase_depth")["data"]
     assert depth[0]["x"][0] == "0" and 0 <= depth[0]["y"][0] <= 1
     assert not at.warning  # one run: no label-count note

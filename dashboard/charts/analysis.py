@@ -1,8 +1,8 @@
 """Charts of the model analysis page: slices and phrase breakdowns of several runs, side by side.
 
 Plain data in (analysis.slices rows, keyed by run name), a plotly Figure out. Runs take their
-colour from theme.run_colours (the caller passes the colours of every run the store holds, so a
-run looks the same here as on the training page). Run names go into the figure HTML-escaped:
+colour from the caller's map (resources.run_colour_map: every run the server knows, so a run
+looks the same here as on the training page). Run names go into the figure HTML-escaped:
 plotly renders trace names and hover text as HTML.
 """
 from __future__ import annotations

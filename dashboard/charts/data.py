@@ -13,12 +13,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.theme import (BASELINE_COLOUR, BATCH_MARKER_COLOUR, BATCH_PAD_COLOUR, BATCH_WORD_COLOUR,
-                             CHOICE_COLOUR, RUN_PALETTE, SERIES_COLOUR, chart_layout, class_colours,
+                             CHOICE_COLOUR, SERIES_COLOUR, chart_layout, class_colours,
                              fitted_range, wrap_title)
 
-# An old name charts/training.py still imports (its run colours, until it moves to theme.run_colours);
-# charts/playground.py still imports class_colours from here too.
-FALLBACK_COLOURS = RUN_PALETTE
+# charts/playground.py and the pages import class_colours from here too.
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:

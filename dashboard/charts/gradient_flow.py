@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.theme import wrap_title, BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, run_colours
+from dashboard.theme import BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, wrap_title
 
 BAND_FILL = "rgba(127, 127, 127, 0.12)"   # theme.BASELINE_COLOUR, faint: the vanishing / exploding bands
 CUT_FILL = "rgba(127, 127, 127, 0.22)"    # the positions truncation cuts off
@@ -96,11 +96,10 @@ def probe_epochs_chart(probes: Mapping[int, Mapping], most_lines: int = 6) -> go
     return flow_chart(lines, f"Gradient flow through time{batch}", y_title="||dLoss/dh_t||", height=360)
 
 
-def probe_runs_chart(curves: Sequence, vanish_below: float, explode_above: float, all_runs: Sequence[str],
+def probe_runs_chart(curves: Sequence, vanish_below: float, explode_above: float, colours: Mapping[str, str],
                      before: Sequence = ()) -> go.Figure:
     """Several runs' probes (gradient_flow.ProbeCurve, relative to the last position), one colour per run
-    (theme.run_colours over `all_runs`); `before` the same runs before training, dotted."""
-    colours = run_colours(all_runs)
+    (`colours`: resources.run_colour_map); `before` the same runs before training, dotted."""
     lines = [{"name": f"{c.cell} · {c.run} ({suffix})", "norms": c.norms, "dash": dash,
               "colour": colours.get(c.run, BASELINE_COLOUR)}
              for group, dash, suffix in ((before, "dot", "before training"), (curves, "solid", None))

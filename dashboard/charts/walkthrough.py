@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.theme import wrap_title, GATE_SCALE, STATE_SCALE
+from dashboard.theme import GATE_SCALE, STATE_SCALE, wrap_title
 
 
 def gate_figure(parts: Mapping[str, Sequence[float]], gates: set[str], title: str) -> go.Figure:

@@ -15,13 +15,12 @@ from dashboard.charts import analysis as charts
 from dashboard.components.confusion_drill import confusion_drill
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
-from dashboard.theme import run_colours
 from dashboard.components.run_labels import dev_accuracy_text
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.analysis.inference import playground_runs
 from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
 from sentiment_core.pretrained import SHIPPED_PREFIX, is_shipped
-from sentiment_core.training.store import RunError, list_runs
+from sentiment_core.training.store import RunError
 
 MAX_RUNS = 4  # runs analysed at once: each costs a pass over every phrase of the split
 K = "analysis_"
@@ -147,7 +146,7 @@ if not chosen:
 analyses = analyse(chosen, corpus, split)
 if not analyses:
     st.stop()
-colours = run_colours([r.name for r in list_runs(root)] + [r.name for r in offered])
+colours = resources.run_colour_map(root)
 label_count_note(chosen, analyses)
 overall_section(analyses, split)
 slices_section(analyses, colours, split)

@@ -1,8 +1,8 @@
 """Comparing runs: results first (accuracy, macro F1, each class's recall), then any per-epoch metric
 overlaid, the batch loss with adjustable smoothing, and the settings last.
 
-Each run has one colour on every chart and every page: theme.run_colours over ALL the runs the
-store holds, so choosing a subset never recolours a run (and never uses train/dev's blue/orange).
+Each run has one colour on every chart and every page (resources.run_colour_map: every run the
+server knows), so choosing a subset never recolours a run (and never uses train/dev's blue/orange).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from dashboard import resources, theme
+from dashboard import resources
 from dashboard.charts.comparison import batch_loss_overlay, overlay_chart
 from dashboard.escape import escape_markdown
 from dashboard.views.training_form import K
@@ -33,7 +33,7 @@ def compare_section(views: list[jobs.JobView], references_for: Callable[[int], t
         st.caption("Choose runs to see their results side by side, overlay any per-epoch measure and their "
                    "training loss, and list their settings.")
         return
-    colours = theme.run_colours(names)
+    colours = resources.run_colour_map(resources.runs_root())
     by_name = {v.name: v for v in views}
     runs = {}
     for name in chosen:

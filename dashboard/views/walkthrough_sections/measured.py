@@ -92,7 +92,7 @@ def show_probe_chart(with_probes: list[tuple]) -> None:
         st.info("Choose at least one run.")
         return
     st.plotly_chart(probe_runs_chart(curves, gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE,
-                                     list(labels), before), key="wt_probe_chart")
+                                     resources.run_colour_map(resources.runs_root()), before), key="wt_probe_chart")
     st.dataframe(pd.DataFrame([{"run": c.run, "cell": c.cell, "after epoch": c.epoch, "steps measured": len(c.norms),
                                 "relative norm at the first word": lessons.readable_norm(c.norms[0])} for c in curves]),
                  hide_index=True)
