@@ -15,7 +15,7 @@ from sentiment_core.analysis.slices import phrase_breakdown, slice_metrics, span
 from sentiment_core.data.batching import EncodedDataset
 from sentiment_core.data.corpus import Corpus, Example, tree_phrases
 from sentiment_core.data.text import LabelScheme, Vocab
-from sentiment_core.training.evaluation import evaluate, predict_batches
+from sentiment_core.training.evaluation import evaluate, probabilities_in_order
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,7 @@ class Phrases:
 
 def predictions_in_order(model: nn.Module, data: EncodedDataset) -> list[int]:
     """The predicted class of every example, in the dataset's own order."""
-    _, probabilities, order = predict_batches(model, data)
-    predicted = [0] * len(data)
-    for index, probs in zip(order, probabilities):
-        predicted[index] = max(range(len(probs)), key=probs.__getitem__)
-    return predicted
+    return [max(range(len(row)), key=row.__getitem__) for row in probabilities_in_order(model, data)]
 
 
 def split_phrases(corpus: Corpus, split: str, scheme: LabelScheme, limit: int | None = None) -> Phrases:

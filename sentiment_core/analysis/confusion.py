@@ -18,7 +18,7 @@ from sentiment_core.analysis.slices import SENTENCE_SLICES, Slice
 from sentiment_core.data.batching import EncodedDataset
 from sentiment_core.data.corpus import Corpus, Example
 from sentiment_core.data.text import LabelScheme, Vocab
-from sentiment_core.training.evaluation import predict_batches
+from sentiment_core.training.evaluation import probabilities_in_order
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,7 @@ def score_sentences(model: nn.Module, vocab: Vocab, scheme: LabelScheme, corpus:
     """Every kept sentence of the split with the model's probabilities and its slices (one batched pass)."""
     kept = kept_sentences(corpus, split, scheme, limit)
     data = EncodedDataset([Example(tokens, label) for _, tokens, label, _ in kept], vocab)
-    _, probabilities, order = predict_batches(model, data)
-    in_order: list[list[float]] = [[] for _ in kept]
-    for position, probs in zip(order, probabilities):
-        in_order[position] = probs
+    in_order = probabilities_in_order(model, data)
     sentences = []
     for (index, tokens, label, text), probs in zip(kept, in_order):
         predicted = max(range(len(probs)), key=probs.__getitem__)

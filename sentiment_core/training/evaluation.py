@@ -70,6 +70,15 @@ def predict_batches(model: nn.Module, data: EncodedDataset, batch_size: int = 25
     return labels, probabilities, order
 
 
+def probabilities_in_order(model: nn.Module, data: EncodedDataset, batch_size: int = 256) -> list[list[float]]:
+    """Each example's class probabilities, in the dataset's own order (predict_batches reorders by length)."""
+    _, probabilities, order = predict_batches(model, data, batch_size)
+    in_order: list[list[float]] = [[] for _ in range(len(data))]
+    for index, row in zip(order, probabilities):
+        in_order[index] = row
+    return in_order
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: EncodedDataset, num_classes: int, class_names: Sequence[str] | None = None,
              batch_size: int = 256, device: str | torch.device = "cpu") -> dict[str, Any]:
