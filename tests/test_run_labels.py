@@ -20,3 +20,13 @@ def test_a_limited_dev_split_names_its_size():
 def test_never_evaluated_is_none():
     assert dev_accuracy_text(run(None)) is None
     assert dev_accuracy_text(SimpleNamespace(status=None, config=None)) is None
+
+
+def test_one_label_for_every_picker():
+    from dashboard.components.run_labels import run_label
+
+    stopped = SimpleNamespace(name="my-run", state="stopped", status={"best_dev_accuracy": 0.5},
+                              config=tiny_config(eval_limit=None, bidirectional=True, cell="lstm"))
+    assert run_label(stopped) == "my-run · lstm bidirectional · 3 classes · dev 50.0% · stopped"
+    fresh = SimpleNamespace(name="new", state="queued", status={}, config=tiny_config())
+    assert run_label(fresh).endswith("· not evaluated")

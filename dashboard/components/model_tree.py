@@ -15,12 +15,11 @@ from dashboard import resources
 from dashboard.charts.tree import model_tree_chart
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
-from dashboard.components.run_labels import dev_accuracy_text
+from dashboard.components.run_labels import run_label
 from sentiment_core.analysis import explore
 from sentiment_core.analysis.inference import InferenceError, max_input_tokens, playground_runs
 from sentiment_core.analysis.tree_view import flip_sentence, sentence_key
 from sentiment_core.data.treebank import SPLITS, TreebankError
-from sentiment_core.pretrained import is_shipped, shipped_label
 from sentiment_core.training.store import RunError
 
 QUERY_SPLIT, QUERY_INDEX, QUERY_RUN = "split", "index", "run"  # the explorer's URL: ?split=test&index=123&run=NAME
@@ -31,11 +30,6 @@ FRAME_CSS = ("<style>.st-key-{key} {{overflow-x: auto; overflow-y: hidden;}} "
              ".st-key-{key} .stElementContainer {{min-width: {width}px;}}</style>")
 
 
-def run_label(run) -> str:
-    """'name · gru · 3 classes · dev 67.4%' for a run picker."""
-    shown = dev_accuracy_text(run) or "not evaluated"
-    name = shipped_label(run) if is_shipped(run) else run.name
-    return f"{name} · {run.config.model.cell} · {run.config.data.labels} classes · {shown}"
 
 
 def pick_model_run(key: str, wanted: str | None = None):

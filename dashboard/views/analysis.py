@@ -15,22 +15,16 @@ from dashboard.charts import analysis as charts
 from dashboard.components.confusion_drill import confusion_drill
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
-from dashboard.components.run_labels import dev_accuracy_text
+from dashboard.components.run_labels import run_label
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.analysis.inference import playground_runs
 from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
-from sentiment_core.pretrained import SHIPPED_PREFIX, is_shipped
 from sentiment_core.training.store import RunError
 
 MAX_RUNS = 4  # runs analysed at once: each costs a pass over every phrase of the split
 K = "analysis_"
 
 
-def run_label(run) -> str:
-    name = f"{run.name[len(SHIPPED_PREFIX):]} (shipped)" if is_shipped(run) else run.name
-    accuracy = dev_accuracy_text(run)
-    shown = f" · {accuracy}" if accuracy else ""
-    return f"{name} · {run.config.model.cell} · {run.config.data.labels} classes{shown}"
 
 
 def pick_runs(runs: list) -> list:

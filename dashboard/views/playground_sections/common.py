@@ -7,16 +7,14 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.escape import escape_markdown
+from dashboard.components.run_labels import shown_name
 from dashboard.messages import as_sentence, user_message
 from sentiment_core.analysis.inference import EmptyInput, InferenceError, InputTooLong
-from sentiment_core.pretrained import is_shipped, shipped_label
 from sentiment_core.training.store import RunError
 
 K = "pg_"  # prefix of the playground's widget keys
 
 
-def shown_name(run) -> str:
-    return shipped_label(run) if is_shipped(run) else run.name
 
 
 def explain_failure(run, err: Exception) -> None:

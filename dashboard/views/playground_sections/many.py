@@ -8,7 +8,8 @@ from dashboard import resources
 from dashboard.charts import playground as charts
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence
-from dashboard.views.playground_sections.common import K, answer_or_explain, shown_name
+from dashboard.components.run_labels import shown_name
+from dashboard.views.playground_sections.common import K, answer_or_explain
 from dashboard.views.playground_sections.runs import pick_run
 from sentiment_core.analysis.inference import InferenceError
 from sentiment_core.analysis.tables import rows_to_csv, texts_from_csv, texts_from_lines

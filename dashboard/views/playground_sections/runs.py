@@ -9,8 +9,8 @@ from dashboard import resources
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
-from dashboard.views.playground_sections.common import K, shown_name
-from dashboard.components.run_labels import dev_accuracy_text
+from dashboard.views.playground_sections.common import K, explain_failure
+from dashboard.components.run_labels import run_label
 from sentiment_core.analysis import run_progress
 from sentiment_core.analysis.inference import QUICK_PRESET, quick_run_config
 from sentiment_core.training import jobs
@@ -67,12 +67,6 @@ def training_progress(root: Path, name: str, limits) -> None:
     watch_runs(root, limits, draw, follows=lambda views: any(v.name == name and v.active for v in views))
 
 
-def run_label(run) -> str:
-    config = run.config
-    shown = dev_accuracy_text(run) or "not evaluated"
-    direction = " bidirectional" if config.model.bidirectional else ""
-    return (f"{shown_name(run)} · {config.model.cell}{direction} · {config.data.labels} classes · {shown}"
-            f"{' · stopped' if run.state == 'stopped' else ''}")
 
 
 def pick_run(runs: list, label: str, key: str, default: int = 0):
@@ -96,5 +90,5 @@ def load_predictor(run, max_tokens: int):
     try:
         return resources.predictor(run.path, max_tokens)
     except (RunError, OSError) as err:
-        st.error(f"The model of run {escape_markdown(shown_name(run))} could not be loaded: {user_message(err)}")
+        explain_failure(run, err)
         return None
