@@ -26,18 +26,25 @@ def _value_axis(values, metric: str) -> dict:
     return dict(title=dict(text=metric), tickformat=".0%", range=fitted_range(values, (), floor=0.0, ceiling=1.0))
 
 
-def slices_chart(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str], metric: str = "accuracy",
-                 title: str = "By slice of sentences") -> go.Figure:
-    """Grouped bars: one group per slice, one bar per run (its run colour), the slice's `metric`."""
-    key = METRIC_KEYS[metric]
+def _run_traces(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str], value_key: str, x_key: str,
+                base: dict, colour_key: str, counted: str) -> tuple[list[dict], list[float]]:
+    """One trace per run (its run colour, its name escaped), x = row[x_key], y = row[value_key]; and every y."""
     traces, values = [], []
     for run, rows in by_run.items():
         name = html.escape(run)
-        ys = [row[key] for row in rows]
+        ys = [row[value_key] for row in rows]
         values += ys
-        traces.append(dict(type="bar", name=name, x=[row["name"] for row in rows], y=ys,
-                           marker=dict(color=colours.get(run)), customdata=[row["count"] for row in rows],
-                           hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}} of %{{customdata:,}} sentences<extra></extra>"))
+        traces.append(dict(base, name=name, x=[row[x_key] for row in rows], y=ys,
+                           customdata=[row["count"] for row in rows], **{colour_key: dict(color=colours.get(run))},
+                           hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}} of %{{customdata:,}} {counted}<extra></extra>"))
+    return traces, values
+
+
+def slices_chart(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str], metric: str = "accuracy",
+                 title: str = "By slice of sentences") -> go.Figure:
+    """Grouped bars: one group per slice, one bar per run (its run colour), the slice's `metric`."""
+    traces, values = _run_traces(by_run, colours, METRIC_KEYS[metric], "name", dict(type="bar"), "marker",
+                                 "sentences")
     return go.Figure(data=traces, layout=_layout(title, barmode="group", yaxis=_value_axis(values, metric),
                                                  xaxis=dict(tickangle=-30)))
 
@@ -45,14 +52,7 @@ def slices_chart(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, 
 def phrase_chart(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str], title: str, axis_title: str,
                  metric: str = "accuracy") -> go.Figure:
     """One line per run over the buckets of a phrase breakdown (by length or by depth)."""
-    key = METRIC_KEYS[metric]
-    traces, values = [], []
-    for run, rows in by_run.items():
-        name = html.escape(run)
-        ys = [row[key] for row in rows]
-        values += ys
-        traces.append(dict(type="scatter", mode="lines+markers", name=name, x=[row["bucket"] for row in rows], y=ys,
-                           line=dict(color=colours.get(run)), customdata=[row["count"] for row in rows],
-                           hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}} of %{{customdata:,}} phrases<extra></extra>"))
+    traces, values = _run_traces(by_run, colours, METRIC_KEYS[metric], "bucket",
+                                 dict(type="scatter", mode="lines+markers"), "line", "phrases")
     return go.Figure(data=traces, layout=_layout(title, yaxis=_value_axis(values, metric),
                                                  xaxis=dict(title=dict(text=axis_title), type="category")))
