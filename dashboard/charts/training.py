@@ -98,14 +98,3 @@ def epoch_accuracy_chart(epoch_rows: Sequence[Mapping],
                    yaxis=dict(title=dict(text="accuracy"), tickformat=".0%", range=accuracy_range(values, references)),
                    shapes=shapes, annotations=annotations)
 
-
-def confusion_chart(confusion: Sequence[Sequence[int]], class_names: Sequence[str], title: str) -> go.Figure:
-    """Counts of true class (rows) against predicted class (columns), coloured by row share."""
-    totals = [sum(row) or 1 for row in confusion]
-    shares = [[count / total for count in row] for row, total in zip(confusion, totals)]
-    trace = dict(type="heatmap", z=shares, x=list(class_names), y=list(class_names), zmin=0, zmax=1,
-                 colorscale="Blues", text=[[str(c) for c in row] for row in confusion], texttemplate="%{text}",
-                 customdata=shares, colorbar=dict(title=dict(text="share of row"), tickformat=".0%"),
-                 hovertemplate="true %{y}, predicted %{x}: %{text} (%{z:.1%} of the row)<extra></extra>")
-    return _figure([trace], title, height=360, xaxis=dict(title=dict(text="predicted"), side="bottom"),
-                   yaxis=dict(title=dict(text="true"), autorange="reversed"))

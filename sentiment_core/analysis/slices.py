@@ -66,11 +66,6 @@ def accuracy_and_macro_f1(labels: Sequence[int], predictions: Sequence[int], num
     return metrics["accuracy"], (sum(seen) / len(seen) if seen else 0.0)
 
 
-def slice_by_name(name: str, slices: Sequence[Slice] = SENTENCE_SLICES) -> Slice:
-    for piece in slices:
-        if piece.name == name:
-            return piece
-    raise KeyError(f"there is no slice called {name!r}; the slices are: " + ", ".join(p.name for p in slices))
 
 
 def slice_members(piece: Slice, token_lists: Sequence[Sequence[str]], is_known: Callable[[str], bool]) -> list[int]:

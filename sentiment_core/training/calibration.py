@@ -11,7 +11,6 @@ checkpoint carries them and evaluate, predict, analyze and the dashboard all see
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
@@ -117,7 +116,3 @@ def calibrate_checkpoint(model: nn.Module, checkpoint_path: Path, dev_data, obje
     save_torch(checkpoint_path, checkpoint)
     return record
 
-
-def bias_text(bias: Sequence[float], class_names: Sequence[str]) -> str:
-    """'negative -0.35, neutral +0.70, positive -0.35': the offsets for a sentence."""
-    return ", ".join(f"{name} {b:+.2f}" for name, b in zip(class_names, bias))

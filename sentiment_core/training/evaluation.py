@@ -97,13 +97,3 @@ def evaluate(model: nn.Module, data: EncodedDataset, num_classes: int, class_nam
     result["loss"] = total_loss / len(labels)
     return result
 
-
-@torch.no_grad()
-def class_probabilities(model: nn.Module, ids: Sequence[int], device: str | torch.device = "cpu") -> list[float]:
-    """Probabilities of each class for one encoded sentence (with its <sos>/<eos>)."""
-    if not ids:
-        raise TrainingError("there is nothing to classify: the sentence has no tokens")
-    with evaluating(model):
-        tokens = torch.tensor([list(ids)], dtype=torch.long, device=device)  # (1, T)
-        lengths = torch.tensor([len(ids)], dtype=torch.long, device=device)
-        return torch.softmax(model(tokens, lengths).float(), dim=1)[0].tolist()
