@@ -12,13 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import style  # noqa: E402  (needs the path above)
+from dashboard import guard, style  # noqa: E402  (needs the path above)
 from dashboard.views import home  # noqa: E402
 
 # One intra-op thread per request: the models are small, and with several visitors (and a training
 # run) sharing the cores, torch's default thread pool makes every request wait on the others.
 torch.set_num_threads(1)
 
+guard.hide_error_details()  # public mode: no traceback, type or path, whatever fails
 st.set_page_config(page_title="RNN Sentiment Lab", page_icon=":material/psychology:", layout="wide")
 style.inject()  # the phone rules (dashboard/style.py), on every page
 
@@ -48,4 +49,5 @@ def show_home() -> None:
     home.render(PAGES)
 
 
-st.navigation([st.Page(show_home, title="Home", icon=":material/home:", default=True), *PAGES]).run()
+# run_page: an unexpected exception on any page becomes one sentence for the visitor and a log line
+guard.run_page(st.navigation([st.Page(show_home, title="Home", icon=":material/home:", default=True), *PAGES]))

@@ -63,6 +63,9 @@ MAX_INPUT_TOKENS = 1_000            # one text after tokenizing
 MAX_BATCH_ROWS = 5_000              # texts in one pasted list or CSV file
 # (each playground cap can be set by an environment variable: analysis/caps.py reads them)
 MAX_CSV_BYTES = 2 * 2**20           # one uploaded CSV file (or `predict --file`), checked before it is parsed
+MAX_PATTERN_CHARS = 200             # one regular expression typed in the explorer (matched by RE2, linear time)
+MAX_PATTERN_MEMORY = 1 * 2**20      # RE2's budget for one compiled pattern (bytes); larger ones are refused
+MAX_QUERY_DIGITS = 9                # a number in a link (?section=, ?index=): ASCII digits, at most this many
 
 # The sentence probes scored at every epoch end (training/sentence_probes.py): a shipped file of
 # negations and contrasts, or the operator's own file named by SENTIMENT_PROBE_SENTENCES.

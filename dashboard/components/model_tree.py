@@ -15,6 +15,7 @@ from dashboard import resources
 from dashboard.charts.tree import model_tree_chart
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
+from dashboard.query_params import shown_value, whole_number
 from dashboard.components.run_labels import run_label
 from sentiment_core.analysis import explore
 from sentiment_core.analysis.inference import InferenceError, max_input_tokens, playground_runs
@@ -50,7 +51,7 @@ def pick_model_run(key: str, wanted: str | None = None):
         if wanted in by_name:
             st.session_state[key] = wanted
         else:
-            st.warning(f"There is no run named {escape_markdown(wanted)}; showing {escape_markdown(runs[0].name)}.")
+            st.warning(f"There is no run named {escape_markdown(shown_value(wanted))}; showing {escape_markdown(runs[0].name)}.")
     if st.session_state.get(key) not in by_name:
         st.session_state[key] = runs[0].name
     name = st.selectbox("Model", list(by_name), key=key, format_func=lambda n: run_label(by_name[n]),
@@ -75,12 +76,13 @@ def linked_sentence(corpus) -> tuple[str, int] | None:
     if not has_link():
         return None
     count = len(corpus.sentences.get(split, ())) if split in SPLITS else 0
-    if split not in SPLITS or not (index or "").isdigit() or int(index) >= count:
-        st.warning(f"The link names no treebank sentence (split {escape_markdown(split or '?')}, index "
-                   f"{escape_markdown(index or '?')}): the split must be one of {', '.join(SPLITS)} and the index "
-                   f"a sentence number{f' from 0 to {count - 1:,}' if count else ''}.")
+    number = whole_number(index, 0, count - 1)
+    if split not in SPLITS or number is None:
+        st.warning(f"The link names no treebank sentence (split {escape_markdown(shown_value(split))}, index "
+                   f"{escape_markdown(shown_value(index))}): the split must be one of {', '.join(SPLITS)} and the "
+                   f"index a sentence number{f' from 0 to {count - 1:,}' if count else ''}.")
         return None
-    return split, int(index)
+    return split, number
 
 
 def _agreement_line(tree) -> str:

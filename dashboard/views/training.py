@@ -20,6 +20,7 @@ from dashboard.components.confusion_drill import confusion_drill
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, public_text, shown_path, user_message
+from dashboard.query_params import shown_value
 from dashboard.views.training_form import K, config_from_widgets, initialise_settings, settings_form
 from dashboard.views.training_sections.compare import compare_section, results_table
 from sentiment_core.training.comparison import results_row
@@ -387,7 +388,7 @@ else:
         active = [v.name for v in views if v.active]
         st.session_state[WATCH] = requested if requested in names else (active[0] if active else names[0])
         if requested and requested not in names:
-            st.warning(f"There is no run called '{escape_markdown(requested)}' (it may have been deleted); "
+            st.warning(f"There is no run called '{escape_markdown(shown_value(requested))}' (it may have been deleted); "
                        "showing another.")
     states = {v.name: v.state for v in views}
     chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.escape import escape_markdown
+from dashboard.query_params import shown_value
 from sentiment_core.training.config import (CELLS, DEFAULT_PRESET, PRESETS, SETTINGS, RunConfig, Setting, get_setting,
                                             preset, with_changes)
 
@@ -65,7 +66,7 @@ def initialise_settings() -> list[str]:
         return notes
     wanted = st.query_params.get("preset", DEFAULT_PRESET)
     if wanted not in PRESETS and wanted != CUSTOM:
-        notes.append(f"There is no preset called '{escape_markdown(wanted)}'; the settings start from the "
+        notes.append(f"There is no preset called '{escape_markdown(shown_value(wanted))}'; the settings start from the "
                      f"{DEFAULT_PRESET} preset (choose one of {', '.join(PRESETS)}).")
         wanted = DEFAULT_PRESET
     st.session_state[K + "preset"] = wanted
@@ -75,7 +76,7 @@ def initialise_settings() -> list[str]:
         if cell in CELLS:
             st.session_state[K + "cell"] = cell
         else:
-            notes.append(f"There is no cell called '{escape_markdown(cell)}'; keeping the preset's "
+            notes.append(f"There is no cell called '{escape_markdown(shown_value(cell))}'; keeping the preset's "
                          f"(choose one of {', '.join(CELLS)}).")
     return notes
 

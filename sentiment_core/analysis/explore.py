@@ -5,14 +5,16 @@ so a count on the explorer page is the count `python -m sentiment_core data` pri
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple, Sequence
 
+import re2  # google-re2: linear-time matching, so no visitor pattern can run for minutes (see compile_search)
+
 from sentiment_core.data.corpus import Corpus
 from sentiment_core.data.treebank import SPLITS, Tree, unescape_ptb
 from sentiment_core.data.text import LabelScheme, label_scheme
+from sentiment_core.settings import MAX_PATTERN_CHARS, MAX_PATTERN_MEMORY
 
 # Words that flip or weaken what follows them, and words that turn a sentence around.
 NEGATION_WORDS = ("not", "n't", "neither", "nor", "never")
@@ -78,7 +80,7 @@ def compile_search(query: str, mode: str = "words") -> Callable[[Row], bool] | N
     """A row predicate for a search box; None when the query is blank (everything matches).
 
     `words`: every whitespace-separated word must be one of the row's tokens (case ignored).
-    `regex`: a regular expression searched in the row's text (case ignored).
+    `regex`: a regular expression searched in the row's text (case ignored), see compile_pattern.
     """
     if mode not in SEARCH_MODES:
         raise ValueError(f"search mode must be one of {', '.join(SEARCH_MODES)}, not {mode!r}")
@@ -88,12 +90,33 @@ def compile_search(query: str, mode: str = "words") -> Callable[[Row], bool] | N
     if mode == "words":
         words = frozenset(query.lower().split())
         return lambda row: words.issubset(row.tokens)
-    try:
-        pattern = re.compile(query, re.IGNORECASE)
-    except re.error as err:
-        raise SearchError(f"The regular expression {query!r} does not compile ({err}). "
-                          "Fix it, or switch the search to words.") from None
+    pattern = compile_pattern(query)
     return lambda row: pattern.search(row.text) is not None
+
+
+def compile_pattern(query: str, max_chars: int = MAX_PATTERN_CHARS, max_memory: int = MAX_PATTERN_MEMORY):
+    """A visitor's regular expression compiled with RE2 (case ignored), bounded before it is compiled.
+
+    Python's `re` backtracks: a pattern such as `(.+)+#` takes exponential time on a row without a
+    match, inside the page's thread and holding the interpreter lock, so the whole server stopped
+    answering. RE2 matches in time linear in the text whatever the pattern, and refuses what it
+    cannot do in linear time (backreferences, lookarounds) with an error, shown as a sentence here.
+    Its compiled program is capped at `max_memory` bytes, and the pattern at `max_chars`.
+    """
+    if len(query) > max_chars:
+        raise SearchError(f"The regular expression is {len(query):,} characters long; the limit is "
+                          f"{max_chars:,}. Shorten it, or switch the search to words.")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = max_memory
+    options.log_errors = False  # a bad pattern is the visitor's, not the server log's
+    try:
+        return re2.compile(query, options)
+    except re2.error as err:
+        reason = err.args[0].decode("utf-8", "replace") if err.args and isinstance(err.args[0], bytes) \
+            else str(err)
+        raise SearchError(f"The regular expression {query!r} does not compile ({reason}). Fix it (backreferences "
+                          "and lookarounds are not supported), or switch the search to words.") from None
 
 
 def filter_rows(rows: Sequence[Row], matches: Callable[[Row], bool] | None = None,

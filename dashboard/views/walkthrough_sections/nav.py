@@ -7,6 +7,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from dashboard.query_params import whole_number
+
 TOC, PRESENT = "wt_toc", "wt_present"   # widget keys: the contents picker, the presenter toggle
 PRESENTER_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="collapsedControl"],
@@ -28,8 +30,7 @@ WRAP_CSS = """<style>
 
 def current_section(count: int) -> int:
     """The section in the URL (1-based), or 1 when it is missing or not a section number."""
-    raw = st.query_params.get("section", "1")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= count else 1
+    return whole_number(st.query_params.get("section", "1"), 1, count) or 1
 
 
 def go_to(number: int) -> None:
