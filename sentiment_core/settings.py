@@ -58,6 +58,11 @@ MAX_ZIP_MEMBER_BYTES = 16 * 2**20   # what one split file inflates to (counted w
 MAX_ZIP_TOTAL_BYTES = 40 * 2**20    # what the three splits inflate to together
 MAX_TREEBANK_FILE_BYTES = 16 * 2**20  # one split file in a folder, checked before it is read
 MAX_TREE_LINE_CHARS = 10_000        # one tree line, checked before it is parsed
+MAX_TREE_WORD_CHARS = 200           # one leaf (word) of a tree, checked as it is parsed (the real longest: 38)
+MAX_TREE_DEPTH = 200                # nodes nested in one tree, root to leaf, checked as it is parsed (the real
+                                    # deepest: 30); far below what recursive code over a tree can take
+MAX_TREE_SYMBOL_CHARS = 50_000      # non-alphanumeric characters in a split's distinct words (the real
+                                    # most: 2,198): spaCy's rules take ~5 s per million of them
 MAX_INPUT_CHARS = 20_000            # one typed or uploaded text, checked before it is tokenized
 MAX_INPUT_TOKENS = 1_000            # one text after tokenizing
 MAX_BATCH_ROWS = 5_000              # texts in one pasted list or CSV file
@@ -66,6 +71,11 @@ MAX_CSV_BYTES = 2 * 2**20           # one uploaded CSV file (or `predict --file`
 MAX_PATTERN_CHARS = 200             # one regular expression typed in the explorer (matched by RE2, linear time)
 MAX_PATTERN_MEMORY = 1 * 2**20      # RE2's budget for one compiled pattern (bytes); larger ones are refused
 MAX_QUERY_DIGITS = 9                # a number in a link (?section=, ?index=): ASCII digits, at most this many
+# A run's own files (training/store.py, metrics.py), read by every page that lists runs, checked before parsing:
+MAX_RUN_JSON_BYTES = 4 * 2**20      # config.json, status.json, vocab.json (real: 1 KB, 3 KB, under 0.5 MB)
+MAX_RUN_JSON_DEPTH = 32             # arrays and objects nested in one of them or a metrics.jsonl line (real: 5)
+MAX_CHECKPOINT_BYTES = 2**30        # checkpoint.pt or last.pt, before torch.load (at the page's default limits the
+                                    # largest, last.pt with Adam's moments, is about 0.3 GB)
 
 # The sentence probes scored at every epoch end (training/sentence_probes.py): a shipped file of
 # negations and contrasts, or the operator's own file named by SENTIMENT_PROBE_SENTENCES.
@@ -103,10 +113,12 @@ PUBLIC_DEFAULTS: dict[str, str] = {
     "SENTIMENT_MAX_RUN_MINUTES": "3",         # estimated single-core minutes per run
     "SENTIMENT_MAX_CONCURRENT_RUNS": "1",
     "SENTIMENT_MAX_QUEUE": "2",
+    "SENTIMENT_MAX_RUNS": "200",              # run folders kept; the oldest ended visitor runs are retired first
     "SENTIMENT_MAX_INPUT_TOKENS": "300",      # tokens per typed text or CSV row
     "SENTIMENT_MAX_BATCH_ROWS": "500",        # rows per pasted list or CSV
     "SENTIMENT_MAX_INPUT_CHARS": "5000",      # characters per typed text or CSV row, before tokenizing
     "SENTIMENT_MAX_CSV_BYTES": "524288",      # bytes per uploaded CSV file (512 KB), before parsing
+    "SENTIMENT_MAX_IG_STEPS": "100",          # integrated-gradient steps (time grows with them)
 }
 
 
@@ -148,6 +160,18 @@ def effective_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 #                                   refused. 0: no queue, a start needs a free slot
 #   SENTIMENT_ALLOW_DELETE          1 / 0 (also true/false, yes/no, on/off): may the page delete
 #                                   runs (default 1)
+#   SENTIMENT_MAX_RUNS              run folders kept in the runs folder (default 0: no cap; public
+#                                   200). A start that would pass it first retires the visitor runs
+#                                   (started from a page) that ended longest ago; running and queued
+#                                   runs and the operator's own (from a terminal) are never retired,
+#                                   and when none can be the start is refused. Locally there is no
+#                                   cap: the runs are the owner's work, and listing stays fast at
+#                                   2,000 (scripts/bench_run_listing.py). In public mode 200 keeps
+#                                   about ten hours of back-to-back visitor runs (3 minutes each);
+#                                   at the public model caps a run folder is at most about 70 MB
+#                                   (a 4.3M-weight LSTM: the best checkpoint, 17 MB, and last.pt
+#                                   with Adam's moments, 50 MB), so the runs folder stays under
+#                                   about 14 GB.
 #
 # With SENTIMENT_PUBLIC=1 (a hosted demo, see sentiment_core.settings) the unset ones take the
 # tighter values of settings.PUBLIC_DEFAULTS instead (deleting off, 5 epochs, 3 minutes...); a
@@ -169,6 +193,7 @@ class Limits:
     max_concurrent_runs: int = 1      # SENTIMENT_MAX_CONCURRENT_RUNS
     max_queue: int = 3                # SENTIMENT_MAX_QUEUE
     allow_delete: bool = True         # SENTIMENT_ALLOW_DELETE
+    max_runs: int = 0                 # SENTIMENT_MAX_RUNS (0: no cap)
 
 
 # Each field's environment variable and the smallest value it accepts.
@@ -182,6 +207,7 @@ ENV_VARS: dict[str, tuple[str, float]] = {
     "max_concurrent_runs": ("SENTIMENT_MAX_CONCURRENT_RUNS", 1),
     "max_queue": ("SENTIMENT_MAX_QUEUE", 0),
     "allow_delete": ("SENTIMENT_ALLOW_DELETE", 0),
+    "max_runs": ("SENTIMENT_MAX_RUNS", 0),
 }
 ON_WORDS, OFF_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -239,6 +265,7 @@ def describe_limits(limits: Limits) -> list[tuple[str, str, str]]:
         "max_batch": "largest batch size", "max_run_minutes": "longest estimated training time (minutes)",
         "max_concurrent_runs": "runs training at once", "max_queue": "runs waiting in the queue",
         "allow_delete": "runs may be deleted",
+        "max_runs": "run folders kept, the oldest ended ones retired first (0: no cap)",
     }
     rows = []
     for f in fields(Limits):

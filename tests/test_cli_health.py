@@ -11,7 +11,8 @@ import pytest
 from sentiment_core.cli import main
 
 VARIABLES = ("SST_DIR", "SENTIMENT_DATA_DIR", "SENTIMENT_RUNS_DIR", "SENTIMENT_MAX_EPOCHS", "SENTIMENT_MAX_QUEUE",
-             "SENTIMENT_ALLOW_DELETE", "SENTIMENT_MAX_INPUT_TOKENS", "SENTIMENT_MAX_BATCH_ROWS")
+             "SENTIMENT_ALLOW_DELETE", "SENTIMENT_MAX_INPUT_TOKENS", "SENTIMENT_MAX_BATCH_ROWS",
+             "SENTIMENT_PROBE_SENTENCES")
 
 
 @pytest.fixture
@@ -48,6 +49,7 @@ def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
     env.setenv("SENTIMENT_RUNS_DIR", str(blocker / "runs"))
     env.setenv("SENTIMENT_MAX_QUEUE", "many")
     env.setenv("SENTIMENT_MAX_INPUT_TOKENS", "-5")
+    env.setenv("SENTIMENT_PROBE_SENTENCES", "/dev/zero")
     code, report = health(capsys)
     assert code == 1 and not report["healthy"]
     checks = report["checks"]
@@ -56,6 +58,7 @@ def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
     assert "SENTIMENT_RUNS_DIR" in checks["runs"]["detail"]
     assert "SENTIMENT_MAX_QUEUE" in checks["training limits"]["detail"]
     assert "SENTIMENT_MAX_INPUT_TOKENS" in checks["playground limits"]["detail"]
+    assert "zero" in checks["probe sentences"]["detail"] and "not a regular file" in checks["probe sentences"]["detail"]
 
 
 class _Health(BaseHTTPRequestHandler):

@@ -70,7 +70,7 @@ def test_comparison_columns_are_those_the_table_always_had():
     ("batch_size", True, "batch_size must be a whole number"),
     ("bptt", 0, "bptt must be a whole number of at least 1 or none"),
     ("train_limit", -5, "train_limit must be a whole number of at least 1 or none"),
-    ("seed", -1, "seed must be a whole number of at least 0"),
+    ("seed", -1, "seed must be a whole number in [0, 4294967295], not -1"),
     ("labels", 4, "labels must be one of 2, 3, 5"),
     ("cell", "transformer", "cell must be one of scratch, rnn, lstm, gru"),
     ("optimizer", "adagrad", "optimizer must be one of adam, sgd"),

@@ -130,7 +130,7 @@ def test_chunked_trajectory_equals_one_batch(small_vocab, monkeypatch):
     predictor = make_predictor(small_vocab, "gru", True)
     encoded = predictor.encode(SENTENCE)
     whole = predictor.prefix_probabilities(encoded)
-    monkeypatch.setattr(inference, "PREFIX_TOKENS_PER_BATCH", 20)
+    monkeypatch.setattr(inference, "FORWARD_UNITS_PER_BATCH", 20 * inference.model_width(predictor.model))
     chunked = predictor.prefix_probabilities(encoded)
     assert len(chunked) == len(whole)
     for row, expected in zip(chunked, whole):

@@ -56,6 +56,14 @@ def type_text(at: AppTest, text: str) -> AppTest:
     return at
 
 
+def open_section(at: AppTest, title: str) -> AppTest:
+    """Open one of the sentence's tabs: only the open one is computed (issue 19, M3)."""
+    at.session_state["pg_section"] = title
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def test_predicts_a_sentence_with_its_trajectory(env):
     at = open_page(PAGE)
     assert at.selectbox(key="pg_run").value == "newer-gru"  # newest first
@@ -72,14 +80,15 @@ def test_predicts_a_sentence_with_its_trajectory(env):
     assert traces["positive"]["x"] == [f"{i}: {t}" for i, t in enumerate(tokens)]
     last = [traces[name]["y"][-1] for name in expected.class_names]
     assert last == pytest.approx(expected.probabilities, abs=1e-5)  # the trajectory ends at the answer
-    assert "Completeness" in all_text(at.caption)
+    assert "Completeness" in all_text(open_section(at, "Which words mattered").caption)
+    open_section(at, "Inside the network")
     assert at.radio(key="pg_gate").options == ["reset", "update", "new"]  # a GRU's gates
     at.radio(key="pg_gate").set_value("update").run()
     assert "update gate" in json.dumps(chart_spec(at, "pg_gates")["layout"]["title"])
 
 
 def test_hidden_state_shows_the_units_that_move_most(env):
-    at = open_page(PAGE)
+    at = open_section(open_page(PAGE), "Inside the network")
     inside = Predictor.from_run(env / "newer-gru").inside(Predictor.from_run(env / "newer-gru").encode(NEGATION))
     units = most_moving_units(inside.states, 8)
     states = chart_spec(at, "pg_states")["data"][0]
@@ -94,7 +103,7 @@ def test_hidden_state_shows_the_units_that_move_most(env):
 
 
 def test_what_if_lists_every_word_by_effect(env):
-    at = type_text(open_page(PAGE), "not a good movie")
+    at = open_section(type_text(open_page(PAGE), "not a good movie"), "What if")
     predictor = Predictor.from_run(env / "newer-gru")
     expected = occlude(predictor, predictor.encode("not a good movie"))
     table = next(d for d in at.dataframe if "word" in d.value.columns).value
@@ -114,7 +123,7 @@ def test_what_if_lists_every_word_by_effect(env):
 
 
 def test_two_versions_side_by_side(env):
-    at = type_text(open_page(PAGE), "a good movie")
+    at = open_section(type_text(open_page(PAGE), "a good movie"), "What if")
     assert at.text_area(key="pg_version_a").value == "a good movie"
     assert at.text_area(key="pg_version_b").value  # the sentence less its most telling word
     at.text_area(key="pg_version_b").input("not a good movie").run()
@@ -133,7 +142,7 @@ def test_two_versions_side_by_side(env):
 
 def test_the_explained_class_is_named_from_this_reruns_prediction(env):
     """Typing a sentence with the opposite answer must not leave the old class beside the new answer."""
-    at = open_page(PAGE)
+    at = open_section(open_page(PAGE), "Which words mattered")  # the tab stays open while the text changes
     predictor = Predictor.from_run(env / "newer-gru")
     for text in ("A gorgeous, witty, seductive movie.", "A dull, tedious and completely forgettable movie."):
         at.text_area(key="pg_text").set_value(text).run()

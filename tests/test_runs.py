@@ -75,7 +75,8 @@ def test_a_running_run_whose_process_died_is_interrupted_and_broken_runs_are_lis
     (broken / STATUS).write_text("{not json", encoding="utf-8")
     runs = {r.name: r for r in list_runs(tmp_path)}
     assert runs["alive"].state == "running"
-    assert runs["dead"].state == "interrupted" and "--resume" in runs["dead"].status["message"]
+    assert runs["dead"].state == "interrupted" and "ended without finishing" in runs["dead"].status["message"]
+    assert "python" not in runs["dead"].status["message"]  # a page shows it: what happened, not what to type
     assert runs["reused"].state == "interrupted"
     assert runs["broken"].state == "broken" and runs["broken"].problems
     names = [r.name for r in list_runs(tmp_path)]

@@ -257,7 +257,7 @@ def test_probe_sentence_files_are_read_and_bounded(tmp_path):
     cases = {"many.txt": ("a\n" * 4, dict(max_sentences=3), "more than the cap of 3"),
              "long.txt": ("fine\n" + "x" * 20 + "\n", dict(max_chars=10), "line 2"),
              "empty.txt": ("# only a note\n", {}, "holds no sentence"),
-             "big.txt": ("a\n" * 100, dict(max_bytes=50), "more than the cap of 50"),
+             "big.txt": ("a\n" * 100, dict(max_bytes=50), "more than the limit of 50 bytes"),
              "latin.txt": (None, {}, "UTF-8")}
     for name, (text, caps, said) in cases.items():
         path = tmp_path / name

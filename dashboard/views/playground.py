@@ -20,8 +20,8 @@ from dashboard.views.playground_sections import attributions, inside, reading, w
 from dashboard.views.playground_sections.common import K, Sentence, answer_or_explain
 from dashboard.views.playground_sections.many import compare, many_sentences
 from dashboard.views.playground_sections.runs import load_predictor, pick_run, quick_model_section, shipped_caption
-from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, InferenceError, max_batch_rows, max_input_tokens,
-                                               playground_runs)
+from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, InferenceError, max_batch_rows, max_ig_steps,
+                                               max_input_tokens, playground_runs)
 from sentiment_core.pretrained import is_shipped
 from sentiment_core.training.store import RunError
 
@@ -30,7 +30,9 @@ PICK = "(pick an example)"
 MODES = ("One sentence", "Compare two runs", "Many sentences")
 
 # The one-sentence view's tabs, in order: (title, section drawing it from a common.Sentence).
-# One more section (e.g. the parse tree of a treebank sentence) is one more line here.
+# One more section (e.g. the parse tree of a treebank sentence) is one more line here. Only the
+# open tab's section runs: the others (integrated gradients, what-if variants, the gates) cost
+# seconds and hundreds of MB each on a long sentence (issue 19, M3).
 SECTIONS = (
     ("Token by token", reading.token_by_token),
     ("Which words mattered", attributions.which_words_mattered),
@@ -67,18 +69,20 @@ def sentence_input(max_tokens: int) -> str:
                         help=f"Any text; at most {max_tokens:,} tokens (SENTIMENT_MAX_INPUT_TOKENS).")
 
 
-def one_sentence(run, max_tokens: int, text: str) -> None:
+def one_sentence(run, max_tokens: int, max_steps: int, text: str) -> None:
     answer = answer_or_explain(run, max_tokens, text)
     if answer is None:
         return
-    sentence = Sentence(run, max_tokens, text, answer)
+    sentence = Sentence(run, max_tokens, text, answer, max_steps)
     st.subheader("What the model sees")
     reading.show_tokens(sentence.prediction.encoded)
     st.subheader("The answer")
     reading.show_answer(sentence.prediction)
-    for tab, (_, section) in zip(st.tabs([title for title, _ in SECTIONS], key=K + "section"), SECTIONS):
-        with tab:
-            section(sentence)
+    tabs = st.tabs([title for title, _ in SECTIONS], key=K + "section", on_change="rerun")  # lazy: see SECTIONS
+    for tab, (_, section) in zip(tabs, SECTIONS):
+        if tab.open:
+            with tab:
+                section(sentence)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,7 +93,7 @@ st.markdown("Type a sentence and see how a trained network reads it: the tokens 
             "answer changes word by word, which words pushed it, what happens when you take a word out, and "
             "what happens inside the cell.")
 try:
-    max_tokens, max_rows = max_input_tokens(), max_batch_rows()
+    max_tokens, max_rows, max_steps = max_input_tokens(), max_batch_rows(), max_ig_steps()
 except InferenceError as err:
     st.error(f"This server's playground limits are misconfigured: {user_message(err)}")
     st.stop()
@@ -115,7 +119,7 @@ if mode == MODES[2]:
 else:
     text = sentence_input(max_tokens)
     if mode == MODES[0]:
-        one_sentence(run, max_tokens, text)
+        one_sentence(run, max_tokens, max_steps, text)
         tree_section = st.expander("On the parse tree: a treebank sentence, phrase by phrase", key=K + "tree_open",
                                    on_change="rerun")  # lazy: the body runs only while it is open
         if tree_section.open:

@@ -212,8 +212,9 @@ def show_state_message(view: jobs.JobView) -> None:
     elif view.state == "stopped":
         st.warning(message + (" The best checkpoint is kept and usable." if view.has_checkpoint else ""))
     elif view.state == "interrupted":
-        st.error(f"Interrupted: {message}" + (" Resume it to continue from its last saved epoch."
-                                               if view.can_resume else ""))
+        st.error(f"Interrupted: {message}" + (" Resume it to continue from its last save." if view.can_resume
+                                               else " It ended before its first save, so there is nothing to resume: "
+                                                    "start a new run with its settings."))
     else:
         st.error(message or f"The run is {view.state}.")
 
@@ -221,12 +222,13 @@ def show_state_message(view: jobs.JobView) -> None:
 def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
     if view.active:
         label = "Cancel" if view.state == "queued" else "Stop"
-        if st.button(label, key=K + "stop", disabled=view.stop_requested, icon=":material/stop:",
-                     help="Stop after the current batch; the best checkpoint so far stays usable."):
-            act(lambda: jobs.stop_run(view.path, limits=limits))
+        tip = ("Take it out of the queue." if view.state == "queued"
+               else "Stop after the current batch; the best checkpoint so far stays usable.")
+        if st.button(label, key=K + "stop", disabled=view.stop_requested, icon=":material/stop:", help=tip):
+            act(lambda: cancel_or_stop(view, limits))
     if view.can_resume:
         if st.button("Resume", key=K + "resume", icon=":material/play_arrow:",
-                     help="Continue from the last saved epoch with `train --resume`."):
+                     help="Continue from its last save (each epoch's end, and every few hundred batches)."):
             act(lambda: (jobs.resume_run(view.path, limits=limits, data_dir=data_dir),
                          f"{view.name} will resume (now, or when a slot frees).")[1])
     if not view.active and (limits.allow_delete or not settings.is_public()):  # a public demo shows no delete
@@ -240,9 +242,22 @@ def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
                 st.error(user_message(err))
                 return
             flash("success", f"Deleted {escape_markdown(view.name)}.")
-            st.session_state.pop(WATCH, None)
-            st.query_params.pop("run", None)
+            unwatch()
             st.rerun(scope="app")
+
+
+def cancel_or_stop(view: jobs.JobView, limits) -> str:
+    """jobs.stop_run; a queued run it removes (public mode: one that never started) is no longer watched."""
+    message = jobs.stop_run(view.path, limits=limits)
+    if not view.path.exists():
+        unwatch()
+    return message
+
+
+def unwatch() -> None:
+    """The watched run is gone: the page picks another without saying it is missing."""
+    st.session_state.pop(WATCH, None)
+    st.query_params.pop("run", None)
 
 
 def act(action) -> None:

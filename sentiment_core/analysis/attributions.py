@@ -74,28 +74,32 @@ def gradient_times_input(model: nn.Module, encoded, class_names: Sequence[str],
 
 
 def integrated_gradients(model: nn.Module, encoded, class_names: Sequence[str], steps: int = 50,
-                         target: int | None = None) -> Attribution:
+                         target: int | None = None, steps_per_batch: int | None = None) -> Attribution:
     """Integrated gradients from a baseline where every word is <pad> (<sos> / <eos> stay).
 
-    The path integral is a midpoint sum over `steps` points; all points, the input and the
-    baseline go through one forward and one backward pass as a batch of steps + 2.
+    The path integral is a midpoint sum over `steps` points. The points go through the model
+    in batches of `steps_per_batch` (default: all at once), each with one forward and one
+    backward pass whose gradients are summed: memory grows with a batch, not with the steps.
     Completeness: the scores sum to f(x) - f(baseline) up to the reported gap.
     """
     if steps < 1:
         raise InferenceError(f"integrated gradients needs at least 1 step, not {steps}")
+    steps_per_batch = steps if steps_per_batch is None else max(1, steps_per_batch)
     x, lengths = _embedded(model, encoded)                                 # (1, T, E)
     baseline = x.clone()
     words = torch.tensor([t not in (SOS, EOS) for t in encoded.tokens])   # (T,)
     baseline[0, words] = model.embedding.weight.detach()[PAD_INDEX]
+    with torch.no_grad():  # f(x) and f(baseline), read the way a prediction is
+        ends = _class_probabilities(model, torch.cat([x, baseline]), lengths.expand(2))  # (2, C)
+    target = int(ends[0].argmax()) if target is None else target
     alphas = (torch.arange(steps, dtype=x.dtype) + 0.5) / steps            # midpoints in (0, 1)
-    alphas = torch.cat([alphas, torch.tensor([1.0, 0.0], dtype=x.dtype)]).view(-1, 1, 1)  # (S+2, 1, 1)
-    path = (baseline + alphas * (x - baseline)).requires_grad_(True)      # (S+2, T, E)
-    with torch.enable_grad():
-        probs = _class_probabilities(model, path, lengths.expand(steps + 2))  # (S+2, C)
-        target = int(probs[steps].argmax()) if target is None else target
-        (grad,) = torch.autograd.grad(probs[:steps, target].sum(), path)  # only the path points
-    probs = probs.detach()
-    mean_grad = grad[:steps].mean(0)                                        # (T, E)
-    scores = ((x - baseline)[0] * mean_grad).sum(-1)                       # (T,)
+    grad_sum = torch.zeros_like(x[0])                                      # (T, E)
+    for batch in alphas.split(steps_per_batch):
+        path = (baseline + batch.view(-1, 1, 1) * (x - baseline)).requires_grad_(True)  # (b, T, E)
+        with torch.enable_grad():
+            probs = _class_probabilities(model, path, lengths.expand(len(batch)))  # (b, C)
+            (grad,) = torch.autograd.grad(probs[:, target].sum(), path)
+        grad_sum += grad.sum(0)
+    scores = ((x - baseline)[0] * (grad_sum / steps)).sum(-1)              # (T,)
     return Attribution("integrated gradients", list(encoded.tokens), scores.tolist(), target,
-                       class_names[target], float(probs[steps, target]), float(probs[steps + 1, target]), steps)
+                       class_names[target], float(ends[0, target]), float(ends[1, target]), steps)

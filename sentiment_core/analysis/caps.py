@@ -2,6 +2,8 @@
 
 Each cap has a default (settings.py) and an environment variable an operator may set; public
 mode (settings.PUBLIC_DEFAULTS) lowers the defaults. Read at call time, never at import.
+Also here: the cap on integrated-gradient steps, and the batch sizes of the costly analyses,
+which bound one visitor's memory (issue 19; scripts/bench_visitor_memory.py measures it).
 """
 from __future__ import annotations
 
@@ -15,6 +17,22 @@ MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", M
 MAX_INPUT_CHARS_ENV, DEFAULT_MAX_INPUT_CHARS = "SENTIMENT_MAX_INPUT_CHARS", MAX_INPUT_CHARS
 MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", MAX_BATCH_ROWS
 MAX_CSV_BYTES_ENV, DEFAULT_MAX_CSV_BYTES = "SENTIMENT_MAX_CSV_BYTES", MAX_CSV_BYTES
+# Integrated gradients costs one forward and backward pass per step: its time grows with the
+# steps (its memory does not: the steps go through the model in batches, see below).
+MAX_IG_STEPS_ENV, DEFAULT_MAX_IG_STEPS = "SENTIMENT_MAX_IG_STEPS", 300
+
+# The costly analyses run the model on many copies of one sentence: integrated gradients one per
+# step, the trajectory of a bidirectional model one per prefix (T^2 / 2 tokens), what-if one per
+# word (T^2 tokens), "predict all" one per row. Their memory grows with the tokens of one batch
+# times the model's width (its word vector and the hidden units of every layer and direction,
+# inference.model_width), so each goes through the model in batches of at most this many
+# unit-tokens (tokens x width). On the largest public model (vectors of 128, 2 bidirectional LSTM
+# layers of 256: width 1,152) a unit-token takes about 40 bytes with gradients, 11 without
+# (scripts/bench_visitor_memory.py): one batch stays near 100 MB, whatever the sentence, the
+# steps or the model. Single-threaded, the forward passes take no longer in such batches and
+# integrated gradients about 20 % longer than in one batch.
+GRADIENT_UNITS_PER_BATCH = 2**21  # with a backward pass (integrated gradients)
+FORWARD_UNITS_PER_BATCH = 2**23   # forward only (prefixes, what-if variants, many sentences)
 
 
 def limit_from_env(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
@@ -51,6 +69,16 @@ def max_batch_rows(environ: Mapping[str, str] | None = None) -> int:
 
 def max_csv_bytes(environ: Mapping[str, str] | None = None) -> int:
     return limit_from_env(MAX_CSV_BYTES_ENV, DEFAULT_MAX_CSV_BYTES, environ)
+
+
+def max_ig_steps(environ: Mapping[str, str] | None = None) -> int:
+    return limit_from_env(MAX_IG_STEPS_ENV, DEFAULT_MAX_IG_STEPS, environ)
+
+
+def tokens_per_batch(width: int, units_per_batch: int) -> int:
+    """How many tokens one batch of a model `width` units wide (inference.model_width) may hold:
+    `units_per_batch` // width, at least one."""
+    return max(1, units_per_batch // max(1, width))
 
 
 # ---------------------------------------------------------------------------------------------

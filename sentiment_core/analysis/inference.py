@@ -6,7 +6,7 @@
   with its vocabulary index, its training count and whether it became <unk>.
 - `predict(text)`: class probabilities and the label.
 - `prefix_probabilities(encoded)`: the class probabilities after each prefix of the sentence,
-  all prefixes in one batched forward pass (lengths 1..T), so the last row is the prediction
+  all prefixes in batched forward passes (lengths 1..T), so the last row is the prediction
   for the whole sentence.
 - `gradient_times_input` and `integrated_gradients`: one attribution score per token, taken
   with respect to the word vectors (computed in sentiment_core.analysis.attributions).
@@ -14,6 +14,8 @@
 - `predict_many(texts)`: a table of predictions for many sentences, in length-sorted batches
   (sentiment_core.analysis.tables reads and writes such tables).
 
+The costly analyses (prefixes, integrated gradients, many sentences) size their batches by
+the model's width (analysis.caps), so their memory stays bounded however long the work.
 Everything runs on the CPU in eval mode; no function changes the model's weights or gradients
 (gradients are taken with torch.autograd.grad on the inputs only), so one Predictor can serve
 several threads at once.
@@ -30,9 +32,11 @@ from torch import nn
 from sentiment_core.analysis import attributions
 from sentiment_core.analysis.attributions import Attribution
 from sentiment_core.analysis.caps import (DEFAULT_MAX_INPUT_CHARS, DEFAULT_MAX_INPUT_TOKENS,  # noqa: F401 (re-exported)
-                                          MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_INPUT_CHARS_ENV,
+                                          FORWARD_UNITS_PER_BATCH, GRADIENT_UNITS_PER_BATCH, MAX_BATCH_ROWS_ENV,
+                                          MAX_CSV_BYTES_ENV, MAX_IG_STEPS_ENV, MAX_INPUT_CHARS_ENV,
                                           MAX_INPUT_TOKENS_ENV, bounded_tokens, limit_from_env, max_batch_rows,
-                                          max_csv_bytes, max_input_chars, max_input_tokens)
+                                          max_csv_bytes, max_ig_steps, max_input_chars, max_input_tokens,
+                                          tokens_per_batch)
 from sentiment_core.analysis.errors import EmptyInput, InferenceError, InputTooLong
 from sentiment_core.models import RecurrentClassifier
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
@@ -115,9 +119,6 @@ class Inside:
 # ---------------------------------------------------------------------------------------------
 # The predictor
 
-PREFIX_TOKENS_PER_BATCH = 32768  # tokens in one batch of prefixes (a 50-token sentence needs 1,275)
-
-
 def prefix_chunks(count: int, max_tokens: int) -> list[tuple[int, int]]:
     """(start, stop) ranges of prefix lengths start+1..stop whose tokens fit `max_tokens` per range."""
     chunks, start = [], 0
@@ -131,8 +132,31 @@ def prefix_chunks(count: int, max_tokens: int) -> list[tuple[int, int]]:
     return chunks
 
 
+def padded_chunks(lengths: Sequence[int], max_tokens: int) -> list[tuple[int, int]]:
+    """(start, stop) ranges of `lengths` whose padded batch (rows x longest) fits `max_tokens`
+    (each range holds at least one)."""
+    chunks, start = [], 0
+    while start < len(lengths):
+        stop, longest = start + 1, lengths[start]
+        while stop < len(lengths) and (stop + 1 - start) * max(longest, lengths[stop]) <= max_tokens:
+            longest = max(longest, lengths[stop])
+            stop += 1
+        chunks.append((start, stop))
+        start = stop
+    return chunks
+
+
 def is_bidirectional(model: nn.Module) -> bool:
     return bool(getattr(getattr(model, "config", None), "bidirectional", False))
+
+
+def model_width(model: nn.Module) -> int:
+    """Values a token's activations grow with: its word vector and the hidden units of every layer
+    and direction (the costly analyses size their batches by it, analysis.caps)."""
+    config = getattr(model, "config", None)
+    layers = 1 if getattr(config, "tutorial", False) else int(getattr(config, "layers", 1))
+    directions = 2 if is_bidirectional(model) else 1
+    return int(getattr(config, "embedding_dim", 0)) + layers * directions * int(getattr(config, "hidden_dim", 1))
 
 
 class Predictor:
@@ -194,13 +218,21 @@ class Predictor:
         tokens, lengths = self._tensors(encoded)
         return torch.softmax(self.model(tokens, lengths).float(), dim=1)[0].tolist()
 
+    def tokens_per_batch(self, units_per_batch: int) -> int:
+        """Tokens one batch of this model may hold within `units_per_batch` (analysis.caps)."""
+        return tokens_per_batch(model_width(self.model), units_per_batch)
+
     @torch.no_grad()
     def batch_probabilities(self, id_lists: Sequence[Sequence[int]]) -> list[list[float]]:
-        """(B, C): class probabilities of several encoded sentences (any lengths) in one padded batch."""
-        ids = [torch.tensor(list(x), dtype=torch.long) for x in id_lists]
-        tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=PAD_INDEX)  # (B, T)
-        lengths = torch.tensor([len(x) for x in ids])
-        return torch.softmax(self._forward_lengths(tokens, lengths).float(), dim=1).tolist()
+        """(B, C): class probabilities of several encoded sentences (any lengths), in padded batches
+        of at most FORWARD_UNITS_PER_BATCH unit-tokens: memory stays bounded however many there are."""
+        rows: list[list[float]] = []
+        for start, stop in padded_chunks([len(x) for x in id_lists], self.tokens_per_batch(FORWARD_UNITS_PER_BATCH)):
+            ids = [torch.tensor(list(x), dtype=torch.long) for x in id_lists[start:stop]]
+            tokens = nn.utils.rnn.pad_sequence(ids, batch_first=True, padding_value=PAD_INDEX)  # (b, T)
+            lengths = torch.tensor([len(x) for x in ids])
+            rows.extend(torch.softmax(self._forward_lengths(tokens, lengths).float(), dim=1).tolist())
+        return rows
 
     def predict(self, text: str) -> Prediction:
         encoded = self.encode(text)
@@ -221,8 +253,8 @@ class Predictor:
         sentence ended there; the last row is the whole sentence's prediction.
 
         A left-to-right model needs one pass (see `_prefix_logits_in_one_pass`); any other model
-        (bidirectional, the tutorial's) gets all T prefixes in one batched forward pass with
-        lengths 1..T, padding never read.
+        (bidirectional, the tutorial's) gets all T prefixes in batched forward passes with
+        lengths 1..T (batches of FORWARD_UNITS_PER_BATCH unit-tokens), padding never read.
         """
         logits = self._prefix_logits_in_one_pass(encoded)
         if logits is not None:
@@ -231,7 +263,7 @@ class Predictor:
         ids = torch.tensor(encoded.ids, dtype=torch.long)
         rows = []
         # T prefixes hold T (T + 1) / 2 tokens: in chunks, so a very long text cannot exhaust memory
-        for start, stop in prefix_chunks(T, PREFIX_TOKENS_PER_BATCH):
+        for start, stop in prefix_chunks(T, self.tokens_per_batch(FORWARD_UNITS_PER_BATCH)):
             lengths = torch.arange(start + 1, stop + 1)                   # (b,)
             tokens = ids[:stop].unsqueeze(0).expand(len(lengths), stop).clone()  # (b, stop)
             tokens[torch.arange(stop).unsqueeze(0) >= lengths.unsqueeze(1)] = PAD_INDEX
@@ -279,9 +311,21 @@ class Predictor:
         """attributions.gradient_times_input: x_t . d p(target) / d x_t per token."""
         return attributions.gradient_times_input(self.model, encoded, self.class_names, target)
 
-    def integrated_gradients(self, encoded: EncodedText, steps: int = 50, target: int | None = None) -> Attribution:
-        """attributions.integrated_gradients from a baseline where every word is <pad>."""
-        return attributions.integrated_gradients(self.model, encoded, self.class_names, steps, target)
+    def integrated_gradients(self, encoded: EncodedText, steps: int = 50, target: int | None = None,
+                             max_steps: int | None = None) -> Attribution:
+        """attributions.integrated_gradients from a baseline where every word is <pad>.
+
+        At most `max_steps` steps (None: SENTIMENT_MAX_IG_STEPS, read now), since time grows with
+        them; the steps go through the model in batches of GRADIENT_UNITS_PER_BATCH unit-tokens,
+        so memory does not.
+        """
+        max_steps = max_ig_steps() if max_steps is None else max_steps
+        if steps > max_steps:
+            raise InferenceError(f"integrated gradients takes at most {max_steps} steps on this server, not "
+                                 f"{steps}; choose fewer, or raise {MAX_IG_STEPS_ENV}")
+        steps_per_batch = self.tokens_per_batch(GRADIENT_UNITS_PER_BATCH) // max(1, len(encoded.ids))
+        return attributions.integrated_gradients(self.model, encoded, self.class_names, steps, target,
+                                                 steps_per_batch=max(1, steps_per_batch))
 
     # -- inside the network -------------------------------------------------------------------
 
@@ -388,5 +432,5 @@ def quick_run_config():
 
 __all__ = ["Predictor", "EncodedText", "Prediction", "Attribution", "Inside", "InferenceError", "EmptyInput",
            "InputTooLong", "EXAMPLE_SENTENCES", "max_input_tokens", "max_input_chars", "max_batch_rows",
-           "max_csv_bytes", "limit_from_env", "bounded_tokens",
+           "max_csv_bytes", "max_ig_steps", "limit_from_env", "bounded_tokens",
            "biggest_turn", "usable_runs", "playground_runs", "quick_run_config", "QUICK_PRESET"]

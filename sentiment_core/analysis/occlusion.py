@@ -3,7 +3,7 @@
 Attributions (sentiment_core.analysis.attributions) read gradients; occlusion asks the model
 directly: the sentence without "good" (or with "good" read as <unk>, or as "bad") gets which
 probabilities? The answer is exact for that edit and needs no calculus to explain, at the cost of
-one forward pass per word, all sentences scored together in one batch (`Predictor.batch_probabilities`).
+one forward pass per word, all sentences scored together in batches (`Predictor.batch_probabilities`).
 
 `predictor` is an inference.Predictor (its `vocab`, `class_names` and `batch_probabilities` are
 used) and `encoded` an inference.EncodedText, already bounded by the input caps.
@@ -17,7 +17,9 @@ from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.data.text import EOS, SOS, UNK, UNK_INDEX, Tokenizer
 
 REMOVE = None                   # replacement meaning "drop the word"
-VARIANT_TOKENS_PER_BATCH = 65536  # the variants of a ~250-word text fit one batch; longer ones go in chunks
+# Variants handed to the predictor at once (lists of ids: small); Predictor.batch_probabilities
+# runs them through the model in batches sized by its width (analysis.caps), which bounds memory.
+VARIANT_TOKENS_PER_BATCH = 65536
 MAX_REPLACEMENT_CHARS = 40      # a replacement is one word
 
 

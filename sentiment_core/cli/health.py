@@ -8,6 +8,8 @@ Checks, each reported on one line (ok / FAIL and a sentence):
   is writable; the data root is $SENTIMENT_DATA_DIR, else the project's data/ folder;
 - training limits and playground limits: every SENTIMENT_MAX_* / SENTIMENT_ALLOW_DELETE variable
   that is set holds a valid value;
+- probe sentences: the file SENTIMENT_PROBE_SENTENCES names (else the shipped one) is read as
+  every training run reads it: a regular file within its caps (a device or a FIFO fails here);
 - with --url: the running app answers its health endpoint URL/_stcore/health with "ok".
 Exit status 0 when every check passes, 1 otherwise (for a container's health check).
 
@@ -97,6 +99,17 @@ def check_playground_limits(env: Mapping[str, str]) -> tuple[bool, str]:
     return True, ", ".join(f"{name}={value}" for name, value in values)
 
 
+def check_probe_sentences(env: Mapping[str, str]) -> tuple[bool, str]:
+    from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences
+
+    path = settings.probe_sentences_path(env)
+    try:
+        sentences = read_probe_sentences(path)  # the trainer's own reading: what passes here, a run accepts
+    except ProbeSentencesError as err:
+        return False, str(err)
+    return True, f"{len(sentences)} sentences in {path}"
+
+
 def check_app(url: str, timeout: float) -> tuple[bool, str]:
     endpoint = url.rstrip("/") + HEALTH_PATH
     try:
@@ -113,7 +126,8 @@ def check_app(url: str, timeout: float) -> tuple[bool, str]:
 def health_report(env: Mapping[str, str], url: str | None = None, timeout: float = 5.0) -> dict[str, dict]:
     """{check name: {"ok": bool, "detail": sentence}} for every check that applies."""
     checks = {"treebank": check_treebank(env), "runs": check_runs_folder(env),
-              "training limits": check_training_limits(env), "playground limits": check_playground_limits(env)}
+              "training limits": check_training_limits(env), "playground limits": check_playground_limits(env),
+              "probe sentences": check_probe_sentences(env)}
     if url:
         checks["app"] = check_app(url, timeout)
     return {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()}

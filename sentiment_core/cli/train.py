@@ -16,6 +16,9 @@ from sentiment_core.training.config import (PRESETS, SECTIONS, SETTINGS, RunConf
                                             section_settings, validate, with_changes)
 
 OFF_WORDS = ("none", "off", "0")  # what switches an optional setting off on the command line
+# A `--config` file is a run's config.json (about 1 KB, objects two deep): these bound it before it is parsed.
+MAX_CONFIG_FILE_BYTES = 64 * 2**10
+MAX_CONFIG_DEPTH = 4
 
 
 def int_or_none(text: str):
@@ -98,17 +101,28 @@ def given_settings(args) -> dict:
 def config_from_args(args) -> RunConfig:
     """The preset (or --config file, or defaults) with every given option applied on top."""
     if args.config:
-        try:
-            config = RunConfig.from_dict(json.loads(Path(args.config).read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise ValueError(f"no config file at {args.config}") from None
-        except (OSError, ValueError, TypeError) as err:
-            raise ValueError(f"{args.config} is not a run config ({err})") from None
+        config = read_config_file(Path(args.config))
         if args.preset:
             raise ValueError("give either --preset or --config, not both")
     else:
         config = preset(args.preset) if args.preset else RunConfig()
     return with_changes(config, given_settings(args))
+
+
+def read_config_file(path: Path) -> RunConfig:
+    """A RunConfig from a JSON file, its size and nesting bounded before it is parsed; ValueError with a sentence."""
+    from sentiment_core.fileio import FileRefused, read_json_bounded
+
+    try:
+        return RunConfig.from_dict(read_json_bounded(path, MAX_CONFIG_FILE_BYTES, MAX_CONFIG_DEPTH))
+    except FileNotFoundError:
+        raise ValueError(f"no config file at {path}") from None
+    except FileRefused as err:
+        raise ValueError(f"{path} is not a run config: it {err}") from None
+    except OSError as err:
+        raise ValueError(f"{path} cannot be read ({err.strerror or err})") from None
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path} is not a run config ({err})") from None
 
 
 def progress_printer(stream=None):
@@ -174,6 +188,17 @@ def run_has_ended(run_dir: Path) -> bool:
         return False
 
 
+def run_worth_keeping(run_dir: Path) -> bool:
+    """The run recorded how it ended, or saved any of its training (a checkpoint, a training state,
+    metrics): a failure never deletes it, even one that left its status unwritten (a full disk)."""
+    from sentiment_core.training.store import CHECKPOINT, LAST, METRICS
+
+    if run_has_ended(run_dir) or any((run_dir / name).is_file() for name in (CHECKPOINT, LAST)):
+        return True
+    metrics = run_dir / METRICS
+    return metrics.is_file() and metrics.stat().st_size > 0
+
+
 def checked_config(args) -> RunConfig | None:
     """The run's settings, validated before anything is created (None: a resumed run keeps its own)."""
     if args.resume:
@@ -194,7 +219,7 @@ def run_train(args) -> int:
     from sentiment_core.training.distributed import close_world, init_world
     from sentiment_core.training.provenance import treebank_for
     from sentiment_core.training.runs import train_run
-    from sentiment_core.training.store import RunError
+    from sentiment_core.training.store import RunError, claim_run
 
     config = checked_config(args)
     data_dir, note = treebank_for(args.resume, args.data_dir) if args.resume else (args.data_dir, "")
@@ -210,8 +235,9 @@ def run_train(args) -> int:
     new_out = args.out if world.is_main and not args.resume else None
     try:
         # --out is created before the data loads (an unwritable destination fails at once) and
-        # removed again if the run never started (bad data, Ctrl-C while loading...)
-        with removed_on_failure(new_out, keep=run_has_ended, create=True):
+        # removed again if the run never started (bad data, Ctrl-C while loading...), but only
+        # while this process can claim it: another trainer that won the claim keeps its run.
+        with removed_on_failure(new_out, keep=run_worth_keeping, create=True, hold=claim_run):
             run_dir, status = train_run(config, args.resume or args.out, root=args.runs_dir, name=args.name,
                                         data_dir=data_dir, callbacks=callbacks, resume=bool(args.resume),
                                         device=world.device("cpu"), world=world)

@@ -14,13 +14,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
-from sentiment_core.data.treebank import (SPLITS, Tree, find_treebank, parse_tree, scan_tree_file, scan_treebank,
-                                          split_paths, treebank_checksum, unescape_ptb)
+from sentiment_core.data.treebank import (SPLITS, Tree, check_split_size, find_treebank, parse_tree, scan_tree_file,
+                                          scan_treebank, split_paths, treebank_checksum, unescape_ptb)
 from sentiment_core.data.text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, label_scheme
-from sentiment_core.fileio import atomic_write_text
-from sentiment_core.settings import default_cache_dir
+from sentiment_core.fileio import atomic_write_text, read_bytes_bounded
+from sentiment_core.settings import MAX_TREEBANK_FILE_BYTES, default_cache_dir
 
 CACHE_FORMAT = 3
+# A cache holds each sentence twice (tokens and text) besides the spans: the real one is 1.9 times
+# its three splits. Anything larger than twice that at the split caps is damaged, and is rebuilt.
+MAX_CACHE_BYTES = 4 * 3 * MAX_TREEBANK_FILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,13 @@ class Corpus:
         return [(train[flat[k]][0][flat[k + 1]:flat[k + 2]], flat[k + 3]) for k in range(0, len(flat), 4)]
 
     def tree(self, split: str, index: int) -> Tree:
-        """Re-parse one sentence's tree from its file (trees are not cached: they are big)."""
+        """Re-parse one sentence's tree from its file (trees are not cached: they are big).
+
+        The file is checked again (it may have changed since the load): its size before it is
+        read, the line's length and the tree's caps by parse_tree.
+        """
         path = split_paths(self.folder)[split]
+        check_split_size(path)
         with open(path, encoding="utf-8") as handle:
             for n, line in enumerate(handle):
                 if n == index:
@@ -151,7 +159,7 @@ def load_corpus(data_dir: str | Path | None = None, cache_dir: str | Path | None
 
 def _read_cache(path: Path, checksum: str):
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_bytes_bounded(path, MAX_CACHE_BYTES))
         if data.get("format") != CACHE_FORMAT or data.get("checksum") != checksum:
             return None
         sentences = {s: [(tuple(tokens.split(" ")) if tokens else (), label, text)
@@ -159,7 +167,7 @@ def _read_cache(path: Path, checksum: str):
         spans = array("i")
         spans.frombytes(base64.b64decode(data["spans"]))
         return sentences, spans
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):  # FileRefused is a ValueError
         return None  # a damaged cache is rebuilt, never trusted
 
 

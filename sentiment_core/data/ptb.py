@@ -10,7 +10,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from sentiment_core.settings import MAX_TREE_LINE_CHARS, MAX_TREEBANK_FILE_BYTES
+from sentiment_core.fileio import FileRefused, read_bytes_bounded
+from sentiment_core.settings import (MAX_TREE_DEPTH, MAX_TREE_LINE_CHARS, MAX_TREE_SYMBOL_CHARS, MAX_TREE_WORD_CHARS,
+                                     MAX_TREEBANK_FILE_BYTES)
 
 PTB_UNESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
 
@@ -111,6 +113,8 @@ def parse_tree(line: str, source: str = "<string>", line_no: int | None = None) 
     def fail(message: str):
         raise TreebankFormatError(message, source, line_no)
 
+    if len(line) > MAX_TREE_LINE_CHARS:  # a line from anywhere, not only a checked file (Corpus.tree)
+        fail(line_too_long(line))
     tokens = _PTB_TOKEN.findall(line)
     if not tokens:
         fail("empty line where a tree was expected")
@@ -128,9 +132,13 @@ def parse_tree(line: str, source: str = "<string>", line_no: int | None = None) 
             label = _LABELS.get(tokens[i + 1])
             if label is None:
                 fail(f"label {excerpt(tokens[i + 1])} is not a sentiment label 0-4")
+            if len(stack) >= MAX_TREE_DEPTH:  # this node would be one level too deep
+                fail(too_deep())
             if i + 2 < n and tokens[i + 2] not in "()":  # a leaf: (label word)
                 if i + 3 >= n or tokens[i + 3] != ")":
                     fail("unbalanced parentheses: a leaf is not closed")
+                if len(tokens[i + 2]) > MAX_TREE_WORD_CHARS:
+                    fail(word_too_long(tokens[i + 2]))
                 node = Tree(label, (), tokens[i + 2])
                 i += 4
                 if stack:
@@ -169,16 +177,25 @@ def scan_tree(line: str, source: str = "<string>", line_no: int | None = None):
 
     Returns (root label, raw leaves, spans) where spans lists (leaf_start, leaf_end, label)
     for every node. About 5x faster than parse_tree; same validation (it defers to
-    parse_tree for the error message).
+    parse_tree for the error message), caps included: a line, a word or a nesting past
+    settings.MAX_TREE_LINE_CHARS, MAX_TREE_WORD_CHARS, MAX_TREE_DEPTH is refused, so what is
+    installed is bounded for the tokenizer (spaCy's rules are quadratic in a word's length) and
+    for any recursion over a tree.
     """
     leaves: list[str] = []
     spans: list[tuple[int, int, int]] = []
     stack: list[tuple[int, int]] = []  # (label, leaf_start) of open inner nodes
     closed_root = False
+    if len(line) > MAX_TREE_LINE_CHARS:
+        parse_tree(line, source, line_no)  # raises the precise error
     for leaf_label, word, open_label, close, junk in _SCAN.findall(line):
         if closed_root or junk:
             break
         if word:
+            # A word too long, or one level too deep (the deepest node of a tree is a leaf, so
+            # checking leaves is enough): parse_tree says which
+            if len(word) > MAX_TREE_WORD_CHARS or len(stack) >= MAX_TREE_DEPTH:
+                break
             spans.append((len(leaves), len(leaves) + 1, int(leaf_label)))
             leaves.append(word)
             closed_root = not stack
@@ -205,7 +222,24 @@ def scan_tree_file(path: Path, source: str | None = None) -> list[tuple[int, lis
     `source` names the file in error messages (e.g. "download.zip:trees/dev.txt").
     """
     source = source or str(path)
-    return [scan_tree(line, source, n) for n, line in _numbered_lines(Path(path), source)]
+    scanned = [scan_tree(line, source, n) for n, line in _numbered_lines(Path(path), source)]
+    check_symbol_characters({word for _, leaves, _ in scanned for word in leaves}, source)
+    return scanned
+
+
+def check_symbol_characters(words: set[str], source: str) -> None:
+    """Refuse a split whose distinct words hold more punctuation and symbols than the tokenizer can take.
+
+    spaCy splits prefixes, suffixes and infixes one rule at a time, so its cost grows with the
+    non-alphanumeric characters of each distinct word (about 5 s per million): a split of distinct
+    punctuation words under every other cap still took minutes to tokenize. The real treebank's
+    splits hold at most 2,198 such characters; settings.MAX_TREE_SYMBOL_CHARS allows 20 times that.
+    """
+    symbols = sum(1 for word in words for char in word if not char.isalnum())
+    if symbols > MAX_TREE_SYMBOL_CHARS:
+        raise TreebankFormatError(f"its distinct words hold {symbols:,} punctuation or symbol characters, more "
+                                  f"than the limit of {MAX_TREE_SYMBOL_CHARS:,} (the real treebank's splits hold "
+                                  "under 2,200); this is not the Stanford Sentiment Treebank", source)
 
 
 def _numbered_lines(path: Path, source: str | None = None) -> list[tuple[int, str]]:
@@ -215,24 +249,43 @@ def _numbered_lines(path: Path, source: str | None = None) -> list[tuple[int, st
     treebank's (2.2 MB, 687 characters) and far below what would tie up memory or time.
     """
     source = source or str(path)
-    size = path.stat().st_size
-    if size > MAX_TREEBANK_FILE_BYTES:
-        raise TreebankFormatError(f"the file is {size / 2**20:.0f} MB, more than a treebank split's limit of "
-                                  f"{MAX_TREEBANK_FILE_BYTES // 2**20} MB", source)
+    check_split_size(path, source)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_bytes_bounded(path, MAX_TREEBANK_FILE_BYTES).decode("utf-8")
+    except FileRefused as err:  # grew past the cap since the check, or is not a regular file
+        raise TreebankFormatError(f"the file {err}", source) from None
     except UnicodeDecodeError as err:
         raise TreebankFormatError(f"not UTF-8 text (byte {err.start})", source) from None
     lines = []
     for n, line in enumerate(text.splitlines(), 1):
         if len(line) > MAX_TREE_LINE_CHARS:
-            raise TreebankFormatError(f"the line holds {len(line):,} characters, more than the limit of "
-                                      f"{MAX_TREE_LINE_CHARS:,} for one tree", source, n)
+            raise TreebankFormatError(line_too_long(line), source, n)
         if line.strip():
             lines.append((n, line))
     if not lines:
         raise TreebankFormatError("the file holds no trees", source)
     return lines
+
+
+def check_split_size(path: Path, source: str | None = None) -> None:
+    """Refuse a split file past settings.MAX_TREEBANK_FILE_BYTES from its size alone: nothing is read."""
+    size = Path(path).stat().st_size
+    if size > MAX_TREEBANK_FILE_BYTES:
+        raise TreebankFormatError(f"the file is {size / 2**20:.0f} MB, more than a treebank split's limit of "
+                                  f"{MAX_TREEBANK_FILE_BYTES // 2**20} MB", source or str(path))
+
+
+def line_too_long(line: str) -> str:
+    return f"the line holds {len(line):,} characters, more than the limit of {MAX_TREE_LINE_CHARS:,} for one tree"
+
+
+def word_too_long(word: str) -> str:
+    return (f"the word {excerpt(word)} is longer than the limit of {MAX_TREE_WORD_CHARS} characters for one "
+            "word (the treebank's longest has 38)")
+
+
+def too_deep() -> str:
+    return f"the tree nests deeper than the limit of {MAX_TREE_DEPTH} levels (the treebank's deepest has 30)"
 
 
 def read_tree_file(path: Path) -> list[Tree]:

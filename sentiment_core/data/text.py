@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from sentiment_core.fileio import atomic_write_text
+from sentiment_core.fileio import atomic_write_text, read_json_bounded
 
 UNK, PAD, SOS, EOS = "<unk>", "<pad>", "<sos>", "<eos>"
 SPECIALS = (UNK, PAD, SOS, EOS)  # indices 0-3, as torchtext's Field gave the tutorial
@@ -18,11 +18,25 @@ TOKENIZER_VERSION = "spacy-blank-en-lower-v1"  # part of the corpus cache key
 MAX_WORD_CHARS = 64  # longer runs without a space are cut before spaCy sees them (bounded_words)
 
 
-@lru_cache(maxsize=1)
-def _spacy_tokenizer():
-    import spacy  # imported lazily: spaCy takes ~0.3 s to load
+# spaCy's vocabulary keeps every string it has tokenized for as long as it lives: shared by a
+# server's sessions, it would keep every word any visitor ever typed (issue 19, M4: 114 MB per
+# 150,000 new words). So the shared tokenizer is replaced by a fresh one (65 ms) once its string
+# store holds this many strings (about 25 MB; blank English starts with 1,255).
+MAX_TOKENIZER_STRINGS = 50_000
+_shared = {"tokenizer": None}
+_shared_lock = threading.Lock()
 
-    return spacy.blank("en").tokenizer
+
+def _spacy_tokenizer():
+    """The shared spaCy tokenizer, fresh once it has seen MAX_TOKENIZER_STRINGS strings (a caller
+    still holding the old one finishes with it; the old one is freed after)."""
+    with _shared_lock:
+        tokenizer = _shared["tokenizer"]
+        if tokenizer is None or len(tokenizer.vocab.strings) > MAX_TOKENIZER_STRINGS:
+            import spacy  # imported lazily: spaCy takes ~0.3 s to load
+
+            tokenizer = _shared["tokenizer"] = spacy.blank("en").tokenizer
+        return tokenizer
 
 
 class Tokenizer:
@@ -47,6 +61,7 @@ class Tokenizer:
     def prepare(self, words: Iterable[str]) -> None:
         """Tokenize every new word in one spaCy call (one call per word is ~30x slower)."""
         new = [w for w in dict.fromkeys(words) if w not in self._word_cache and w]
+        new = self._prepare_long_words(new)
         if not new:
             return
         tokenizer = _spacy_tokenizer()
@@ -68,6 +83,19 @@ class Tokenizer:
             groups = [[t.text.lower() if self.lower else t.text for t in tokenizer(w) if not t.is_space]
                       for w in new]
         self._word_cache.update(zip(new, groups))
+
+    def _prepare_long_words(self, new: list[str]) -> list[str]:
+        """Tokenize each word longer than MAX_WORD_CHARS as its pieces (bounded_words); the rest, returned, go to spaCy.
+
+        The bound typed text gets, for every word: a treebank leaf too (no real one is near the cap,
+        so nothing real changes), since spaCy's rules are quadratic in a word's length.
+        """
+        pieces = {w: bounded_words(w) for w in new if len(w) > MAX_WORD_CHARS}
+        if not pieces:
+            return new
+        self.prepare(piece for cut in pieces.values() for piece in cut)
+        self._word_cache.update((w, [t for piece in cut for t in self._word_cache[piece]]) for w, cut in pieces.items())
+        return [w for w in new if w not in pieces]
 
     def tokenize_words(self, words: Iterable[str]) -> list[str]:
         words = list(words)
@@ -150,6 +178,8 @@ class Vocab:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Vocab":
+        """The vocabulary of `to_dict`'s dict; ValueError saying what is wrong with a damaged one."""
+        check_vocab_dict(data)
         return cls(data["itos"], data.get("freqs"), data.get("min_freq", 1), data.get("max_size"))
 
     def save(self, path: Path) -> None:
@@ -157,7 +187,30 @@ class Vocab:
 
     @classmethod
     def load(cls, path: Path) -> "Vocab":
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        from sentiment_core.settings import MAX_RUN_JSON_BYTES, MAX_RUN_JSON_DEPTH
+
+        return cls.from_dict(read_json_bounded(Path(path), MAX_RUN_JSON_BYTES, MAX_RUN_JSON_DEPTH))
+
+
+def check_vocab_dict(data) -> None:
+    """Raise ValueError with a sentence unless `data` has the shape Vocab.to_dict gives (a vocab.json read back)."""
+    if not isinstance(data, dict):
+        raise ValueError("a vocabulary is an object with a list of words, \"itos\"")
+    itos, freqs = data.get("itos"), data.get("freqs")
+    if not isinstance(itos, list) or not all(isinstance(word, str) for word in itos):
+        raise ValueError("its \"itos\" is not a list of words")
+    if len(set(itos)) != len(itos):
+        raise ValueError("its \"itos\" lists a word twice")
+    if freqs is not None and not (isinstance(freqs, dict) and all(_is_count(n) for n in freqs.values())):
+        raise ValueError("its \"freqs\" is not an object of word counts")
+    if not _is_count(data.get("min_freq", 1)) or data.get("min_freq", 1) < 1:
+        raise ValueError("its \"min_freq\" is not a whole number of at least 1")
+    if data.get("max_size") is not None and not (_is_count(data["max_size"]) and data["max_size"] >= 1):
+        raise ValueError("its \"max_size\" is neither null nor a whole number of at least 1")
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ import zlib
 from pathlib import Path
 from typing import Callable, Optional
 
-from sentiment_core.data.ptb import (Tree, TreebankError, TreebankFormatError, excerpt, parse_tree,  # noqa: F401
-                                     read_tree_file, scan_tree, scan_tree_file, unescape_ptb)
-from sentiment_core.settings import (MAX_ZIP_BYTES, MAX_ZIP_MEMBER_BYTES, MAX_ZIP_MEMBERS, MAX_ZIP_TOTAL_BYTES,
-                                     default_sst_dir)
+from sentiment_core.data.ptb import (Tree, TreebankError, TreebankFormatError, check_split_size,  # noqa: F401
+                                     excerpt, parse_tree, read_tree_file, scan_tree, scan_tree_file, unescape_ptb)
+from sentiment_core.settings import (MAX_TREEBANK_FILE_BYTES, MAX_ZIP_BYTES, MAX_ZIP_MEMBER_BYTES, MAX_ZIP_MEMBERS,
+                                     MAX_ZIP_TOTAL_BYTES, default_sst_dir)
 
 SST_URL = "http://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"  # the URL torchtext used
 SST_DIR_ENV = "SST_DIR"
@@ -249,11 +249,27 @@ def _replace_folder(staging: Path, target_dir: Path) -> None:
 
 
 def treebank_checksum(folder: Path) -> str:
-    """SHA-256 over the three split files, so a cache can tell a changed input."""
+    """SHA-256 over the three split files, so a cache can tell a changed input.
+
+    It is the first thing a load does with a folder ($SST_DIR, --data-dir), so every file's size is
+    checked before any is read, and each is hashed in chunks: a huge file is refused at no cost,
+    and a valid one never sits whole in memory. (A chunk loop, not hashlib.file_digest: one
+    digest runs over all three files, and Python 3.10 has no file_digest.)
+    """
+    paths = split_paths(folder)
+    for path in paths.values():
+        check_split_size(path)
     digest = hashlib.sha256()
-    for split, path in split_paths(folder).items():
+    for split, path in paths.items():
         digest.update(split.encode())
-        digest.update(path.read_bytes())
+        with open(path, "rb") as handle:
+            read = 0
+            while chunk := handle.read(1 << 20):
+                read += len(chunk)
+                if read > MAX_TREEBANK_FILE_BYTES:  # it grew since its size was checked
+                    raise TreebankFormatError(f"the file grew past a treebank split's limit of "
+                                              f"{MAX_TREEBANK_FILE_BYTES // 2**20} MB while it was read", str(path))
+                digest.update(chunk)
     return digest.hexdigest()
 
 

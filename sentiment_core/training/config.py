@@ -25,6 +25,13 @@ CALIBRATION_NAMES = {"off": "off", "macro-f1": "best dev macro-F1",
                      "accuracy+macro-f1": "best dev accuracy + macro-F1"}
 SCHEME_NAMES = {2: "2: negative / positive", 3: "3: negative / neutral / positive",
                 5: "5: very negative ... very positive"}
+# torch.manual_seed takes up to 2**64 - 1, and the trainer seeds each epoch with seed * 1_000_003 + epoch
+# (trainer.py, batching.py): seeds below 2**32 keep that in range for any number of epochs.
+MAX_SEED = 2**32 - 1
+# One save of last.pt costs one or two batches (quick preset: 8 ms against 5 ms a batch; best-3: 25 ms
+# against 24 ms; one thread, scripts/bench_state_save.py): every 200 batches adds under 1% to the
+# training time (of a 2,450-batch epoch on phrases), and a killed run loses at most 200 batches.
+SAVE_EVERY_BATCHES = 200
 
 
 @dataclass(frozen=True)
@@ -145,10 +152,13 @@ class TrainConfig:
                                       widget=Widget("Batches per epoch (0 = all)", step=50))
     patience: int | None = setting(3, "early stopping: epochs without a better dev accuracy ('none': never)",
                                    "[1, inf)", widget=Widget("Early stopping patience (epochs, 0 = off)", step=1))
-    seed: int = setting(0, "random seed: same seed, same curve", "[0, inf)", widget=Widget("Seed", step=1),
-                        column="seed")
+    seed: int = setting(0, "random seed: same seed, same curve", f"[0, {MAX_SEED}]",
+                        widget=Widget("Seed", step=1, max_value=MAX_SEED), column="seed")
     bucketing: bool = setting(True, "batch sentences of similar length together")
     probe_every: int = setting(1, "gradient-through-time probe every N epochs (0: never)", "[0, inf)")
+    save_every: int | None = setting(SAVE_EVERY_BATCHES, "also save the training state (last.pt) every N batches, "
+                                                         "so a killed run resumes mid-epoch ('none': at epoch ends "
+                                                         "only)", "[1, inf)")
     reweight: bool = setting(False, "weight the loss so classes count as among train sentences (for phrases, "
                                     "which are half neutral)")
     calibrate: str = setting("off", "after training, add per-class logit offsets chosen on dev (never test) to "
@@ -171,13 +181,32 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        """Raises ValueError with a sentence for anything but an object of known sections and settings."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a run config is a JSON object with data, model and train sections, "
+                             f"not {json_kind(data)}")
+        unknown = set(data) - {"data", "model", "train", "preset"}
+        if unknown:
+            raise ValueError(f"unknown run config sections: {', '.join(sorted(map(str, unknown)))}")
+        if not isinstance(data.get("preset"), (str, type(None))):
+            raise ValueError(f"a run config's preset is a name, not {json_kind(data['preset'])}")
         return cls(data=_from_dict(DataConfig, data.get("data", {})),
                    model=_from_dict(ModelConfig, data.get("model", {})),
                    train=_from_dict(TrainConfig, data.get("train", {})),
                    preset=data.get("preset"))
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for a sentence: "a list", "a number"..."""
+    kinds = ((bool, "true or false"), (dict, "an object"), (list, "a list"), (str, "a text"),
+             ((int, float), "a number"), (type(None), "null"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
+
+
 def _from_dict(kind, values: dict[str, Any]):
+    if not isinstance(values, dict):
+        raise ValueError(f"the {kind.__name__} section of a run config is an object of settings, "
+                         f"not {json_kind(values)}")
     known = {f.name for f in fields(kind)}
     unknown = set(values) - known
     if unknown:
@@ -252,7 +281,7 @@ def allowed_text(s: Setting) -> str:
     else:
         low, high, low_open, _ = s.interval
         if not math.isinf(high):
-            text = f"in {s.allowed}"
+            text = f"{'a whole number ' if s.kind is int else ''}in {s.allowed}"
         elif low == 0 and low_open:
             text = "positive"
         else:

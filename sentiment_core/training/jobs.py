@@ -21,12 +21,17 @@ time they poll (which also catches a process that was killed). The lock makes tw
 polling at once start a queued run only once. Tests run a fake trainer (`program`).
 
 Watching reads small files only: status.json, job.json and the new bytes of metrics.jsonl
-(metrics.MetricsFollower). The page never waits on a process.
+(metrics.MetricsFollower), and parses status.json and job.json again only when they change
+(store.cached_read), so a poll over 2,000 runs costs a few stats per run. The page never waits on
+a process.
+
+With `Limits.max_runs` (SENTIMENT_MAX_RUNS; 200 in public mode) a start first retires the visitor
+runs that ended longest ago (retirable_runs), or is refused when none can go; and in public mode
+a new run cancelled before it started leaves no folder behind.
 """
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sys
 import time
@@ -38,9 +43,10 @@ from typing import Any, Sequence
 from sentiment_core.training.config import SECTIONS, RunConfig, section_settings, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
 from sentiment_core.training.processes import is_process_alive, launch_detached, process_start_time, reap
-from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, RunError, RunNotFound, create_run, gone,
-                                           is_walkthrough_run, read_config, read_status, request_stop, run_dirs,
-                                           stop_requested, write_json, write_status)
+from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, RunError, RunNotFound, cached_read, create_run,
+                                           gone, is_walkthrough_run, listed_status, read_config, read_json,
+                                           read_status, request_stop, run_dirs, stop_requested, write_json,
+                                           write_status)
 from sentiment_core.training.store import delete_run as delete_run_directory
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
@@ -58,6 +64,10 @@ class JobError(RunError):
 
 class QueueFull(JobError):
     pass
+
+
+class RunsFull(JobError):
+    """A start that would pass SENTIMENT_MAX_RUNS when too few runs can be retired to make room."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,10 +100,16 @@ def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path |
 def read_job(run_dir: Path) -> dict | None:
     """job.json, or None for a run this module never launched (or a damaged record)."""
     try:
-        job = json.loads((Path(run_dir) / JOB_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        job = read_json(Path(run_dir) / JOB_FILE)  # size and nesting checked first, as for every run file
+    except RunError:
         return None
     return job if isinstance(job, dict) else None
+
+
+def listed_job(run_dir: Path) -> dict | None:
+    """read_job, job.json parsed again only when it changed (store.cached_read); the copy is the caller's."""
+    job = cached_read(read_job, run_dir, JOB_FILE)
+    return dict(job) if job is not None else None
 
 
 def write_job(run_dir: Path, **fields: Any) -> dict:
@@ -146,13 +162,17 @@ def _launched_alive(job: dict | None) -> bool:
     return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"), job.get("pid_started"))
 
 
-def _pending_order(root: Path) -> list[Path]:
-    """Waiting runs, first to start first."""
-    waiting = []
-    for path in run_dirs(root):
-        job = read_job(path)
-        if job and job.get("state") == PENDING:
-            waiting.append((job.get("queued_at") or 0.0, path.name, path))
+def _jobs_of(paths: list[Path]) -> dict[Path, dict | None]:
+    """Each run's job record (None: started from a terminal), read once for one pass over the runs."""
+    return {path: listed_job(path) for path in paths}
+
+
+def _pending_order(root: Path, jobs_of: dict[Path, dict | None] | None = None) -> list[Path]:
+    """Waiting runs, first to start first. `jobs_of`: _jobs_of(run_dirs(root)), when the caller has it."""
+    if jobs_of is None:
+        jobs_of = _jobs_of(run_dirs(root))
+    waiting = [(job.get("queued_at") or 0.0, path.name, path) for path, job in jobs_of.items()
+               if job and job.get("state") == PENDING]
     return [path for _, _, path in sorted(waiting)]
 
 
@@ -161,10 +181,16 @@ def job_view(run_dir: str | Path, queue: list[Path] | None = None) -> JobView:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise gone(run_dir)
-    job = read_job(run_dir)
+    return _view(run_dir, listed_job(run_dir), queue)
+
+
+def _view(run_dir: Path, job: dict | None, queue: list[Path] | None) -> JobView:
+    """job_view, given the run's job record; raises RunNotFound when the folder is gone."""
     try:
-        status = read_status(run_dir)
+        status = listed_status(run_dir)
     except RunError as err:
+        if not run_dir.is_dir():
+            raise gone(run_dir) from None
         return JobView(run_dir, run_dir.name, "broken", str(err), {}, job, None, False,
                        (run_dir / CHECKPOINT).is_file(), False)
     state, message = status.get("state", "broken"), status.get("message", "")
@@ -195,26 +221,29 @@ def list_jobs(root: str | Path, include_walkthrough: bool = True) -> list[JobVie
     """Every run under `root`, newest first, with queue places (the walkthrough's own runs only
     with `include_walkthrough`; run pickers pass False to hide them)."""
     root = Path(root)
-    queue = _pending_order(root)
+    jobs_of = _jobs_of(run_dirs(root))  # one scan, each file read once (and parsed only when it changed)
+    queue = _pending_order(root, jobs_of)
     views = []
-    for path in run_dirs(root):
+    for path, job in jobs_of.items():
         if not include_walkthrough and is_walkthrough_run(path.name):
             continue
         try:
-            views.append(job_view(path, queue))
+            views.append(_view(path, job, queue))
         except RunNotFound:
             continue  # deleted while we listed
     views.sort(key=lambda v: (v.status.get("created_at") or 0.0, v.name), reverse=True)
     return views
 
 
-def active_runs(root: Path) -> list[Path]:
-    """Runs that hold a training slot: a live trainer (any origin) or a job still starting."""
+def active_runs(root: Path, jobs_of: dict[Path, dict | None] | None = None) -> list[Path]:
+    """Runs that hold a training slot: a live trainer (any origin) or a job still starting.
+    `jobs_of`: _jobs_of(run_dirs(root)), when the caller has it."""
+    if jobs_of is None:
+        jobs_of = _jobs_of(run_dirs(root))
     active = []
-    for path in run_dirs(root):
-        job = read_job(path)
+    for path, job in jobs_of.items():
         try:
-            state = read_status(path).get("state")
+            state = listed_status(path).get("state")
         except RunError:
             state = None
         if state == "running" or _launched_alive(job):
@@ -254,12 +283,15 @@ def hand_over_slot(run_dir: str | Path) -> list[Path]:
 
 
 def _advance_locked(root: Path, limits: Limits, ending: Path | None = None) -> list[Path]:
-    for path in run_dirs(root):
-        _record_if_ended(path)
-    active = [path for path in active_runs(root) if ending is None or path.resolve() != ending]
+    # One scan, each job record read once: recording an ended process changes only a launched job
+    # whose process is gone, which holds no slot and waits for none, before and after.
+    jobs_of = _jobs_of(run_dirs(root))
+    for path, job in jobs_of.items():
+        _record_if_ended(path, job)
+    active = [path for path in active_runs(root, jobs_of) if ending is None or path.resolve() != ending]
     free = limits.max_concurrent_runs - len(active)
     started = []
-    for path in _pending_order(root)[:max(free, 0)]:
+    for path in _pending_order(root, jobs_of)[:max(free, 0)]:
         _launch(path)
         started.append(path)
     return started
@@ -277,9 +309,9 @@ def _launch(run_dir: Path) -> None:
               launcher_pid=os.getpid())
 
 
-def _record_if_ended(run_dir: Path) -> None:
-    """A launched job whose process is gone: note its exit code; explain a death before training."""
-    job = read_job(run_dir)
+def _record_if_ended(run_dir: Path, job: dict | None) -> None:
+    """A launched job (`job`: its record) whose process is gone: note its exit code; explain a death
+    before training."""
     if not job or job.get("state") != LAUNCHED or is_process_alive(job.get("pid"), job.get("pid_started")):
         return
     exit_code = None
@@ -324,13 +356,57 @@ def log_tail(run_dir: Path, max_bytes: int = 8192) -> str:
 
 
 def _check_queue_room(root: Path, limits: Limits) -> None:
-    active, waiting = active_runs(root), _pending_order(root)
+    jobs_of = _jobs_of(run_dirs(root))
+    active, waiting = active_runs(root, jobs_of), _pending_order(root, jobs_of)
     if len(active) >= limits.max_concurrent_runs and len(waiting) >= limits.max_queue:
         raise QueueFull(
             f"The queue is full: {len(active)} run(s) training and {len(waiting)} waiting, the most this server "
             f"allows ({limits.max_concurrent_runs} at once, SENTIMENT_MAX_CONCURRENT_RUNS, and {limits.max_queue} "
             "waiting, SENTIMENT_MAX_QUEUE). Nothing was started; try again when a run has finished, "
             "or stop one.")
+
+
+def retirable_runs(views: list[JobView]) -> list[Path]:
+    """The runs a start may retire to stay within SENTIMENT_MAX_RUNS, the one changed longest ago first.
+
+    Only a visitor's run (started through the queue, so by a page) whose process has ended: never
+    a run that waits, starts or trains, nor one a terminal started (the operator's), nor a damaged
+    one (its state is unknown). The walkthrough's runs are no exception: once ended and among the
+    oldest they go too, and its page then shows the shipped models (sentiment_core/pretrained,
+    which are not in the runs folder).
+    """
+    ended = [v for v in views if v.terminal and v.job is not None and v.job.get("state") == DONE]
+    ended.sort(key=lambda v: (v.status.get("updated_at") or v.status.get("created_at") or 0.0, v.name))
+    return [v.path for v in ended]
+
+
+def _make_room(root: Path, limits: Limits) -> None:
+    """Retire runs (retirable_runs) so that one more keeps the runs folder within limits.max_runs.
+
+    Raises RunsFull when too few can go (retiring none when too few have ended).
+    """
+    if not limits.max_runs:
+        return
+    views = list_jobs(root)
+    excess = len(views) + 1 - limits.max_runs
+    if excess <= 0:
+        return
+    candidates = retirable_runs(views)
+    retired = 0
+    if len(candidates) >= excess:
+        for path in candidates:
+            try:
+                delete_run_directory(path)  # renamed out of sight first, then removed
+            except RunNotFound:
+                pass  # deleted meanwhile: the room is made all the same
+            except (RunError, OSError):
+                continue  # resumed from a terminal since we looked, or not ours to delete: the next one
+            retired += 1
+            if retired == excess:
+                return
+    raise RunsFull(f"This server keeps at most {limits.max_runs} runs (SENTIMENT_MAX_RUNS) and too few of the "
+                   f"{len(views)} it has can be retired to make room (runs training or waiting, and the operator's "
+                   "own, are kept); nothing was started, so try again when a run has ended.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,9 +418,10 @@ def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: Dat
               program: Sequence[str] | None = None) -> Path:
     """Check the settings, create the run (state queued) and start it now or when a slot frees.
 
-    Raises LimitExceeded / ValueError for bad settings and QueueFull when no room is left;
-    either way nothing is created. `shape` (limits.data_shape) enables the time estimate check.
-    `program`: see train_command.
+    Raises LimitExceeded / ValueError for bad settings, QueueFull when the queue has no room and
+    RunsFull when the runs folder has none (limits.max_runs, after retiring what it may:
+    retirable_runs); either way nothing is created. `shape` (limits.data_shape) enables the time
+    estimate check. `program`: see train_command.
     """
     validate(config)
     check_limits(config, limits, shape)
@@ -352,6 +429,7 @@ def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: Dat
     with queue_lock(root):
         _advance_locked(root, limits)  # a slot may have freed since the last poll
         _check_queue_room(root, limits)
+        _make_room(root, limits)
         run_dir = create_run(config, None, root=root, name=name)
         write_job(run_dir, kind="train", state=PENDING, queued_at=time.time(), pid=None,
                   command=train_command(run_dir, data_dir=data_dir, threads=threads, program=program))
@@ -389,12 +467,19 @@ def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | No
 
 
 def stop_run(run_dir: str | Path, *, limits: Limits) -> str:
-    """Cancel a waiting run, or ask a training one to stop after its current batch; returns what happened."""
+    """Cancel a waiting run, or ask a training one to stop after its current batch; returns what happened.
+
+    A new run cancelled before it started is removed when this server does not let visitors delete
+    runs (public mode): it holds nothing but its settings, and would otherwise stay for good.
+    """
     run_dir = Path(run_dir)
     with queue_lock(run_dir.parent):
         _advance_locked(run_dir.parent, limits)
         view = job_view(run_dir)
         if view.state == "queued" and view.job and view.job.get("state") == PENDING:
+            if view.job.get("kind") != "resume" and not limits.allow_delete:
+                delete_run_directory(run_dir)
+                return f"{view.name} was taken out of the queue and removed; it had not started, so nothing was lost."
             write_job(run_dir, state=DONE, cancelled=True, ended_at=time.time())
             if view.job.get("kind") == "resume":
                 write_status(run_dir, state=view.job.get("previous_state") or "stopped",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from sentiment_core.fileio import loads_bounded
+from sentiment_core.settings import MAX_RUN_JSON_DEPTH
 from sentiment_core.training.store import METRICS, gone, plain
 
 # The key of the sentence probes (sentence_probes.py) in epoch_end rows and a new run's train_begin.
@@ -61,8 +63,8 @@ def parse_metrics_line(raw: bytes, number: int, complete: bool = True) -> tuple[
     """
     if not raw.strip():
         return None, None
-    try:
-        event = json.loads(raw)
+    try:  # nesting bounded (100,000 brackets would raise RecursionError); NaN read: a diverged loss is logged
+        event = loads_bounded(raw, MAX_RUN_JSON_DEPTH, allow_nan=True)
     except ValueError:
         what = "damaged (not valid JSON)" if complete else "incomplete (still being written?)"
         return None, f"{METRICS} line {number} is {what} and was skipped."

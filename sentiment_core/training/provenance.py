@@ -10,11 +10,10 @@ recorded one. Runs from before the record have none and use the usual search, as
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sentiment_core.data.treebank import has_treebank
-from sentiment_core.training.store import STATUS, write_status
+from sentiment_core.training.store import STATUS, RunError, read_json, write_status
 
 RECORD = "treebank"  # the key in status.json
 
@@ -27,8 +26,8 @@ def record_treebank(run_dir: str | Path, corpus) -> None:
 def recorded_treebank(run_dir: str | Path) -> dict | None:
     """{"folder", "checksum"} of the run's treebank, or None when it recorded none (or its status is damaged)."""
     try:
-        status = json.loads((Path(run_dir) / STATUS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        status = read_json(Path(run_dir) / STATUS)  # bounded in size and nesting, like every run file
+    except RunError:  # RunNotFound included
         return None
     record = status.get(RECORD) if isinstance(status, dict) else None
     if not isinstance(record, dict) or not isinstance(record.get("folder"), str):

@@ -42,14 +42,26 @@ def load_model(run_dir: str | Path) -> tuple[nn.Module, Vocab, RunConfig, LabelS
                               "or is incomplete: train it (again) first")
     config = read_config(run_dir)
     vocab = read_vocab(run_dir)
-    checkpoint = load_checkpoint(run_dir / CHECKPOINT)
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT)  # its parts checked: settings, labels, tensors
     try:
         model_config = ModelConfig(**checkpoint["model_config"])
+        # First on the meta device (shapes, no memory): settings that claim an embedding of 200,000
+        # would otherwise take gigabytes and seconds before load_state_dict found the mismatch.
+        with torch.device("meta"):
+            build_model(model_config, vocab, load_vectors=False).load_state_dict(checkpoint["model_state"],
+                                                                                 assign=True)
         model = build_model(model_config, vocab, load_vectors=False)  # the state_dict holds the vectors
         model.load_state_dict(checkpoint["model_state"])
     except (TypeError, ValueError, RuntimeError, KeyError) as err:
-        raise RunError(f"the checkpoint in {run_dir} does not fit its model settings ({err})") from None
+        raise RunError(f"the checkpoint in {run_dir} does not fit its model settings ({first_line(err)})") from None
     return model.eval(), vocab, config, label_scheme(checkpoint["labels"])
+
+
+def first_line(err: Exception) -> str:
+    """The gist of an error: load_state_dict lists every mismatching tensor, one a line; the first says enough."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    gist = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (lines or [""])[0]
+    return gist if len(gist) <= 200 else gist[:200] + "..."
 
 
 class RunRecorder(Callback):
@@ -226,20 +238,39 @@ def _train(model: nn.Module, config: RunConfig, scheme, data: tuple, weights, ru
             _record_end(run_dir, state="interrupted",
                         message=f"interrupted at once (second Ctrl-C); continue it with --resume {run_dir}")
         raise
+    except OSError as err:
+        if main:  # a full disk, a folder made read-only: the run is sound, and resumable once that is fixed
+            _record_end(run_dir, state="interrupted",
+                        message=f"Training stopped: it could not write its files ({err.strerror or err}). What it "
+                                "saved so far is kept; free some disk space before going on.")
+        raise
     except BaseException as err:
         if main:
             _record_end(run_dir, state="failed", message=f"training crashed: {type(err).__name__}: {err}")
         raise
     finally:
         if writer is not None:
-            writer.close()
+            _close_quietly(writer)
 
 
 def _record_end(run_dir: Path, **fields) -> None:
-    """The status of a run that ended by an exception; a deleted run stays deleted."""
+    """The status of a run that ended by an exception, when it can be written.
+
+    A deleted run stays deleted; on a full disk the status keeps saying `running`, which read_status
+    reports as `interrupted` once this process has ended. Either way the exception that ended the run
+    is the one raised, not this write's.
+    """
     try:
         write_status(run_dir, ended_at=time.time(), **fields)
-    except RunNotFound:
+    except OSError:  # RunNotFound included
+        pass
+
+
+def _close_quietly(writer: MetricsWriter) -> None:
+    """Close metrics.jsonl; a flush that fails (a full disk) must not hide why the run ended."""
+    try:
+        writer.close()
+    except OSError:
         pass
 
 

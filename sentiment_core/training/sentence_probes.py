@@ -24,6 +24,7 @@ from sentiment_core.analysis.caps import bounded_tokens
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.data.batching import pad_collate
 from sentiment_core.data.text import Tokenizer, Vocab
+from sentiment_core.fileio import FileRefused, read_bytes_bounded
 from sentiment_core.models.modes import evaluating
 from sentiment_core.training.metrics import SENTENCE_PROBES
 
@@ -39,20 +40,21 @@ def read_probe_sentences(path: str | Path, max_sentences: int = settings.MAX_PRO
     """The sentences of a probe file, in order; blank lines and `#` notes skipped.
 
     Raises ProbeSentencesError for a missing, oversized or non-UTF-8 file, one with no
-    sentence or more than `max_sentences`, or a line longer than `max_chars`.
+    sentence or more than `max_sentences`, or a line longer than `max_chars`. Only a regular
+    file is read (fileio.read_bytes_bounded): a device such as /dev/zero, whose size says 0, or
+    a FIFO, which would block the run, is refused before a byte is read.
     """
     path = Path(path)
     where = f"the probe sentence file {path.name} (set by {settings.PROBE_SENTENCES_ENV})"
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ProbeSentencesError(f"{where} has {size:,} bytes, more than the cap of {max_bytes:,}; "
-                                      f"keep at most {max_sentences} short sentences in it")
-        text = path.read_bytes().decode("utf-8")
+        text = read_bytes_bounded(path, max_bytes).decode("utf-8")
     except FileNotFoundError:
         raise ProbeSentencesError(f"{where} does not exist; point {settings.PROBE_SENTENCES_ENV} at a text file "
                                   "with one sentence a line, or unset it for the shipped sentences") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
+    except FileRefused as err:
+        raise ProbeSentencesError(f"{where} {err}; point {settings.PROBE_SENTENCES_ENV} at a text file of at "
+                                  f"most {max_sentences} short sentences, one a line") from None
+    except (OSError, UnicodeDecodeError) as err:
         raise ProbeSentencesError(f"{where} cannot be read as UTF-8 text ({type(err).__name__}); save it as "
                                   "plain UTF-8 text with one sentence a line") from None
     sentences = []

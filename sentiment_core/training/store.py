@@ -19,7 +19,9 @@ argument says otherwise.
 """
 from __future__ import annotations
 
+import copy
 import fcntl
+import functools
 import json
 import os
 import re
@@ -27,14 +29,14 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from sentiment_core import settings
 from sentiment_core.data.text import LabelScheme, Vocab
-from sentiment_core.fileio import atomic_write_text
-from sentiment_core.training.config import ModelConfig, RunConfig, validate
+from sentiment_core.fileio import FileRefused, atomic_write_text, read_json_bounded, size_text
+from sentiment_core.training.config import ModelConfig, RunConfig, validate, validate_model
 from sentiment_core.training.processes import is_process_alive
 
 if TYPE_CHECKING:
@@ -80,8 +82,15 @@ def is_run_dir(path: Path) -> bool:
 
 
 def run_dirs(root: str | Path) -> list[Path]:
-    root = Path(root)
-    return [entry for entry in root.iterdir() if is_run_dir(entry)] if root.is_dir() else []
+    """The run folders in `root`, in no order: is_run_dir's test on one directory scan's entries
+    (the scan knows which entries are folders, so only their run files are looked for)."""
+    try:
+        with os.scandir(root) as entries:
+            return [Path(entry.path) for entry in entries
+                    if not entry.name.startswith(".") and entry.is_dir()
+                    and any(os.path.exists(os.path.join(entry.path, name)) for name in (CONFIG, STATUS))]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def sanitize_run_name(name: str) -> str:
@@ -204,12 +213,20 @@ def plain(value):
 
 
 def read_json(path: Path) -> Any:
+    """A run's JSON file, its size and nesting checked before it is parsed (settings.MAX_RUN_JSON_*).
+
+    Every page that lists runs reads these, so a damaged one must cost nothing and say what is
+    wrong: RunError (RunNotFound when it is missing), never a RecursionError or a MemoryError.
+    NaN and Infinity are refused: write_json never writes them.
+    """
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return read_json_bounded(Path(path), settings.MAX_RUN_JSON_BYTES, settings.MAX_RUN_JSON_DEPTH)
     except FileNotFoundError:
         raise RunNotFound(f"{path} does not exist") from None
-    except (OSError, ValueError) as err:
-        raise RunError(f"{path} cannot be read ({err}); the run is damaged") from None
+    except FileRefused as err:
+        raise RunError(f"{path} cannot be read: it {err}; the run is damaged") from None
+    except OSError as err:
+        raise RunError(f"{path} cannot be read ({err.strerror or err}); the run is damaged") from None
 
 
 def write_status(run_dir: Path, **fields: Any) -> dict:
@@ -221,13 +238,16 @@ def write_status(run_dir: Path, **fields: Any) -> dict:
     (of the last training session, wall clock / CPU time), epoch (completed), epochs (planned),
     step, best_dev_accuracy, best_epoch, parameters, train_size, results ({"dev": evaluation,
     "test": evaluation} of the best checkpoint, when finished). "interrupted" is written after a
-    forced Ctrl-C; read_status also reports it for a `running` run whose process has died.
+    forced Ctrl-C or a write that failed (a full disk: runs._train); read_status also reports it
+    for a `running` run whose process has died (a kill, or a full disk that kept this status).
     Raises RunNotFound when the run directory is gone.
     """
     path = Path(run_dir) / STATUS
     try:
-        status = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        status = read_json(path)  # bounded: a damaged status is replaced, never parsed without limits
+    except RunError:
+        status = {}
+    if not isinstance(status, dict):
         status = {}
     status.update(fields)
     status["updated_at"] = time.time()
@@ -243,16 +263,103 @@ def read_status(run_dir: str | Path) -> dict:
     status = read_json(run_dir / STATUS)
     if not isinstance(status, dict):
         raise RunError(f"{run_dir / STATUS} does not hold a status object; the run is damaged")
+    problem = status_problem(status)
+    if problem:
+        raise RunError(f"{run_dir / STATUS} is damaged: {problem}")
     if status.get("state") == "running" and not is_process_alive(status.get("pid"), status.get("pid_started")):
+        # What happened, not what to type: a page offers Resume when there is a saved state (last.pt).
         status = {**status, "state": "interrupted",
-                  "message": f"the training process (pid {status.get('pid')}) ended without finishing; "
-                             f"continue it with: python -m sentiment_core train --resume {run_dir}"}
+                  "message": f"The training process (pid {status.get('pid')}) ended without finishing (it was "
+                             "killed, or could not record why)."}
     return status
 
 
+# The type each field of status.json must have when present (write_status lists them); None is
+# allowed for every one (not set yet). Pages sort, format and compare these, so a status with
+# `created_at: "yesterday"` or `results: 7` is refused as damaged rather than crash them.
+NUMBER = (int, float)
+STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "state": str, "message": str, "name": str, "preset": str, "shipped": bool,
+    "pid": int, "pid_started": int, "epoch": int, "epochs": int, "step": int, "best_epoch": int,
+    "parameters": int, "train_size": int,
+    "created_at": NUMBER, "started_at": NUMBER, "updated_at": NUMBER, "ended_at": NUMBER, "elapsed": NUMBER,
+    "cpu_seconds": NUMBER, "best_dev_accuracy": NUMBER,
+    "results": dict, "treebank": dict, "calibration": dict,
+}
+# The same for each evaluation under "results" (evaluation.evaluate's dict), which result tables and charts
+# read, and for each of its per-class rows.
+EVALUATION_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "count": int, "accuracy": NUMBER, "macro_f1": NUMBER, "loss": NUMBER,
+    "per_class": list, "confusion": list, "class_names": list,
+}
+PER_CLASS_FIELDS = {"label": str, "precision": NUMBER, "recall": NUMBER, "f1": NUMBER, "support": int}
+
+
+def status_problem(status: dict) -> str | None:
+    """What is wrong with the fields of a status object, in a few words; None when nothing is."""
+    problem = _fields_problem(status, STATUS_FIELDS)
+    if problem:
+        return problem
+    for split, evaluation in (status.get("results") or {}).items():
+        if not isinstance(evaluation, dict):
+            return f"results.{split[:20]} is not an evaluation"
+        problem = _fields_problem(evaluation, EVALUATION_FIELDS, f"results.{split[:20]}.") or \
+            _evaluation_problem(evaluation)
+        if problem:
+            return problem
+    return None
+
+
+def _fields_problem(values: dict, types: dict, prefix: str = "") -> str | None:
+    for name, kind in types.items():
+        value = values.get(name)
+        if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+            return f"{prefix}{name} is {_shown(value)}, not {_type_words(kind)}"
+    return None
+
+
+def _shown(value) -> str:
+    """A value for a message: a short one as written, any other by its kind."""
+    text = repr(value)
+    return text if len(text) <= 40 and not isinstance(value, (dict, list)) else f"a {type(value).__name__}"
+
+
+def _type_words(kind) -> str:
+    return {str: "a text", bool: "true or false", int: "a whole number", dict: "an object",
+            list: "a list"}.get(kind, "a number")
+
+
+def _evaluation_problem(evaluation: dict) -> str | None:
+    """The lists of an evaluation: per-class rows of figures, a confusion matrix of counts, class names."""
+    rows = evaluation.get("per_class") or []
+    if not all(isinstance(row, dict) and not _fields_problem(row, PER_CLASS_FIELDS) for row in rows):
+        return "an evaluation's per_class rows are not figures"
+    matrix = evaluation.get("confusion") or []
+    if not all(isinstance(row, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in row)
+               for row in matrix):
+        return "an evaluation's confusion matrix is not a table of counts"
+    if not all(isinstance(name, str) for name in evaluation.get("class_names") or []):
+        return "an evaluation's class_names are not texts"
+    return None
+
+
 def read_config(run_dir: Path) -> RunConfig:
+    """config.json as a RunConfig whose settings validate, with the model's vocab_size / num_classes whole numbers."""
     path = Path(run_dir) / CONFIG
-    return _read_as(path, RunConfig.from_dict, "holds settings this program does not know")
+    return _read_as(path, config_from_json, "holds settings this program cannot use")
+
+
+def config_from_json(data: dict) -> RunConfig:
+    """The RunConfig of a config.json's value; ValueError / TypeError saying what is wrong with a damaged one."""
+    if not isinstance(data, dict):
+        raise ValueError("it is not an object of settings")
+    config = RunConfig.from_dict(data)
+    validate(config)  # `labels: 7` or `hidden_dim: -3` would break whoever reads the config next
+    for name in ("vocab_size", "num_classes"):
+        value = getattr(config.model, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"model.{name} is {_shown(value)}, not a whole number")
+    return config
 
 
 def read_vocab(run_dir: Path) -> Vocab:
@@ -291,12 +398,19 @@ def save_torch(path: Path, data: dict) -> None:
 
 
 def load_torch(path: Path) -> dict:
-    """torch.load with weights_only=True: plain data only, never arbitrary objects."""
+    """torch.load with weights_only=True: plain data only, never arbitrary objects.
+
+    The file's size is checked first (settings.MAX_CHECKPOINT_BYTES): torch.load holds all of it.
+    """
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise RunNotFound(f"{path} does not exist; the run has no saved model yet")
+    size = path.stat().st_size
+    if size > settings.MAX_CHECKPOINT_BYTES:
+        raise RunError(f"{path} is {size_text(size)}, more than a checkpoint's limit of "
+                       f"{size_text(settings.MAX_CHECKPOINT_BYTES)}; the run is damaged")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling errors come in many types
@@ -320,11 +434,44 @@ def save_checkpoint(path: Path, model: nn.Module, model_config: ModelConfig, sch
 
 
 def load_checkpoint(path: str | Path) -> dict:
+    """A best-model checkpoint, its parts checked before anything is built from it (checkpoint_problem)."""
     data = load_torch(Path(path))
     missing = {"model_state", "model_config", "labels"} - set(data)
     if missing:
         raise RunError(f"{path} lacks {', '.join(sorted(missing))}; it is not a checkpoint of this program")
+    problem = checkpoint_problem(data)
+    if problem:
+        raise RunError(f"{path} is damaged: {problem}")
     return data
+
+
+def checkpoint_problem(data: dict) -> str | None:
+    """What is wrong with a checkpoint's parts, in a few words; None when nothing is.
+
+    model_state must be named tensors, labels a label scheme (2, 3 or 5), and model_config a
+    ModelConfig whose settings validate and whose num_classes is that scheme's. Whether the
+    tensors fit the settings is runs.load_model's check (it needs the model code).
+    """
+    import torch
+
+    state, model_config, labels = data["model_state"], data["model_config"], data["labels"]
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        return "its model_state is not a table of named tensors"
+    if not isinstance(labels, int) or isinstance(labels, bool) or labels not in (2, 3, 5):
+        return f"its labels is {_shown(labels)}, not 2, 3 or 5"
+    if not isinstance(model_config, dict):
+        return "its model_config is not an object"
+    try:
+        config = ModelConfig(**model_config)
+        validate_model(config)
+    except (TypeError, ValueError) as err:
+        return f"its model_config cannot be used ({err})"
+    if not isinstance(config.vocab_size, int) or isinstance(config.vocab_size, bool) or config.vocab_size < 0:
+        return f"its model_config's vocab_size is {_shown(config.vocab_size)}, not a whole number"
+    if config.num_classes != labels or isinstance(config.num_classes, bool):
+        return f"its model_config's num_classes ({_shown(config.num_classes)}) is not its labels ({labels})"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,6 +503,61 @@ class RunInfo:
                 "has_checkpoint": self.has_checkpoint, "problems": list(self.problems)}
 
 
+# A page lists every run several times per rerun (the run picker, the queue, the live panel's
+# poll), and a server may keep hundreds of runs, a local one thousands: reading and parsing each
+# run's small files every time cost 0.3 s per list at 2,000 runs, for files that rarely change.
+# So what was read from a file is kept while one os.stat says the file is the same (modification
+# time, size and inode). A file changed less than FRESH_SECONDS ago is read again each time, as git
+# does with "racily clean" entries: the file system's clock is coarse, and a rewrite within one of
+# its ticks can keep all three.
+FRESH_SECONDS = 2.0
+CACHED_READS = 8192  # results kept: 2,000 runs' status, config and job records take 6,000 (about 10 MB)
+
+
+def cached_read(reader: Callable[[Path], Any], run_dir: Path, filename: str) -> Any:
+    """`reader(run_dir)`, reused while run_dir/filename stays as it was at an earlier call.
+
+    `reader` must depend on that file alone, and its result is shared: never change it.
+    Errors are never kept (the next call reads again).
+    """
+    try:
+        stat = os.stat(os.path.join(run_dir, filename))
+    except OSError:
+        return reader(Path(run_dir))  # missing or unreadable: the reader says so
+    if time.time() - stat.st_mtime < FRESH_SECONDS:
+        return reader(Path(run_dir))
+    return _read_version(reader, str(run_dir), filename, (stat.st_mtime_ns, stat.st_size, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=CACHED_READS)
+def _read_version(reader: Callable[[Path], Any], run_dir: str, filename: str, version: tuple) -> Any:
+    return reader(Path(run_dir))
+
+
+def listed_status(run_dir: Path) -> dict:
+    """read_status, parsed again only when status.json changed. A `running` status is checked
+    again every time (its process may have ended since); the copy returned is the caller's."""
+    status = cached_read(read_status, run_dir, STATUS)
+    if status.get("state") == "running":
+        status = read_status(run_dir)
+    return dict(status)
+
+
+def listed_config(run_dir: Path) -> RunConfig:
+    """read_config, config.json parsed and validated again only when it changed; the copy is the caller's."""
+    return _own_copy(cached_read(read_config, run_dir, CONFIG))
+
+
+def _own_copy(config: RunConfig) -> RunConfig:
+    """A copy its caller may change: the config and each section copied (a section holds plain values;
+    copy.deepcopy took four times as long)."""
+    fresh = copy.copy(config)
+    for name, value in list(vars(fresh).items()):
+        if is_dataclass(value):
+            setattr(fresh, name, copy.copy(value))
+    return fresh
+
+
 def load_run(path: str | Path) -> RunInfo:
     """Everything about one run that can be read; what cannot goes into `problems`."""
     path = Path(path)
@@ -363,11 +565,11 @@ def load_run(path: str | Path) -> RunInfo:
         raise RunNotFound(f"there is no run at {path}")
     problems, status, config = [], {}, None
     try:
-        status = read_status(path)
+        status = listed_status(path)
     except RunError as err:
         problems.append(str(err))
     try:
-        config = read_config(path)
+        config = listed_config(path)
     except RunError as err:
         problems.append(str(err))
     state = status.get("state") if status.get("state") in STATES else BROKEN

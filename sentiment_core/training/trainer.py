@@ -223,7 +223,8 @@ def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, 
     - A non-finite loss or gradient, or a loss over DIVERGENCE_FACTOR times the run's first one,
       ends the run as `failed` without taking the step.
     - `save_best(model, info)` is called when the dev accuracy improves; `save_state(state)` at
-      every epoch end and on stop with everything `resume` needs (`training_state`).
+      every epoch end, every `save_every` batches and on stop with everything `resume` needs
+      (`training_state`).
     - `class_weights` (one per class) weight the training loss; dev figures are never weighted.
     - `epoch_fields(model)` adds fields to each epoch_end event (and to a new run's train_begin).
     - `world` (distributed.py; None = one process): under torchrun each rank trains a DDP copy on
@@ -292,7 +293,16 @@ def _train_epoch(run: _Setup, state: LoopState) -> _Tally:
         state.batch, state.step, state.batches_here = state.batch + 1, state.step + 1, state.batches_here + 1
         tally.loss_sum, tally.correct, tally.seen = tally.loss_sum + loss_sum, tally.correct + correct, tally.seen + size
         run.emit(_batch_event(run, state, tally, loss_sum / size, correct / size, grad_norm))
+        if _periodic_save_due(run, state):
+            run.save_state(training_state(run, state))  # after the event: a kill then only repeats batches
     return tally
+
+
+def _periodic_save_due(run: _Setup, state: LoopState) -> bool:
+    """Every `save_every` batches inside an epoch (its end saves anyway): a run killed mid-epoch resumes there."""
+    every = run.config.save_every
+    return (run.save_state is not None and every is not None and state.batch % every == 0
+            and state.batch < run.batches_per_epoch)
 
 
 def _train_step(run: _Setup, state: LoopState, batch: Batch) -> tuple[float, float, float, float]:

@@ -9,7 +9,9 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import playground as charts
+from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, Sentence, chosen_class
+from sentiment_core.analysis.inference import InferenceError
 
 
 def which_words_mattered(sentence: Sentence) -> None:
@@ -17,13 +19,16 @@ def which_words_mattered(sentence: Sentence) -> None:
     options, steps_col = st.columns(2)
     with options:
         target = chosen_class(prediction, "Explain the class", K + "target", "Explaining")
-    steps = steps_col.slider("Integration steps", 4, 300, 50, step=1, key=K + "ig_steps",
-                             help="Points on the path from the baseline to the sentence, all in one batch; "
-                                  "more steps, a smaller completeness gap.")
+    with steps_col:
+        steps = integration_steps(sentence.max_ig_steps)
     gxi = sentence.answer["gradient_x_input"]
     if target != prediction.index:
         gxi = sentence.predictor.gradient_times_input(prediction.encoded, target)
-    ig = resources.integrated_gradients(sentence.run.path, sentence.max_tokens, sentence.text, steps, target)
+    try:
+        ig = resources.integrated_gradients(sentence.run.path, sentence.max_tokens, sentence.text, steps, target)
+    except InferenceError as err:  # e.g. more steps than this server allows (a client past the slider)
+        st.error(user_message(err))
+        return
     ig_col, gxi_col = st.columns(2)
     with ig_col:
         st.markdown("**Integrated gradients** (baseline: every word replaced by `<pad>`)")
@@ -38,3 +43,14 @@ def which_words_mattered(sentence: Sentence) -> None:
         st.markdown(charts.attribution_html(gxi.tokens, gxi.scores, gxi.target_name), unsafe_allow_html=True)
         st.caption("The first-order change of the probability if each word vector shrank to zero; "
                    "it does not sum to anything in particular.")
+
+
+def integration_steps(cap: int) -> int:
+    """The integration steps the visitor picks, at most `cap` (a cap of 1 leaves nothing to pick)."""
+    if cap < 2:
+        st.caption("Integration steps: 1 (this server's limit, SENTIMENT_MAX_IG_STEPS).")
+        return 1
+    return st.slider("Integration steps", min(4, cap - 1), cap, min(50, cap), step=1, key=K + "ig_steps",
+                     help=f"Points on the path from the baseline to the sentence: more steps, a smaller "
+                          f"completeness gap, and a longer wait. At most {cap:,} on this server "
+                          "(SENTIMENT_MAX_IG_STEPS).")

@@ -46,6 +46,7 @@ class Sentence:
     max_tokens: int
     text: str
     answer: dict  # resources.sentence_answer: prediction, trajectory, gradient_x_input
+    max_ig_steps: int  # integration steps allowed (SENTIMENT_MAX_IG_STEPS)
 
     @property
     def prediction(self):

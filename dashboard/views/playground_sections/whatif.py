@@ -1,7 +1,7 @@
 """What if: each word removed (or read as <unk>, or replaced by a chosen word) in turn, and two
 versions of a sentence side by side.
 
-The numbers come from sentiment_core.analysis.occlusion (every variant scored in one batch); this
+The numbers come from sentiment_core.analysis.occlusion (the variants scored together, in batches); this
 module only lays them out: a table sorted by effect, the effect coloured on the tokens
 (attribution palette, the legend naming the class), and the two versions' answers with their
 per-class difference.
