@@ -45,16 +45,29 @@ def load_model(run_dir: str | Path) -> tuple[nn.Module, Vocab, RunConfig, LabelS
     checkpoint = load_checkpoint(run_dir / CHECKPOINT)  # its parts checked: settings, labels, tensors
     try:
         model_config = ModelConfig(**checkpoint["model_config"])
-        # First on the meta device (shapes, no memory): settings that claim an embedding of 200,000
-        # would otherwise take gigabytes and seconds before load_state_dict found the mismatch.
-        with torch.device("meta"):
-            build_model(model_config, vocab, load_vectors=False).load_state_dict(checkpoint["model_state"],
-                                                                                 assign=True)
+        # Settings that claim an embedding of 200,000 would take gigabytes and seconds to build
+        # before load_state_dict found the mismatch: the weights they imply are counted first.
+        check_claimed_size(replace(config, model=model_config), checkpoint["model_state"])
         model = build_model(model_config, vocab, load_vectors=False)  # the state_dict holds the vectors
         model.load_state_dict(checkpoint["model_state"])
     except (TypeError, ValueError, RuntimeError, KeyError) as err:
         raise RunError(f"the checkpoint in {run_dir} does not fit its model settings ({first_line(err)})") from None
     return model.eval(), vocab, config, label_scheme(checkpoint["labels"])
+
+
+def check_claimed_size(config: RunConfig, model_state: dict) -> None:
+    """Refuse settings that imply far more weights than the checkpoint holds, before any model is built.
+
+    limits.megaparameters counts the weights a model of these settings has (embedding, recurrent
+    layers, output layer) from its sizes alone; a true checkpoint holds that many, give or take the
+    small parts it leaves out, so twice as many plus a million is a claim, not a model.
+    """
+    from sentiment_core.training.limits import megaparameters
+
+    held = sum(tensor.numel() for tensor in model_state.values())
+    claimed = megaparameters(config, config.model.vocab_size) * 1e6
+    if claimed > 2 * held + 1e6:
+        raise ValueError(f"its settings imply {claimed / 1e6:,.1f}M weights but it holds {held / 1e6:,.1f}M")
 
 
 def first_line(err: Exception) -> str:
