@@ -220,7 +220,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for label, code, path in cases(Path(tmp)):
             result = run_case(code, path)
-            outcome = result["outcome"].replace("|", "\\|")
+            outcome = result["outcome"].replace(tmp + "/", "").replace("|", "\\|")
             if markdown:
                 print(f"| {label} | {result['seconds']:.3f} s | {result['peak_mb']:.0f} MB | {outcome[:160]} |")
             else:
