@@ -419,3 +419,32 @@ def run_colour_map(root: Path) -> dict[str, str]:
     from sentiment_core.training.store import run_dirs
 
     return run_colours([path.name for path in run_dirs(root)] + [SHIPPED_PREFIX + name for name in SHIPPED_NAMES])
+
+
+# ---------------------------------------------------------------------------------------------
+# The walkthrough's gates and deep sections
+
+
+@st.cache_resource(show_spinner="Loading the trained cell...", max_entries=8, hash_funcs=BY_CHECKPOINT)
+def trained_gate_cell(run_dir: Path, cell: str):
+    """The first layer of a run's best checkpoint as an nn.LSTMCell / nn.GRUCell (shared, do not modify).
+
+    Raises RunError (unreadable checkpoint) or ValueError (no such layer in it)."""
+    from sentiment_core.analysis.gates_by_hand import cell_from_state
+    from sentiment_core.training.store import CHECKPOINT, load_checkpoint
+
+    return cell_from_state(cell, load_checkpoint(run_dir / CHECKPOINT)["model_state"])
+
+
+@st.cache_data(show_spinner="Measuring the gradients of 1, 2 and 3 layers...", max_entries=8)
+def depth_gradients(cell: str, hidden: int, texts: tuple[str, ...]):
+    """stacked.depth_comparison on `texts` read through the shipped model's word vectors (a second or two,
+    once per cell and size)."""
+    from sentiment_core.analysis.stacked import depth_comparison
+    from sentiment_core.analysis.walk_sentence import sentence_inputs
+    from sentiment_core.data.text import Tokenizer
+    from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
+
+    vocab, weight = run_embedding(PRETRAINED_DIR / PLAYGROUND_MODEL)
+    tokenizer = Tokenizer()
+    return depth_comparison(cell, [sentence_inputs(text, tokenizer, vocab, weight).x for text in texts], hidden)

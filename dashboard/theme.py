@@ -21,7 +21,10 @@ that wraps at a phone's width, the legend horizontal below the plot); see its do
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import contextvars
+import math
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
 
 # -- classes ----------------------------------------------------------------------------------
 CLASS_COLOURS = {
@@ -114,8 +117,11 @@ TITLE_SIZE, TITLE_LINE_PX = 16, 21
 _MERGED = ("margin", "legend", "title")  # overrides of these keys update the defaults instead of replacing them
 
 
-def wrap_title(text: str, width: int = TITLE_CHARACTERS) -> str:
-    """Break a title into lines of at most `width` characters (plotly never wraps a title itself)."""
+def wrap_title(text: str, width: int | None = None) -> str:
+    """Break a title into lines of at most `width` characters (plotly never wraps a title itself);
+    by default a phone's line, or a projector's when presenting (see presenter_fonts)."""
+    if width is None:
+        width = TITLE_CHARACTERS if font_scale() == 1 else PRESENTER_TITLE_CHARACTERS
     lines, line = [], ""
     for word in text.split():
         if line and len(line) + 1 + len(word) > width:
@@ -125,6 +131,90 @@ def wrap_title(text: str, width: int = TITLE_CHARACTERS) -> str:
             line = f"{line} {word}" if line else word
     lines.append(line)
     return "<br>".join(lines)
+
+
+# -- presenter mode: larger chart type for a projector --------------------------------------------
+PLOTLY_FONT_SIZE = 12   # plotly's default for ticks, legends, hover labels
+PRESENTER_SCALE = 1.5   # 12 px ticks become 18 px: readable from the back of a room at 1280x720
+PRESENTER_TITLE_CHARACTERS = 52   # a projector is no phone: a title line as wide as a chart beside its controls
+_font_scale: contextvars.ContextVar[float] = contextvars.ContextVar("chart_font_scale", default=1.0)
+
+
+@contextmanager
+def presenter_fonts(presenting: bool) -> Iterator[None]:
+    """Within the block, chart_layout and `scaled` enlarge chart fonts by PRESENTER_SCALE (when
+    `presenting`). A context variable, not a module setting: the server runs several visitors'
+    pages at once, and one presenting must not enlarge another's charts."""
+    token = _font_scale.set(PRESENTER_SCALE if presenting else 1.0)
+    try:
+        yield
+    finally:
+        _font_scale.reset(token)
+
+
+def font_scale() -> float:
+    return _font_scale.get()
+
+
+def scaled(size: float) -> int:
+    """A font size in px as the current page shows it: for a chart that sets its own size (tickfont=15)."""
+    return round(size * _font_scale.get())
+
+
+def presenter_layout() -> dict:
+    """Presenting: the layout keys that grow the texts at plotly's default size (the fallback for
+    ticks, legend and hover labels); {} otherwise. chart_layout includes it. Streamlit's chart theme
+    sets its own sizes per axis and legend, so a figure on a walkthrough page also goes through
+    `presented`, which reaches every axis, legend, annotation and colour bar."""
+    if font_scale() == 1:
+        return {}
+    return dict(font=dict(size=scaled(PLOTLY_FONT_SIZE)), hoverlabel=dict(font=dict(size=scaled(PLOTLY_FONT_SIZE))))
+
+
+def presented(fig):
+    """`fig` with every text at least as large as presenter mode needs (a no-op when not presenting).
+
+    "At least", not "times": a size chart_layout already scaled (the title) is not scaled twice,
+    and a chart's own larger size (a heatmap's 15 px numbers) becomes the floor's size or stays.
+    """
+    if font_scale() == 1:
+        return fig
+    small, label, text = scaled(PLOTLY_FONT_SIZE), scaled(14), scaled(11)   # 18, 21, 16 px at 1.5
+
+    def at_least(size, floor):
+        return max(size or 0, floor)
+
+    def grow_axis(axis):
+        # a log axis writes its in-between digits (2, 3, ... 9) at 3/4 of the tick size: 16 px at 22
+        floor = math.ceil(scaled(11) / 0.75) if axis.type == "log" else small
+        axis.update(tickfont=dict(size=at_least(axis.tickfont.size, floor)),
+                    title=dict(font=dict(size=at_least(axis.title.font.size, label))))
+
+    fig.for_each_xaxis(grow_axis)
+    fig.for_each_yaxis(grow_axis)
+    layout = fig.layout
+    fig.update_layout(font=dict(size=at_least(layout.font.size, small)),
+                      hoverlabel=dict(font=dict(size=at_least(layout.hoverlabel.font.size, small))),
+                      legend=dict(font=dict(size=at_least(layout.legend.font.size, small))),
+                      title=dict(font=dict(size=at_least(layout.title.font.size, scaled(TITLE_SIZE)))))
+    for annotation in layout.annotations:   # subplot titles and notes on the plot
+        annotation.font.size = at_least(annotation.font.size, text)
+
+    def grow_trace(trace):
+        if "textfont" in trace and trace.textfont.size is not None:   # numbers written in cells stay cell-sized
+            trace.textfont.size = at_least(trace.textfont.size, text)
+        # A colour bar the chart draws: a heatmap's (unless hidden) or one a trace configures; touching
+        # any other would make plotly draw one.
+        own_bar = trace.type in ("heatmap", "contour") and trace.showscale is not False
+        for holder in (trace, getattr(trace, "marker", None)):
+            if holder is None or "colorbar" not in holder:
+                continue
+            if (holder is trace and own_bar) or holder.colorbar.to_plotly_json():
+                holder.colorbar.tickfont.size = at_least(holder.colorbar.tickfont.size, small)
+                holder.colorbar.title.font.size = at_least(holder.colorbar.title.font.size, small)
+
+    fig.for_each_trace(grow_trace)
+    return fig
 
 
 def chart_layout(title: str, **overrides) -> dict:
@@ -141,11 +231,12 @@ def chart_layout(title: str, **overrides) -> dict:
     lines = text.count("<br>") + 1
     layout = dict(
         title=dict(text=text, x=0, xref="container", xanchor="left", y=1, yref="container", yanchor="top",
-                   pad=dict(t=10, l=4), font=dict(size=TITLE_SIZE)),
-        margin=dict(l=10, r=10, t=10 + TITLE_LINE_PX * lines + 18, b=10),
+                   pad=dict(t=10, l=4), font=dict(size=scaled(TITLE_SIZE))),
+        margin=dict(l=10, r=10, t=10 + scaled(TITLE_LINE_PX) * lines + 18, b=10),
         legend=dict(title=dict(text=""), orientation="h", x=0, xanchor="left", yref="container", y=0,
                     yanchor="bottom"),
     )
+    layout.update(presenter_layout())
     for key, value in overrides.items():
         if key == "legend" and isinstance(value, dict) and "y" in value and "yref" not in value:
             value = {"yref": "paper", **value}

@@ -55,10 +55,10 @@ def test_one_section_per_screen_with_contents_and_pager(env):
 def test_presenter_mode_follows_the_url_and_the_toggle(env):
     at = open_section(4, {"present": "1"})
     assert at.toggle(key="wt_present").value is True
-    assert any('[data-testid="stSidebar"]' in m.value for m in at.markdown)
+    assert any('[data-testid="stSidebar"]' in h.proto.body for h in at.get("html"))  # the presenter CSS
     at.toggle(key="wt_present").set_value(False).run()
     assert "present" not in at.query_params
-    assert not any('[data-testid="stSidebar"]' in m.value for m in at.markdown)
+    assert not any('[data-testid="stSidebar"]' in h.proto.body for h in at.get("html"))
 
 
 def test_step_the_cell_over_the_words_of_a_sentence(env):
@@ -99,7 +99,10 @@ def test_bptt_reads_the_sentence_left_to_right(env):
     at.query_params["section"] = "5"
     at.run()  # section 5 keeps section 4's settings
     cut = traces(chart_spec(at, "wt_truncation_chart"))
-    assert "identity: truncated at k = 3" in cut and "%" in " ".join(m.value for m in at.markdown)
+    # 8 tokens, detached every 5 words (the default): after word 5, so the loss reaches words 6 to 8 only
+    assert [v is not None for v in cut["identity: detached every 5 words"]] == [False] * 5 + [True] * 3
+    assert any("detached after word 5" in m.value and "words 6 to 8" in m.value and "%" in m.value
+               for m in at.markdown)
     assert not any("e-0" in m.value for m in at.markdown)
 
 
@@ -252,3 +255,16 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
     expected = model.embedding.weight[ids, :6].detach().numpy()
     assert rows.loc[f"this ({ids[0]})"].tolist() == pytest.approx(expected[0].tolist(), abs=1e-4)
     assert rows.loc[f"movie ({ids[1]})"].tolist() == pytest.approx(expected[1].tolist(), abs=1e-4)
+
+
+def test_the_cell_equation_shows_the_output_activation_the_numbers_carry(env):
+    """Issue 21: the equation said y_t = W_hy h_t + b_y while the printed y_t were sigmoid outputs."""
+    at = open_section(2)
+    at.button(key="wt_next_step").click().run()
+    printed = next(c.value for c in at.code if c.value.startswith("# t = 1"))
+    assert "grad_fn=<SigmoidBackward0>" in printed.split("y_1", 1)[1]
+    equations = [e.value for e in at.get("latex")]
+    assert any(r"y_t = \sigma\left(W_{hy}\,h_t + b_y\right)" in e and r"h_t = \tanh\left(" in e for e in equations)
+    table = next(m.value for m in at.markdown if m.value.startswith("| symbol |"))
+    for symbol, code in (("$b_h$", "`fc_hh.bias`"), ("$b_y$", "`fc_hy.bias`"), ("$\\sigma$", "`torch.sigmoid`")):
+        assert any(symbol in row and code in row for row in table.splitlines()), symbol

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.theme import BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, wrap_title
+from dashboard.theme import BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, chart_layout
 
 BAND_FILL = "rgba(127, 127, 127, 0.12)"   # theme.BASELINE_COLOUR, faint: the vanishing / exploding bands
 CUT_FILL = "rgba(127, 127, 127, 0.22)"    # the positions truncation cuts off
@@ -43,10 +43,12 @@ def _bands(fig: go.Figure, y_range: list[float], vanish_below: float, explode_ab
 
 def flow_chart(lines: Sequence[Mapping], title: str, labels: Sequence[str] | None = None,
                vanish_below: float | None = None, explode_above: float | None = None,
-               cut_before: int | None = None, y_title: str = "gradient norm ||dL/dh_t||", height: int = 400) -> go.Figure:
+               cut_before: int | None = None, y_title: str = "gradient norm ||dL/dh_t||", height: int = 400,
+               detached_after: Sequence[int] = ()) -> go.Figure:
     """One line per entry of `lines`: {"name", "norms" (by position t = 1..T), optional "colour", "dash",
     "opacity", "width"}. `labels` name the positions (a sentence's tokens); `cut_before` shades the
-    positions 1 .. cut_before - 1, where truncation leaves no gradient."""
+    positions 1 .. cut_before - 1, where truncation leaves no gradient; `detached_after` draws a dashed
+    line after each of those positions, where truncated BPTT detaches the state."""
     length = max((len(line["norms"]) for line in lines), default=1)
     positions = list(range(1, length + 1))
     values = [v for line in lines for v in line["norms"]]
@@ -58,6 +60,11 @@ def flow_chart(lines: Sequence[Mapping], title: str, labels: Sequence[str] | Non
         fig.add_vrect(x0=0.5, x1=cut_before - 0.5, fillcolor=CUT_FILL, line_width=0, layer="below")
         fig.add_annotation(x=cut_before / 2, yref="paper", y=0.5, showarrow=False, font=dict(color=NOTE_COLOUR),
                            text="cut by truncation:<br>no gradient here")
+    for position in detached_after:
+        fig.add_vline(x=position + 0.5, line=dict(color=NOTE_COLOUR, dash="dash", width=1))
+    if detached_after:
+        fig.add_annotation(x=detached_after[-1] + 0.5, yref="paper", y=0.02, showarrow=False, xanchor="left",
+                           text=" state detached", font=dict(color=NOTE_COLOUR))
     for line in lines:
         norms = list(line["norms"])
         xs = positions[length - len(norms):]  # shorter lines end at the loss too
@@ -68,11 +75,13 @@ def flow_chart(lines: Sequence[Mapping], title: str, labels: Sequence[str] | Non
     fig.add_annotation(x=length, y=1, yref="paper", yanchor="bottom", showarrow=False, text="loss here →",
                        xanchor="right", font=dict(color=NOTE_COLOUR))
     tick = dict(tickmode="array", tickvals=positions, ticktext=list(labels)) if labels else dict(dtick=max(1, length // 10))
-    fig.update_layout(title=dict(text=wrap_title(title)), height=height, margin=dict(l=10, r=10, t=80, b=10),
-                      xaxis=dict(title=dict(text="position t in the sentence (the loss is read after the last)"),
-                                 range=[0.5, length + 0.5], **tick),
-                      yaxis=dict(title=dict(text=y_title), type="log", range=y_range, exponentformat="power"),
-                      legend=dict(orientation="h", y=-0.3, title=dict(text="")))
+    # chart_layout: the legend below the x-axis title, in a margin that fits it (a 40-word sentence's
+    # upright tick labels pushed the title into a legend placed at a fixed height)
+    fig.update_layout(**chart_layout(title, height=height,
+                                     xaxis=dict(title=dict(text="word t (the loss is read after the last)"),
+                                                range=[0.5, length + 0.5], **tick),
+                                     yaxis=dict(title=dict(text=y_title), type="log", range=y_range,
+                                                exponentformat="power")))
     return fig
 
 

@@ -58,3 +58,46 @@ def unrolled_svg(tokens: Sequence[str], fed: int | None = None, caption: str = "
     return (f'<div class="wt-unrolled" style="overflow-x:auto;border:1px solid #e6e6e6;border-radius:8px;padding:6px">'
             f'<img src="{source}" width="{width}" height="{height}" style="max-width:none" '
             f'alt="the network unrolled over {len(tokens)} steps"/></div>{note}')
+
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+LAYER_HEIGHT = 80
+
+
+def stacked_label(layer: int, t: int) -> str:
+    """'h²_3': the state of layer 2 after word 3."""
+    return f"h{str(layer).translate(SUPERSCRIPTS)}_{t}"
+
+
+def stacked_svg(tokens: Sequence[str], layers: int, caption: str = "") -> str:
+    """HTML: the stacked network unrolled over `tokens`: one row of states per layer (layer 1 at the
+    bottom reads the words, each higher layer reads the states below), arrows along time and up the
+    stack; sideways-scrolling like `unrolled_svg`. Tokens are escaped."""
+    width = 40 + (len(tokens) + 1) * STEP_WIDTH
+    word_y = 40 + layers * LAYER_HEIGHT
+    height = word_y + 70
+    parts = ['<defs><marker id="wt-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{NOTE_COLOUR}"/></marker></defs>']
+    for layer in range(1, layers + 1):
+        y = word_y - layer * LAYER_HEIGHT
+        parts.append(_box(20, y, stacked_label(layer, 0), FED_FILL))
+        for t in range(1, len(tokens) + 1):
+            x = 20 + t * STEP_WIDTH
+            parts.append(_arrow(x - STEP_WIDTH + BOX_W, y + BOX_H / 2, x - 2, y + BOX_H / 2))
+            parts.append(_box(x, y, stacked_label(layer, t), FED_FILL))
+            below = word_y - 2 if layer == 1 else y + LAYER_HEIGHT
+            parts.append(_arrow(x + BOX_W / 2, below, x + BOX_W / 2, y + BOX_H + 3))
+    for t, token in enumerate(tokens, start=1):
+        x = 20 + t * STEP_WIDTH
+        shown = token if len(token) <= 12 else token[:11] + "…"
+        parts.append(f'<text x="{x + BOX_W / 2:.0f}" y="{word_y + 18}" text-anchor="middle" font-size="16" '
+                     f'font-weight="600" fill="{TEXT}">{escape(shown)}</text>')
+    parts.append(f'<text x="{20 + len(tokens) * STEP_WIDTH + BOX_W / 2:.0f}" y="{height - 12}" text-anchor="middle" '
+                 f'font-size="13" fill="{NOTE_COLOUR}">the classifier reads {stacked_label(layers, len(tokens))}</text>')
+    label = f"a {layers}-layer network unrolled over {len(tokens)} steps"
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+           f'role="img" aria-label="{label}">' + "".join(parts) + "</svg>")
+    note = f'<div style="font-size:0.85rem;color:{NOTE_COLOUR}">{escape(caption)}</div>' if caption else ""
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return (f'<div class="wt-stacked" style="overflow-x:auto;border:1px solid #e6e6e6;border-radius:8px;padding:6px">'
+            f'<img src="{source}" width="{width}" height="{height}" style="max-width:none" alt="{label}"/></div>{note}')

@@ -5,6 +5,10 @@ with contents, progress, previous / next and a presenter mode (?present=1), in
 walkthrough_sections/nav.py. Each section is a function in walkthrough_sections/*.py; every
 number and chart is computed on the spot by sentiment_core.analysis (lessons, gradient_flow,
 gates_by_hand, stacked, walk_sentence) or torch. This file only puts them in order.
+
+The tutorial's own code is shown beside the numbers it computed (walkthrough_sections/code.py,
+read from the modules by sentiment_core.analysis.tutorial_code); the sentence and settings live
+in the URL (walkthrough_sections/linked.py), so a prepared link opens a section as set up.
 """
 from __future__ import annotations
 
@@ -17,7 +21,9 @@ from dashboard.views.walkthrough_sections.cell import show_cell, show_unrolling
 from dashboard.views.walkthrough_sections.deep import show_deep
 from dashboard.views.walkthrough_sections.gates import show_gates
 from dashboard.views.walkthrough_sections.measured import read_runs, watch_probe_comparison
-from dashboard.views.walkthrough_sections.nav import current_section, show_contents, show_pager
+from dashboard.theme import presenter_fonts
+from dashboard.views.walkthrough_sections.linked import keep_linked_values, settings_from_link, settings_to_link
+from dashboard.views.walkthrough_sections.nav import current_section, presenting, show_contents, show_pager
 from dashboard.views.walkthrough_sections.sentence import keep_widget_values
 from dashboard.views.walkthrough_sections.story import show_memory, show_try_it
 from dashboard.views.walkthrough_sections.tensors import show_text_to_tensors
@@ -58,16 +64,21 @@ SECTIONS = (
 )
 TITLES = [title for title, _ in SECTIONS]
 
+refused = settings_from_link()   # a prepared link's sentence and settings, before any widget is drawn
 keep_widget_values()
+keep_linked_values()
 current = current_section(len(SECTIONS))
-st.title("Walkthrough: how a recurrent network reads a review")
+show_contents(TITLES, current)
+if refused:
+    st.warning(f"This link's {', '.join(refused)} could not be used (not a value its control offers), so the "
+               "section starts from its default there.")
 if current == 1:
     st.markdown(
         "A short course in recurrent neural networks (RNNs) for sentiment analysis, one section per screen. "
         "Every number, chart and tensor is computed from the project's own library (`sentiment_core`) and "
         "PyTorch while you watch, and sections 2 to 8 read the words of a real sentence you pick.")
-show_contents(TITLES, current)
-st.header(f"{current}. {TITLES[current - 1]}")
-SECTIONS[current - 1][1]()
+with presenter_fonts(presenting()):   # charts drawn below take the projector's type sizes
+    SECTIONS[current - 1][1]()
 st.divider()
 show_pager(TITLES, current)
+settings_to_link()   # the URL now opens this section exactly as it stands

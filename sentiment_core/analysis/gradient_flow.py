@@ -1,7 +1,7 @@
 """Gradients through time, the walkthrough's sections 4 to 6: a plain function per step.
 
 Backpropagation through time as a product of Jacobians on a random recurrence
-(`recurrent_matrix`, `gradient_norms_through_time`, `truncate_norms`, `gradient_regime`), and
+(`recurrent_matrix`, `gradient_norms_through_time`, `truncate_norms`, `kept_steps_back`, `gradient_regime`), and
 the same measured on trained networks: the gradient-through-time probes that training runs
 record (`probe_curves`) and the vanilla-RNN-against-LSTM runs the page can start
 (`comparison_config`). The page (dashboard/views/walkthrough.py) lays them out.
@@ -131,6 +131,28 @@ def truncate_norms(norms: Sequence[float], steps: int | None) -> list[float]:
     if steps < 1:
         raise ValueError(f"truncation must keep at least 1 step, not {steps!r}")
     return [n if k <= steps else 0.0 for k, n in enumerate(norms)]
+
+
+def detach_points(length: int, every: int) -> list[int]:
+    """The words (1-based) after which truncated BPTT detaches the state, as the project's models do
+    (`bptt=k`: before reading word t + 1 when t % k == 0): after words k, 2k, ... before the last."""
+    if every < 1:
+        raise ValueError(f"the state must be detached every 1 or more words, not {every!r}")
+    return list(range(every, length, every))
+
+
+def kept_steps_back(length: int, every: int) -> int:
+    """How many steps back the loss read after the last word still reaches when the state is detached
+    every `every` words: back to the last detach point, so (T - 1) mod k (T - 1 when never detached)."""
+    points = detach_points(length, every)
+    return length - 1 - (points[-1] if points else 0)
+
+
+def detached_norms(norms: Sequence[float], every: int) -> list[float]:
+    """Norms k = 0 .. T-1 steps back when the state is detached every `every` words: zero beyond the
+    last detach point (kept_steps_back), as the project's models compute it."""
+    kept = kept_steps_back(len(norms), every)
+    return [n if k <= kept else 0.0 for k, n in enumerate(norms)]
 
 
 def truncated_share(norms: Sequence[float], steps: int) -> float:

@@ -14,14 +14,21 @@ import torch
 from sentiment_core import settings
 from sentiment_core.data.text import Tokenizer, Vocab
 
-# Dev sentences of the Stanford Sentiment Treebank, as its trees spell them (short ones, of each class).
+# Dev sentences of the Stanford Sentiment Treebank, as its trees spell them: short ones of each class,
+# then two long ones (37 and 40 tokens), where vanishing and exploding gradients show (exercise 4 of
+# the last section needs 39 or more: 1.2^k passes 1000 at k = 38 words back).
 TREEBANK_SENTENCES = (
     "A warm , funny , engaging film .",
     "Suffers from the lack of a compelling or comprehensible narrative .",
     "You wo n't like Roger , but you will quickly recognize him .",
     "It 's like watching a nightmare made flesh .",
     "The performances take the movie to a higher level .",
+    "Not only is Undercover Brother as funny , if not more so , than both Austin Powers films , but it 's also one "
+    "of the smarter , savvier spoofs to come along in some time .",
+    "At times , the suspense is palpable , but by the end there 's a sense that the crux of the mystery hinges on a "
+    "technicality that strains credulity and leaves the viewer haunted by the waste of potential .",
 )
+LONGEST_SENTENCE = TREEBANK_SENTENCES[-1]
 MAX_WALK_TOKENS = 40  # words one lesson reads; longer text is cut (and the page says so)
 
 

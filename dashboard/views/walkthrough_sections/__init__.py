@@ -9,6 +9,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 EXPLORER, VOCABULARY = "views/explorer.py", "views/vocabulary.py"
 TRAINING, PLAYGROUND = "views/training.py", "views/playground.py"
+WALKTHROUGH = "views/walkthrough.py"  # a link to another section: {"section": "N"}
 # Query parameters the other pages read (agreed with their authors): training `preset` and `cell`,
 # playground `text`.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.theme import presented
 from dashboard.charts.gradient_flow import flow_chart
 from dashboard.theme import PUBLISHED_COLOUR
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
@@ -44,23 +45,26 @@ def norms_back(sentence) -> tuple[list[float], object]:
     return gradient_flow.gradient_norms_through_time(w_rec, s["wt_activation"], sequence), w_rec
 
 
-def chart(sentence, norms: list[float], truncate_at: int | None = None):
+def chart(sentence, norms: list[float], every: int | None = None):
+    """The gradient at each word; with `every`, truncated BPTT that detaches the state every `every` words."""
     s = settings()
     radius, activation = s["wt_radius"], s["wt_activation"]
     reference = {"name": f"r^k = {radius:g}^k (k steps back)", "colour": PUBLISHED_COLOUR, "dash": "dot",
                  "width": 1, "norms": gradient_flow.by_position([radius ** k for k in range(len(norms))])}
     whole = {"name": activation, "norms": gradient_flow.by_position(norms), "colour": PUBLISHED_COLOUR, "width": 3}
     lines = [reference, whole]
-    cut_before = None
-    if truncate_at is not None and truncate_at < len(norms) - 1:
+    cut_before, detached = None, []
+    if every is not None and every < len(norms):
+        kept_back = gradient_flow.kept_steps_back(len(norms), every)
+        detached = gradient_flow.detach_points(len(norms), every)
         whole.update(name=f"{activation}: without truncation", opacity=0.35, width=2)
-        kept = gradient_flow.by_position(gradient_flow.truncate_norms(norms, truncate_at))
-        lines.append({"name": f"{activation}: truncated at k = {truncate_at}", "norms": kept, "colour": PUBLISHED_COLOUR,
-                      "width": 3})
-        cut_before = len(norms) - truncate_at
+        kept = gradient_flow.by_position(gradient_flow.detached_norms(norms, every))
+        lines.append({"name": f"{activation}: detached every {every} words", "norms": kept,
+                      "colour": PUBLISHED_COLOUR, "width": 3})
+        cut_before = len(norms) - kept_back
     return flow_chart(lines, "How much of the loss's gradient reaches each word", token_labels(sentence.tokens),
                       gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE, cut_before,
-                      y_title="||dL/dh_t||  (1 at the last word)", height=440)
+                      y_title="||dL/dh_t||  (1 at the last word)", height=440, detached_after=detached)
 
 
 def show_bptt() -> None:
@@ -76,15 +80,17 @@ def show_bptt() -> None:
         return
     flow_controls(controls)
     norms, w_rec = norms_back(sentence)
-    figure.plotly_chart(chart(sentence, norms), key="wt_bptt_chart")
+    figure.plotly_chart(presented(chart(sentence, norms)), key="wt_bptt_chart")
     regime = gradient_flow.gradient_regime(norms)
     m1, m2, m3 = figure.columns(3)
     m1.metric("spectral radius of this W_hh", f"{gradient_flow.spectral_radius(w_rec):.3f}")
     m2.metric("average factor per word back", f"{regime.rate_per_step:.3f}")
     if regime.first_exploded is not None:
-        m3.metric(f"explodes (> {gradient_flow.EXPLODING_ABOVE:g}) from", f"{regime.first_exploded} words back")
+        m3.metric(f"explodes (> {gradient_flow.EXPLODING_ABOVE:g}) from", f"{regime.first_exploded} back",
+                  help="words back from the last word, where the loss is read")
     elif regime.first_vanished is not None:
-        m3.metric(f"vanishes (< {gradient_flow.VANISHING_BELOW:g}) from", f"{regime.first_vanished} words back")
+        m3.metric(f"vanishes (< {gradient_flow.VANISHING_BELOW:g}) from", f"{regime.first_vanished} back",
+                  help="words back from the last word, where the loss is read")
     figure.caption(f"At the first word (“{sentence.tokens[0]}”) the gradient is {lessons.readable_norm(norms[-1])}. "
                    f"Below r < 1 it fades geometrically (**vanishing**: early words stop teaching the model); above, "
                    "it can grow (**exploding**: hence gradient clipping). A longer sentence shows it better.")
@@ -92,28 +98,44 @@ def show_bptt() -> None:
 
 def show_truncation() -> None:
     st.markdown(
-        "A cheap fix for long sequences is to stop the backward pass after *k* steps: the state is still carried "
-        "forward, but gradients older than *k* steps are dropped (in code, the state is detached every *k* steps).")
+        "A cheap fix for long sequences is to stop the backward pass early: **truncated BPTT**. The state is still "
+        "carried forward, but every *k* words it is *detached* (in code `h = h.detach()`, the project's `bptt=k`), "
+        "so no gradient crosses that point. The loss, read after the last word, then reaches back only to the "
+        "last detach point: between 1 and *k* words, depending on where the cuts fall.")
     controls, figure = st.columns([1, 2], gap="large")
     sentence = pick_sentence(controls)
     if sentence is None:
         return
     norms, _ = norms_back(sentence)
-    if len(norms) < 3:
+    length = len(norms)
+    if length < 3:
         figure.info("Truncation needs a sentence of at least three tokens: pick a longer one.")
         return
-    st.session_state.setdefault("wt_truncate", max(1, (len(norms) - 1) // 2))
-    st.session_state["wt_truncate"] = min(st.session_state["wt_truncate"], len(norms) - 1)
-    truncate_at = controls.slider("keep k steps back (k = T − 1: no truncation)", 1, len(norms) - 1, key="wt_truncate")
+    st.session_state.setdefault("wt_truncate", length // 2 + 1)
+    st.session_state["wt_truncate"] = min(st.session_state["wt_truncate"], length)
+    every = controls.slider(f"detach the state every k words (k = {length}: never)", 1, length, key="wt_truncate")
     s = settings()
     controls.caption(f"The recurrence of section 4: r = {s['wt_radius']:g}, {s['wt_activation']}, "
                      f"{s['wt_matrix_kind']} W_hh. Change it there.")
-    figure.plotly_chart(chart(sentence, norms, truncate_at), key="wt_truncation_chart")
-    dropped = gradient_flow.truncated_share(norms, truncate_at)
-    cut = len(norms) - 1 - truncate_at
-    words = "no word loses" if cut == 0 else ("1 word receives" if cut == 1 else f"{cut} words receive")
-    figure.markdown(
-        f"With k = {truncate_at} of {len(norms) - 1} possible steps, truncation drops **{lessons.readable_share(dropped)}** "
-        f"of the summed gradient norm here ({words} {'its gradient' if cut == 0 else 'none'}). Each update then "
-        "costs *k* steps of memory and time instead of *T*; a vanishing gradient loses little, but the model can "
-        "no longer learn dependencies longer than *k* words.")
+    figure.plotly_chart(presented(chart(sentence, norms, every)), key="wt_truncation_chart")
+    figure.markdown(truncation_text(sentence.tokens, norms, every))
+
+
+def truncation_text(tokens: list[str], norms: list[float], every: int) -> str:
+    """What the truncation chart shows, in words: where the state is detached and which words the loss reaches."""
+    length = len(norms)
+    points = gradient_flow.detach_points(length, every)
+    if not points:
+        return (f"With k = {every}, a sentence of {length} words is never cut: the loss reaches every word, "
+                "as in section 4.")
+    kept_back = gradient_flow.kept_steps_back(length, every)
+    first = length - kept_back
+    shown = ", ".join(str(p) for p in points[:6]) + (", ..." if len(points) > 6 else "")
+    reached = f"word {length} only" if kept_back == 0 else f"words {first} to {length}"
+    dropped = gradient_flow.truncated_share(norms, kept_back)
+    return (f"With k = {every}, the state is detached after word{'s' if len(points) > 1 else ''} {shown} (dashed "
+            f"lines). The loss after the last word reaches **{reached}** (“{tokens[first - 1]}” onwards) and drops "
+            f"**{lessons.readable_share(dropped)}** of the summed gradient norm. Each update costs at most *k* steps "
+            "of memory and time instead of *T*; a vanishing gradient loses little, but the model cannot learn "
+            "dependencies across a cut. With a loss only at the end, a cut just before the last word leaves almost "
+            "nothing: choose *k* with the sentence lengths in mind.")

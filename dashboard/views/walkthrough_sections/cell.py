@@ -3,9 +3,11 @@ same cell unrolled through time (drawn as a chain, and as the graph autograd rec
 from __future__ import annotations
 
 import streamlit as st
+import torch
 
 from dashboard.charts import walkthrough as charts
 from dashboard.charts.unrolled import unrolled_svg
+from dashboard.views.walkthrough_sections.code import follow_step_script, show_cell_code, show_unrolled_code
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core.analysis import lessons
 
@@ -49,21 +51,26 @@ def show_steps(walk: lessons.CellWalk, tokens: list[str]) -> None:
 def show_cell() -> None:
     st.markdown("At every step *t* the cell combines the new input, here the vector of the sentence's *t*-th "
                 "word, with the state it carried over:")
-    st.latex(r"h_t = \tanh\left(W_{xh}\,x_t + W_{hh}\,h_{t-1} + b_h\right), \qquad y_t = W_{hy}\,h_t + b_y")
+    equation = st.empty()  # written once the layer exists: its own activations, so the equation cannot drift
     controls, figure = st.columns([1, 2], gap="large")
     sentence = pick_sentence(controls)
     if sentence is None:
         return
     size_controls(controls)
     walk = current_walk(cell_sizes(sentence.x.shape[1]), sentence)
+    equation.latex(cell_equation(walk.layer))
     nxt = len(walk.steps)
     label = "Every word is read" if walk.done else f"Next word: feed x_{nxt + 1} (“{sentence.tokens[nxt]}”)"
-    controls.button(label, key="wt_next_step", type="primary", disabled=walk.done, on_click=lessons.next_cell_step,
-                    args=(walk,), width="stretch")
-    controls.button("Start the sentence again", key="wt_reset", disabled=not walk.steps, width="stretch",
-                    on_click=lambda: st.session_state.pop(WALK, None))
     with figure:
         st.html(unrolled_svg(sentence.tokens, len(walk.steps), "Blue: the steps computed so far."))
+        st.html(follow_step_script(len(walk.steps)), unsafe_allow_javascript=True)
+        # The control that advances the figure sits right under it (on a phone too: no scrolling up).
+        step, again = st.columns([3, 2])
+        step.button(label, key="wt_next_step", type="primary", disabled=walk.done, on_click=lessons.next_cell_step,
+                    args=(walk,), width="stretch")
+        again.button("Start the sentence again", key="wt_reset", disabled=not walk.steps, width="stretch",
+                     on_click=lambda: st.session_state.pop(WALK, None))
+        show_cell_code(st, walk)
         show_steps(walk, sentence.tokens)
     layer = walk.layer
     with st.expander("Every symbol, its shape and its name in the code"):
@@ -71,6 +78,20 @@ def show_cell() -> None:
         st.code(repr(layer), language="text", wrap_lines=True)
     st.caption(f"The weights are the same at every step: one function applied again and again. This layer has "
                f"{sum(p.numel() for p in layer.parameters()):,} parameters.")
+
+
+ACTIVATION_SYMBOLS = {torch.tanh: r"\tanh", torch.sigmoid: r"\sigma", torch.relu: r"\operatorname{relu}"}
+
+
+def _applied(phi, inside: str) -> str:
+    return inside if phi is None else ACTIVATION_SYMBOLS.get(phi, r"\varphi") + r"\left(" + inside + r"\right)"
+
+
+def cell_equation(layer) -> str:
+    """The layer's two equations in LaTeX, with the activations it really applies (phi_h, phi_y)."""
+    state = _applied(layer.phi_h, r"W_{xh}\,x_t + W_{hh}\,h_{t-1} + b_h")
+    output = _applied(layer.phi_y, r"W_{hy}\,h_t + b_y")
+    return rf"h_t = {state}, \qquad y_t = {output}"
 
 
 def symbol_table(walk: lessons.CellWalk) -> str:
@@ -82,7 +103,13 @@ def symbol_table(walk: lessons.CellWalk) -> str:
             ("$W_{hh}$", "mixes the previous state into the new one: the memory", "`fc_hh.weight`",
              tuple(layer.fc_hh.weight.shape)),
             ("$b_h$", "the state's bias", "`fc_hh.bias`", tuple(layer.fc_hh.bias.shape)),
-            ("$W_{hy}$", "reads the output off the state", "`fc_hy.weight`", tuple(layer.fc_hy.weight.shape))]
+            ("$W_{hy}$", "reads the output off the state", "`fc_hy.weight`", tuple(layer.fc_hy.weight.shape)),
+            ("$b_y$", "the output's bias", "`fc_hy.bias`", tuple(layer.fc_hy.bias.shape))]
+    if layer.phi_y is not None:  # the activation the printed y_t carry (their grad_fn names it)
+        symbol = ACTIVATION_SYMBOLS.get(layer.phi_y, r"\varphi")
+        rows.append((f"${symbol}$", "the output's activation"
+                     + (": squashes y_t into (0, 1)" if layer.phi_y is torch.sigmoid else ""),
+                     f"`phi_y` (`torch.{layer.phi_y.__name__}`)", "elementwise"))
     return "| symbol | what it is | in the code | shape here |\n|---|---|---|---|\n" + "\n".join(
         f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
 
@@ -120,3 +147,5 @@ def show_unrolling() -> None:
                 st.markdown(f"**y_{t}**")
                 st.graphviz_chart(charts.autograd_graph_dot(graphs[t], highlight="fc_hh.weight"),
                                   width="content")
+    sizes = cell_sizes(sentence.x.shape[1])
+    show_unrolled_code(st, sentence, sizes.h_dim, sizes.seed)

@@ -1,11 +1,19 @@
-"""Walkthrough section: deep (stacked) recurrent networks, with live shapes and parameter counts."""
+"""Walkthrough section: deep (stacked) recurrent networks: live shapes and parameter counts, the stack's
+states for the sentence, and the gradient each layer receives at depths 1, 2 and 3 (measured)."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from dashboard.theme import presented
+from dashboard import resources
+from dashboard.charts import walkthrough as charts
+from dashboard.charts.unrolled import stacked_svg
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core.analysis import stacked
+from sentiment_core.analysis.walk_sentence import TREEBANK_SENTENCES, token_labels
+
+COMPARISON_HIDDEN = 64  # hidden size of the depth comparison: one cached measurement per cell
 
 
 def show_deep() -> None:
@@ -45,3 +53,51 @@ def show_deep() -> None:
                    f"layer ({'candidate only' if blocks == 1 else 'the candidate and the gates'}); D_in is {E} for the "
                    f"first layer (the word vectors) and D·H = {d * hidden} above it; torch keeps two biases per block. "
                    f"Counted on the module: **{summary.total:,}** parameters in all.")
+    show_stack(cell, sentence, hidden, layers)
+    show_depth_comparison(cell)
+
+
+STATE_UNITS = 4  # units of each layer's state written out
+
+
+def show_stack(cell: str, sentence, hidden: int, layers: int) -> None:
+    """The stack unrolled over the sentence, and what each layer holds at each word."""
+    st.subheader("The stack, word by word")
+    st.html(stacked_svg(sentence.tokens, layers, "Each row is one layer; scroll sideways when the sentence is longer "
+                                                 "than the screen."))
+    states = stacked.layer_states(cell, sentence.x, hidden, layers)
+    units = min(STATE_UNITS, hidden)
+    st.plotly_chart(presented(charts.layer_states_figure([s.tolist() for s in states], token_labels(sentence.tokens), units,
+                                               f"The first {units} units of each layer's state, at every word")),
+                    key="wt_deep_states_chart")
+    st.caption(f"A seeded, untrained {cell.upper()} stack of {layers} layer{'s' if layers > 1 else ''} of {hidden} "
+               "units (one direction), run on this sentence: layer 1 reads the word vectors, each layer above reads "
+               "the states of the layer below, word by word.")
+
+
+def show_depth_comparison(cell: str) -> None:
+    """Why depth is harder to optimise, measured: each layer's gradient in networks of 1, 2 and 3 layers."""
+    st.subheader("Why depth is harder to optimise")
+    results = resources.depth_gradients(cell, COMPARISON_HIDDEN, TREEBANK_SENTENCES)
+    st.plotly_chart(presented(charts.depth_gradients_figure(results, f"{cell.upper()}: the gradient each layer's weights "
+                                                           "receive, by depth")), key="wt_deep_depth_chart")
+    st.markdown(depth_text(results))
+    st.caption(f"Measured now, before any training: seeded {cell.upper()} stacks of {COMPARISON_HIDDEN} units and a "
+               f"linear classifier on the top layer's last state read the {len(TREEBANK_SENTENCES)} sentences of the "
+               "picker; the loss is the cross-entropy against labels drawn at random (untrained, the labels do not "
+               "change the sizes); each bar is the norm of ∂L/∂(that layer's weights), averaged over 4 draws of "
+               "the weights.")
+
+
+def depth_text(results) -> str:
+    """The comparison in words: how much smaller the first layer's gradient is than the top's, and than alone."""
+    alone = results[0].per_layer[0]
+    deepest = results[-1]
+    first, top = deepest.per_layer[0], deepest.per_layer[-1]
+    return (f"In the {deepest.layers}-layer network the first layer, the one that reads the words, receives "
+            f"**{top / first:.1f}×** less gradient than the top layer, and **{alone / first:.1f}×** less than the "
+            "same layer alone in a 1-layer network. The gradient reaches a lower layer only through every layer "
+            "above it, each one multiplying it by its Jacobian, as backpropagation through time does along the "
+            "sentence: in depth as well as in time, the early parts learn slowest. Hence deep RNNs need care "
+            "(few layers, dropout between them, residual connections, layer normalisation) and rarely go beyond "
+            "2 to 4 layers.")

@@ -10,11 +10,12 @@ import time
 import pandas as pd
 import streamlit as st
 
+from dashboard.theme import presented
 from dashboard import resources
 from dashboard.charts.gradient_flow import probe_runs_chart
 from dashboard.components.run_watcher import watch_runs
 from dashboard.messages import shown_path, user_message
-from dashboard.views.walkthrough_sections import TRAINING, page_link
+from dashboard.views.walkthrough_sections import TRAINING, WALKTHROUGH, page_link
 from sentiment_core.analysis import gradient_flow, lessons
 from sentiment_core.pretrained import COMPARISON_MODELS, is_shipped, shipped_label, shipped_runs
 from sentiment_core.training import jobs
@@ -91,11 +92,16 @@ def show_probe_chart(with_probes: list[tuple]) -> None:
     if not curves:
         st.info("Choose at least one run.")
         return
-    st.plotly_chart(probe_runs_chart(curves, gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE,
-                                     resources.run_colour_map(resources.runs_root()), before), key="wt_probe_chart")
+    st.plotly_chart(presented(probe_runs_chart(curves, gradient_flow.VANISHING_BELOW, gradient_flow.EXPLODING_ABOVE,
+                                     resources.run_colour_map(resources.runs_root()), before)), key="wt_probe_chart")
     st.dataframe(pd.DataFrame([{"run": c.run, "cell": c.cell, "after epoch": c.epoch, "steps measured": len(c.norms),
                                 "relative norm at the first word": lessons.readable_norm(c.norms[0])} for c in curves]),
                  hide_index=True)
+    st.caption("Why the gated curves fade more slowly: along the LSTM's cell state one step back multiplies the "
+               "gradient by the forget gate alone. Section 7 draws f_t word by word beside the gradient it lets "
+               "through.")
+    page_link(WALKTHROUGH, "Section 7: the forget gate beside the gradient", {"section": "7"},
+              icon=":material/alt_route:")
 
 
 def training_time() -> str:

@@ -20,7 +20,8 @@ MAX_TYPED_CHARS = 400  # a sentence for a slide, well inside settings.MAX_INPUT_
 # never from a `value=` argument, so writing them back raises no warning).
 KEPT = ("wt_pick", "wt_typed", "wt_h_dim", "wt_seed", "wt_radius", "wt_activation", "wt_matrix_kind",
         "wt_input_scale", "wt_bptt_seed", "wt_truncate", "wt_gate_cell", "wt_gate_units", "wt_deep_cell",
-        "wt_deep_layers", "wt_deep_hidden", "wt_deep_bi")
+        "wt_deep_layers", "wt_deep_hidden", "wt_deep_bi", "wt_gate_weights", "wt_gate_unit", "wt_gate_part",
+        "wt_gate_source")
 
 
 def keep_widget_values() -> None:
@@ -31,10 +32,16 @@ def keep_widget_values() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+def picker_label(choice: str) -> str:
+    """A treebank sentence with its length in tokens (the long ones are what sections 4 and 5 need)."""
+    return choice if choice == OWN else f"{choice} ({len(Tokenizer()(choice))} tokens)"
+
+
 def pick_sentence(where) -> SentenceInputs | None:
     """The picker, drawn in `where` (a column beside the figures it drives); None after saying why not."""
     st.session_state.setdefault(PICK, TREEBANK_SENTENCES[0])
-    choice = where.selectbox("Sentence (from the treebank, or your own)", [*TREEBANK_SENTENCES, OWN], key=PICK)
+    choice = where.selectbox("Sentence (from the treebank, or your own)", [*TREEBANK_SENTENCES, OWN], key=PICK,
+                             format_func=picker_label)
     text = choice
     if choice == OWN:
         st.session_state.setdefault(TYPED, "the plot is not bad , the acting is good")

@@ -7,6 +7,7 @@ from dashboard.messages import as_sentence
 from dashboard.views.walkthrough_sections import PLAYGROUND, TRAINING, page_link
 from dashboard.views.walkthrough_sections.tensors import NEGATION
 from sentiment_core.analysis import lessons
+from sentiment_core.analysis.walk_sentence import LONGEST_SENTENCE
 from sentiment_core.data.text import Tokenizer
 
 ORDER_PAIR = ("the plot is not bad , the acting is good", "the plot is not good , the acting is bad")
@@ -58,6 +59,8 @@ def show_try_it() -> None:
     st.markdown(f"3. **Test the negation.** Ask a trained model about *{NEGATION}* Every adjective in it is "
                 "positive; the sentence is not. Watch how the prediction moves word by word.")
     page_link(PLAYGROUND, "Playground: the negation sentence", {"text": NEGATION}, icon=":material/chat:")
-    st.markdown("4. **Break it on purpose.** In section 4, set r to 1.2 with the identity activation and find the "
-                "step where the gradient explodes; then switch to tanh and see saturation tame it. Which "
-                "truncation k keeps 99% of the gradient with r = 0.9?")
+    st.markdown("4. **Break it on purpose.** In section 4, pick the longest sentence "
+                f"(“{LONGEST_SENTENCE[:40]}…”, "
+                f"{len(Tokenizer()(LONGEST_SENTENCE))} tokens), set r to 1.2 with the identity activation and find "
+                "how many words back the gradient explodes; then switch to tanh and see saturation tame it. In section "
+                "5, with r = 0.9: which k, the state detached every k words, keeps 99% of the gradient?")

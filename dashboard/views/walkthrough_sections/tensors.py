@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, shown_path, user_message
+from dashboard.views.walkthrough_sections.code import show_model_code, show_training_step
 from sentiment_core.analysis import lessons
 from sentiment_core.data.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
 from sentiment_core.data.treebank import TreebankError
@@ -66,8 +67,10 @@ def show_embedding(followed: lessons.FollowedSentence, vocab, runs) -> None:
 def show_padded_batches(followed: lessons.FollowedSentence, vocab, corpus) -> None:
     st.subheader("Into a padded batch")
     b1, b2 = st.columns(2)
-    batch_size = b1.slider("batch size", 2, 16, 4, key="wt_batch_size")
-    batch_seed = int(b2.number_input("shuffle seed", 0, 10_000, 0, key="wt_batch_seed"))
+    st.session_state.setdefault("wt_batch_size", 4)   # defaults through session_state: a link may set them
+    st.session_state.setdefault("wt_batch_seed", 0)
+    batch_size = b1.slider("batch size", 2, 16, key="wt_batch_size")
+    batch_seed = int(b2.number_input("shuffle seed", 0, 10_000, key="wt_batch_seed"))
     train_ids = resources.train_sentence_ids(corpus)
     epoch = resources.padding_by_batch_size(corpus, (batch_size,))
     for column, bucketing in zip(st.columns(2), (True, False)):
@@ -103,7 +106,8 @@ def show_text_to_tensors(runs) -> None:
         st.error(f"The treebank in {shown_path(state.folder)} could not be read: {user_message(err)}")
         return
     vocab = resources.vocabulary(corpus, 1)
-    text = st.text_input("Sentence to follow", NEGATION, key="wt_sentence")
+    st.session_state.setdefault("wt_sentence", NEGATION)
+    text = st.text_input("Sentence to follow", key="wt_sentence")
     try:
         followed = lessons.follow_sentence(text, Tokenizer(), vocab)
     except ValueError as err:
@@ -112,3 +116,6 @@ def show_text_to_tensors(runs) -> None:
     show_tokens_and_indices(followed, vocab)
     show_embedding(followed, vocab, runs)
     show_padded_batches(followed, vocab, corpus)
+    show_model_code(len(vocab))
+    show_training_step(resources.train_sentence_ids(corpus), [fine for _, fine, _ in corpus.sentences["train"]],
+                       len(vocab))
