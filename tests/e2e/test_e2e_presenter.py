@@ -40,6 +40,18 @@ FONT_SIZES = """() => {
     table: smallest('table td, table th'),
     ticks: smallest('[data-testid="stPlotlyChart"] .xtick text, [data-testid="stPlotlyChart"] .ytick text'),
     legend: smallest('[data-testid="stPlotlyChart"] .legendtext'),
+    // The drawn diagrams (the chain, the LSTM / GRU cell, the stacked layers) are SVG images: their smallest
+    // label's size in the SVG times the image's drawn scale.
+    drawing: (() => {
+      const sizes = [];
+      for (const img of main.querySelectorAll('.wt-unrolled img, .wt-cell img, .wt-stacked img')) {
+        const box = img.getBoundingClientRect();
+        if (!box.width || !img.src.startsWith('data:image/svg+xml;base64,')) continue;
+        const labels = [...atob(img.src.split(',')[1]).matchAll(/font-size="([0-9.]+)"/g)].map(m => parseFloat(m[1]));
+        if (labels.length) sizes.push(Math.min(...labels) * box.width / parseFloat(img.getAttribute('width')));
+      }
+      return sizes.length ? Math.min(...sizes) : null;
+    })(),
   };
 }"""
 
@@ -81,7 +93,8 @@ def test_every_section_is_readable_on_a_projector(sized, trained_run):
             figure = app.main().locator('.wt-unrolled, [data-testid="stPlotlyChart"]').first
             assert figure.bounding_box()["y"] < PROJECTOR["height"] - 150, f"section {section}: figure below the fold"
         sizes = app.page.evaluate(FONT_SIZES)
-        floors = {"body": 20, "caption": 16, "code": 16, "metric": 20, "table": 16, "ticks": 16, "legend": 16}
+        floors = {"body": 20, "caption": 16, "code": 16, "metric": 20, "table": 16, "ticks": 16, "legend": 16,
+                  "drawing": 16}
         small.update({f"{section}: {kind} {size}px": size for kind, size in sizes.items()
                       if size is not None and size < floors[kind] - 0.01})
     assert not small, f"text too small for a projector: {sorted(small)}"
