@@ -96,6 +96,29 @@ def probe_sentences_path(env: Mapping[str, str] | None = None) -> Path:
 # Public mode: one switch for a hosted demo
 
 PUBLIC_ENV = "SENTIMENT_PUBLIC"
+OPERATOR_KEY_ENV = "SENTIMENT_OPERATOR_KEY"  # a secret the operator types on the page to manage every run
+
+
+def concurrent_runs_for_machine(cores: int | None = None) -> int:
+    """Runs that may train at once on this machine: its cores less one for the web server, at least 1.
+
+    Each run trains on one core (the page starts it with one thread), so this keeps every core busy
+    while the pages stay responsive. `cores`: the cores this process may use (os.sched_getaffinity,
+    which a container's CPU set narrows; os.cpu_count where there is no such call).
+    """
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+    return max(1, int(cores) - 1)
+
+
+def operator_key(env: Mapping[str, str] | None = None) -> str:
+    """SENTIMENT_OPERATOR_KEY, stripped ('' when unset: nobody can manage every run from a page)."""
+    env = os.environ if env is None else env
+    return (env.get(OPERATOR_KEY_ENV) or "").strip()
+
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "", "no", "off")
 
 # What SENTIMENT_PUBLIC=1 implies, as the limits it sets when the operator has not set them
@@ -111,8 +134,9 @@ PUBLIC_DEFAULTS: dict[str, str] = {
     "SENTIMENT_MAX_LAYERS": "2",
     "SENTIMENT_MAX_BATCH": "128",
     "SENTIMENT_MAX_RUN_MINUTES": "3",         # estimated single-core minutes per run
-    "SENTIMENT_MAX_CONCURRENT_RUNS": "1",
-    "SENTIMENT_MAX_QUEUE": "2",
+    "SENTIMENT_MAX_CONCURRENT_RUNS": str(concurrent_runs_for_machine()),  # cores - 1 (the web server's)
+    "SENTIMENT_MAX_QUEUE": "60",              # a class of thirty twice over
+    "SENTIMENT_MAX_RUNS_PER_VISITOR": "1",    # live or queued runs per browser; first come, first served
     "SENTIMENT_MAX_RUNS": "200",              # run folders kept; the oldest ended visitor runs are retired first
     "SENTIMENT_MAX_INPUT_TOKENS": "300",      # tokens per typed text or CSV row
     "SENTIMENT_MAX_BATCH_ROWS": "500",        # rows per pasted list or CSV
@@ -158,6 +182,14 @@ def effective_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 #                                   in the queue
 #   SENTIMENT_MAX_QUEUE             runs waiting in the queue (default 3); a start beyond it is
 #                                   refused. 0: no queue, a start needs a free slot
+#   SENTIMENT_MAX_RUNS_PER_VISITOR  live or queued runs one visitor (one browser) may have (default
+#                                   0: no cap; public 1), so a class shares the queue first come,
+#                                   first served and nobody fills it alone
+#   SENTIMENT_SHARED_RUNS           1 / 0: class mode (default 0). In public mode a visitor sees and
+#                                   manages only the runs started from their browser; with this on
+#                                   every visitor also sees everyone's runs and results, read-only
+#                                   (a class leaderboard). SENTIMENT_OPERATOR_KEY, typed on the
+#                                   page, manages every run either way
 #   SENTIMENT_ALLOW_DELETE          1 / 0 (also true/false, yes/no, on/off): may the page delete
 #                                   runs (default 1)
 #   SENTIMENT_MAX_RUNS              run folders kept in the runs folder (default 0: no cap; public
@@ -194,6 +226,8 @@ class Limits:
     max_queue: int = 3                # SENTIMENT_MAX_QUEUE
     allow_delete: bool = True         # SENTIMENT_ALLOW_DELETE
     max_runs: int = 0                 # SENTIMENT_MAX_RUNS (0: no cap)
+    max_runs_per_visitor: int = 0     # SENTIMENT_MAX_RUNS_PER_VISITOR (0: no cap)
+    shared_runs: bool = False         # SENTIMENT_SHARED_RUNS (class mode)
 
 
 # Each field's environment variable and the smallest value it accepts.
@@ -208,6 +242,8 @@ ENV_VARS: dict[str, tuple[str, float]] = {
     "max_queue": ("SENTIMENT_MAX_QUEUE", 0),
     "allow_delete": ("SENTIMENT_ALLOW_DELETE", 0),
     "max_runs": ("SENTIMENT_MAX_RUNS", 0),
+    "max_runs_per_visitor": ("SENTIMENT_MAX_RUNS_PER_VISITOR", 0),
+    "shared_runs": ("SENTIMENT_SHARED_RUNS", 0),
 }
 ON_WORDS, OFF_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
@@ -266,6 +302,8 @@ def describe_limits(limits: Limits) -> list[tuple[str, str, str]]:
         "max_concurrent_runs": "runs training at once", "max_queue": "runs waiting in the queue",
         "allow_delete": "runs may be deleted",
         "max_runs": "run folders kept, the oldest ended ones retired first (0: no cap)",
+        "max_runs_per_visitor": "live or queued runs per visitor (0: no cap)",
+        "shared_runs": "every visitor sees everyone's runs and results, read-only (class mode)",
     }
     rows = []
     for f in fields(Limits):

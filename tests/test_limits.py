@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from sentiment_core.settings import concurrent_runs_for_machine
 from sentiment_core.training.config import PRESETS, RunConfig, preset
 from sentiment_core.training.limits import (ENV_VARS, LimitExceeded, Limits, LimitsError, check_limits, data_shape,
                                    describe_limits, estimate_run, limit_problems, limits_from_env)
@@ -34,7 +35,8 @@ def test_unset_variables_give_the_defaults_and_each_variable_sets_its_limit():
 def test_public_mode_tightens_the_unset_limits_and_an_operator_value_still_wins(monkeypatch):
     public = limits_from_env({"SENTIMENT_PUBLIC": "1"})
     assert public == Limits(max_epochs=5, max_hidden=256, max_embedding=128, max_layers=2, max_batch=128,
-                            max_run_minutes=3, max_concurrent_runs=1, max_queue=2, allow_delete=False, max_runs=200)
+                            max_run_minutes=3, max_concurrent_runs=concurrent_runs_for_machine(), max_queue=60,
+                            allow_delete=False, max_runs=200, max_runs_per_visitor=1)
     assert limits_from_env({"SENTIMENT_PUBLIC": "1", "SENTIMENT_MAX_EPOCHS": "8", "SENTIMENT_ALLOW_DELETE": "1",
                             "SENTIMENT_MAX_QUEUE": " "}) == Limits(**{**vars(public), "max_epochs": 8,
                                                                       "allow_delete": True})

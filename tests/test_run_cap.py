@@ -20,7 +20,9 @@ import pytest
 from sentiment_core.training import jobs, store
 from sentiment_core.training.limits import Limits, limits_from_env
 from sentiment_core.training.store import STATUS, create_run, list_runs, read_status, write_json, write_status
-from tests.helpers import open_page, tiny_config
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import APP, open_page, tiny_config
 from tests.test_escape import unescape
 
 PAGE = "views/training.py"
@@ -114,16 +116,21 @@ def texts(elements) -> str:
 
 def test_a_cancelled_run_that_never_started_leaves_no_folder_in_public_mode(public_root):
     terminal_run(public_root, "operator-training")
-    waiting = jobs.start_run(tiny_config(), root=public_root, limits=limits_from_env(), name="visitor-waiting")
-    at = open_page(PAGE, {"run": "visitor-waiting"})
+    key = "v" * 43  # the visitor's browser key (dashboard/visitor.py): in public mode a visitor cancels only their own
+    waiting = jobs.start_run(tiny_config(), root=public_root, limits=limits_from_env(), name="visitor-waiting",
+                             owner=key)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["visitor_key"] = key
+    at.query_params["run"] = "visitor-waiting"
+    at.switch_page(PAGE).run()
     assert at.selectbox(key="train_watch").value == "visitor-waiting"
     at.button(key="train_stop").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "visitor-waiting was taken out of the queue and removed" in texts(at.info)
     assert not waiting.exists() and names(public_root) == ["operator-training"]
     assert not [p for p in public_root.iterdir() if p.name.startswith(".") and p.name != jobs.LOCK_FILE]
-    assert "There is no run called" not in texts(at.warning)  # the page moved on to another run quietly
-    assert at.selectbox(key="train_watch").value == "operator-training"
+    assert "There is no run called" not in texts(at.warning)  # the page moved on quietly
+    assert "No runs yet" in texts(at.info)  # the operator's run is not the visitor's to see
 
 
 def test_a_public_start_with_no_room_is_one_sentence_on_the_page(public_root, monkeypatch):

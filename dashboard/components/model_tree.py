@@ -17,8 +17,9 @@ from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.query_params import shown_value, whole_number
 from dashboard.components.run_labels import run_label
+from dashboard.views.playground_sections.runs import offered_runs
 from sentiment_core.analysis import explore
-from sentiment_core.analysis.inference import InferenceError, max_input_tokens, playground_runs
+from sentiment_core.analysis.inference import InferenceError, max_input_tokens
 from sentiment_core.analysis.tree_view import flip_sentence, sentence_key
 from sentiment_core.data.treebank import SPLITS, TreebankError
 from sentiment_core.training.store import RunError
@@ -37,7 +38,7 @@ def pick_model_run(key: str, wanted: str | None = None):
     """A selectbox of the playground's runs (the visitor's newest first, then the shipped default);
     `wanted` (a run name, e.g. from the URL) is chosen once per value. None, said why, when there is none."""
     try:
-        runs = playground_runs(resources.runs_root())
+        runs = offered_runs(resources.runs_root())  # public mode: the visitor's own runs, then the shipped
     except (RunError, OSError) as err:
         st.error(f"The runs could not be listed: {user_message(err)}")
         return None

@@ -41,19 +41,27 @@ def read_views(root: Path, limits: Limits | None) -> list[jobs.JobView] | None:
         return None
 
 
+def every_run(views: list[jobs.JobView]) -> list[jobs.JobView]:
+    return views
+
+
 def watch_runs(root: Path, limits: Limits | None, draw: Callable[[list[jobs.JobView]], None], *,
                follows: Callable[[Sequence[jobs.JobView]], bool] = any_active,
-               every: float = POLL_SECONDS) -> None:
+               every: float = POLL_SECONDS,
+               shown: Callable[[list[jobs.JobView]], list[jobs.JobView]] = every_run) -> None:
     """Draw `draw(views)` now, and again every `every` seconds while `follows(views)` is true.
 
     `views` are jobs.list_jobs(root), read after advancing the queue within `limits` (None: only
     read). `follows` says whether the runs this section watches are active; when its answer
     changes the whole page reruns, so polling starts and stops with those runs. It reruns too
-    when any run's state changes, so labels elsewhere on the page never lag behind.
+    when any run's state changes, so labels elsewhere on the page never lag behind. `shown`: the
+    runs the page lists (public mode: the visitor's own, jobs.visible_jobs); only their changes
+    rerun the page, so thirty visitors' runs do not redraw every page each time one moves. `draw`
+    still gets every run (a queue place depends on the runs ahead, whoever started them).
     """
     try:
         views_now = jobs.list_jobs(root)
-        polling, states = follows(views_now), run_states(views_now)
+        polling, states = follows(shown(views_now)), run_states(shown(views_now))
     except (RunError, OSError):
         polling, states = False, None  # the section itself says what is wrong
 
@@ -64,7 +72,7 @@ def watch_runs(root: Path, limits: Limits | None, draw: Callable[[list[jobs.JobV
             return
         # The rest of the page names runs with their states (a run picker's labels, a form): when
         # one changes, queued -> starting -> running -> finished, the page is redrawn with it.
-        if follows(views) != polling or (states is not None and run_states(views) != states):
+        if follows(shown(views)) != polling or (states is not None and run_states(shown(views)) != states):
             st.rerun(scope="app")
         draw(views)
 

@@ -17,7 +17,7 @@ from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.components.run_labels import run_label
 from sentiment_core.analysis.errors import InferenceError
-from sentiment_core.analysis.inference import playground_runs
+from dashboard.views.playground_sections.runs import offered_runs
 from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
 from sentiment_core.training.store import RunError
 
@@ -127,7 +127,7 @@ st.caption("Where a trained model is wrong, and on what: accuracy by slice of se
            "`python -m sentiment_core analyze RUN --split dev`.")
 corpus = resources.require_corpus()
 root = resources.runs_root()
-offered = playground_runs(root)
+offered = offered_runs(root)  # public mode: the visitor's own runs (everyone's in class mode), then the shipped
 if not offered:
     st.info("There is no trained model to analyse yet: train one on the **Training runner** page (the quick "
             "preset takes under a minute).")

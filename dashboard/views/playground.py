@@ -19,9 +19,10 @@ from dashboard.messages import shown_path, user_message
 from dashboard.views.playground_sections import attributions, inside, reading, whatif
 from dashboard.views.playground_sections.common import K, Sentence, answer_or_explain
 from dashboard.views.playground_sections.many import compare, many_sentences
-from dashboard.views.playground_sections.runs import load_predictor, pick_run, quick_model_section, shipped_caption
+from dashboard.views.playground_sections.runs import (load_predictor, offered_runs, pick_run, quick_model_section,
+                                                     shipped_caption)
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, InferenceError, max_batch_rows, max_ig_steps,
-                                               max_input_tokens, playground_runs)
+                                               max_input_tokens)
 from sentiment_core.pretrained import is_shipped
 from sentiment_core.training.store import RunError
 
@@ -99,7 +100,7 @@ except InferenceError as err:
     st.stop()
 root = resources.runs_root()
 try:
-    runs = playground_runs(root)
+    runs = offered_runs(root)  # public mode: the visitor's own runs (everyone's in class mode), then the shipped
 except (RunError, OSError) as err:
     st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
     st.stop()

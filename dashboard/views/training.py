@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import resources
+from dashboard import resources, visitor
 from dashboard.charts import training as charts
 from dashboard.charts import gradient_flow as gradient_flow_charts
 from dashboard.components.confusion_drill import confusion_drill
@@ -33,8 +33,7 @@ from sentiment_core.training.metrics import RunMetrics
 from sentiment_core.training.config import validate
 from sentiment_core.training.limits import (LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems,
                                             limits_from_env)
-from sentiment_core.training.runs import evaluate_best
-from sentiment_core.training.store import RunError, RunNotFound, read_config
+from sentiment_core.training.store import CONFIG, RunError, RunNotFound, cached_read, read_config
 from sentiment_core.data.text import label_scheme
 from sentiment_core.data.treebank import TreebankError
 
@@ -82,7 +81,11 @@ def start_section(limits, root: Path, corpus, data_dir) -> None:
     if clicked:
         try:
             run_dir = jobs.start_run(config, root=root, limits=limits, shape=shape, name=run_name.strip() or None,
-                                     data_dir=data_dir)
+                                     data_dir=data_dir, owner=visitor.owner_key())
+        except jobs.VisitorBusy as err:  # their run is shown below, where they can follow or stop it
+            flash("error", user_message(err))
+            watch(err.run_name)
+            st.rerun()
         except (LimitExceeded, RunError, ValueError, OSError) as err:
             st.error(user_message(err))
             return
@@ -140,7 +143,7 @@ def references_for(corpus, labels: int) -> tuple[list[tuple[str, float, str]], s
     return references, baselines.no_published_note(labels)
 
 
-def run_panel(path: Path, root: Path, limits, corpus, data_dir) -> None:
+def run_panel(path: Path, root: Path, limits, corpus, data_dir, requester: jobs.Requester) -> None:
     """The chosen run, redrawn every second while any run is active (components/run_watcher.py)."""
 
     def draw(views: list[jobs.JobView]) -> None:
@@ -149,17 +152,55 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir) -> None:
         except RunNotFound as err:
             st.warning(user_message(err))
             return
-        show_run(view, limits, corpus, data_dir)
+        waiting = queue_wait_text(view, views, limits, corpus)
+        show_run(view, limits, corpus, data_dir, requester, waiting)
 
-    watch_runs(root, limits, draw)
+    watch_runs(root, limits, draw, shown=lambda views: jobs.visible_jobs(views, requester, limits))
 
 
-def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def queue_wait_text(view: jobs.JobView, views: list[jobs.JobView], limits, corpus) -> str | None:
+    """'3rd in the queue; it should start in about 1 min 10 s (from how long ...)', for a waiting run."""
+    if view.queue_place is None:
+        return None
+    text = f"{ordinal(view.queue_place)} in the queue"
+
+    def settings_seconds(run: jobs.JobView) -> float | None:  # the settings' estimate, for a kind never measured
+        if corpus is None:
+            return None
+        try:
+            config = cached_read(read_config, run.path, CONFIG)  # every second, for up to a class of runs
+        except RunError:
+            return None
+        return estimate_run(config, resources.data_shape(corpus, config)).seconds
+
+    estimate = jobs.wait_estimate(view, views, limits, settings_seconds)
+    if estimate is None:
+        return text + "."
+    basis = ("from how long runs like these took on this server" if estimate.measured
+             else "from the settings' time estimate: no run like these has finished here yet")
+    when = "any moment now" if estimate.seconds < 5 else f"in about {format_duration(estimate.seconds)}"
+    return f"{text}; it should start {when} ({basis})."
+
+
+def show_run(view: jobs.JobView, limits, corpus, data_dir, requester: jobs.Requester = jobs.OPERATOR,
+             waiting: str | None = None) -> None:
+    """`requester` may change the run (jobs.owns) or only look at it: another visitor's run, in class mode."""
     header_col, buttons_col = st.columns([3, 2])
     header_col.markdown(f"### {STATE_ICONS.get(view.state, '')} {escape_markdown(view.name)}: {view.state}")
-    with buttons_col:
-        run_buttons(view, limits, data_dir)
-    show_state_message(view)
+    mine = jobs.owns(requester, view.job)
+    if mine:
+        with buttons_col:
+            run_buttons(view, limits, data_dir, requester)
+    else:
+        whose = "The operator's run" if view.job is None else "Another visitor's run"  # a terminal's: no job record
+        buttons_col.caption(f"{whose}: shown read-only.")
+    show_state_message(view, waiting)
     try:
         metrics = resources.run_metrics(view.path)
     except RunNotFound as err:
@@ -183,12 +224,12 @@ def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
     results = view.status.get("results") or {}
     if results:
         show_results(results, corpus, config, view)
-    elif view.state == "stopped" and view.has_checkpoint and corpus is not None:
+    elif view.state == "stopped" and view.has_checkpoint and corpus is not None and mine:
         st.caption("A stopped run is not evaluated when it stops (stopping stays quick). Evaluate its best "
                    "checkpoint on dev and test now, or resume it to finish its epochs.")
         if st.button("Evaluate the best checkpoint", key=K + "evaluate", icon=":material/fact_check:"):
             with st.spinner("Evaluating on dev and test..."):
-                act(lambda: (evaluate_best(view.path, corpus),
+                act(lambda: (jobs.evaluate_run(view.path, corpus, requester=requester),
                              f"Evaluated {view.name}'s best checkpoint on dev and test.")[1])
     if view.state in ("failed", "interrupted", "broken") or (view.state == "starting"):
         tail = jobs.log_tail(view.path, 4000)
@@ -197,11 +238,13 @@ def show_run(view: jobs.JobView, limits, corpus, data_dir) -> None:
                 st.code(public_text(tail.replace("\r", "\n")[-4000:]), language=None)
 
 
-def show_state_message(view: jobs.JobView) -> None:
+def show_state_message(view: jobs.JobView, waiting: str | None = None) -> None:
+    """`waiting`: queue_wait_text, for a run in the queue."""
     message = user_message(view.message) if view.message else ""  # may quote a failure: one line, no paths
     if view.state == "queued":
-        st.info(f"Waiting in the queue{f' at place {view.queue_place}' if view.queue_place else ''}. It starts by "
-                "itself when a running run ends (this server trains a limited number of runs at once).")
+        st.info(f"Waiting in the queue: {waiting or 'its place is being worked out.'} It starts by itself when a "
+                "running run ends (this server trains a limited number of runs at once); you may leave this page "
+                "and keep your place.")
     elif view.state == "starting":
         st.info("Starting: the training process is loading the data and building the model.")
     elif view.state == "running":
@@ -219,17 +262,17 @@ def show_state_message(view: jobs.JobView) -> None:
         st.error(message or f"The run is {view.state}.")
 
 
-def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
+def run_buttons(view: jobs.JobView, limits, data_dir, requester: jobs.Requester = jobs.OPERATOR) -> None:
     if view.active:
         label = "Cancel" if view.state == "queued" else "Stop"
         tip = ("Take it out of the queue." if view.state == "queued"
                else "Stop after the current batch; the best checkpoint so far stays usable.")
         if st.button(label, key=K + "stop", disabled=view.stop_requested, icon=":material/stop:", help=tip):
-            act(lambda: cancel_or_stop(view, limits))
+            act(lambda: cancel_or_stop(view, limits, requester))
     if view.can_resume:
         if st.button("Resume", key=K + "resume", icon=":material/play_arrow:",
                      help="Continue from its last save (each epoch's end, and every few hundred batches)."):
-            act(lambda: (jobs.resume_run(view.path, limits=limits, data_dir=data_dir),
+            act(lambda: (jobs.resume_run(view.path, limits=limits, data_dir=data_dir, requester=requester),
                          f"{view.name} will resume (now, or when a slot frees).")[1])
     if not view.active and (limits.allow_delete or not settings.is_public()):  # a public demo shows no delete
         confirm = st.checkbox(f"Yes, delete {escape_markdown(view.name)} and all its files",
@@ -237,7 +280,7 @@ def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
         if st.button("Delete run", key=K + "delete", disabled=not confirm, icon=":material/delete:",
                      help="Tick the box above to confirm."):
             try:
-                jobs.delete_run(view.path, limits=limits)
+                jobs.delete_run(view.path, limits=limits, requester=requester)
             except (RunError, OSError) as err:
                 st.error(user_message(err))
                 return
@@ -246,9 +289,9 @@ def run_buttons(view: jobs.JobView, limits, data_dir) -> None:
             st.rerun(scope="app")
 
 
-def cancel_or_stop(view: jobs.JobView, limits) -> str:
+def cancel_or_stop(view: jobs.JobView, limits, requester: jobs.Requester = jobs.OPERATOR) -> str:
     """jobs.stop_run; a queued run it removes (public mode: one that never started) is no longer watched."""
-    message = jobs.stop_run(view.path, limits=limits)
+    message = jobs.stop_run(view.path, limits=limits, requester=requester)
     if not view.path.exists():
         unwatch()
     return message
@@ -354,6 +397,22 @@ def show_results(results: dict, corpus, config, run) -> None:
 # The page
 
 
+def class_leaderboard(views: list[jobs.JobView]) -> None:
+    """Class mode (SENTIMENT_SHARED_RUNS=1): every evaluated run's results, best test accuracy first; no controls."""
+    rows = [jobs.comparison_row(v) for v in views if v.status.get("results")]
+    st.subheader("Class leaderboard")
+    if not rows:
+        st.caption("No run has results yet; they appear here as runs finish.")
+        return
+    columns = ["run", "preset", "cell", "test accuracy", "test macro F1", "dev accuracy", "best epoch"]
+    frame = pd.DataFrame(rows)
+    frame = frame[[c for c in columns if c in frame.columns]]
+    frame = frame.sort_values("test accuracy", ascending=False, na_position="last")
+    st.dataframe(frame, hide_index=True, width="stretch", key=K + "leaderboard",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("test accuracy", "test macro F1", "dev accuracy")})
+
+
 def load_corpus_quietly():
     state = resources.treebank_state()
     if state.folder is None:
@@ -376,15 +435,18 @@ except LimitsError as err:
     st.stop()
 root = resources.runs_root()
 corpus, data_dir = load_corpus_quietly()
+requester = visitor.requester()  # public mode: this browser's runs only (their own key, or the operator's)
+visitor.operator_key_field()
 show_flash()
 
 try:
     jobs.advance_queue(root, limits)
-    views = jobs.list_jobs(root, include_walkthrough=st.session_state.get(K + "show_walkthrough", False))
+    all_views = jobs.list_jobs(root, include_walkthrough=st.session_state.get(K + "show_walkthrough", False))
+    views = jobs.visible_jobs(all_views, requester, limits)
 except (RunError, OSError) as err:
     st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
     views = []
-any_active = any(v.active for v in views)
+any_active = any(v.active and jobs.owns(requester, v.job) for v in views)
 
 with st.expander("New run", expanded=not any_active):
     start_section(limits, root, corpus, data_dir)
@@ -409,7 +471,9 @@ else:
     chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")
     if st.query_params.get("run") != chosen:
         st.query_params["run"] = chosen
-    run_panel(root / chosen, root, limits, corpus, data_dir)
+    run_panel(root / chosen, root, limits, corpus, data_dir, requester)
+    if limits.shared_runs:
+        class_leaderboard(views)
 
     st.subheader("Compare runs")
     compare_section(views, lambda labels: references_for(corpus, labels))

@@ -20,7 +20,7 @@ from dashboard.views.walkthrough_sections.bptt import show_bptt, show_truncation
 from dashboard.views.walkthrough_sections.cell import show_cell, show_unrolling
 from dashboard.views.walkthrough_sections.deep import show_deep
 from dashboard.views.walkthrough_sections.gates import show_gates
-from dashboard.views.walkthrough_sections.measured import read_runs, watch_probe_comparison
+from dashboard.views.walkthrough_sections.measured import visible_runs, watch_probe_comparison
 from dashboard.theme import presenter_fonts
 from dashboard.views.walkthrough_sections.linked import keep_linked_values, settings_from_link, settings_to_link
 from dashboard.views.walkthrough_sections.nav import current_section, presenting, show_contents, show_pager
@@ -44,7 +44,7 @@ def show_tensors() -> None:
         "the text into tokens, the vocabulary maps each token to an index, the embedding table maps each index "
         "to a vector (the x_t of the sections before), and sentences of different lengths are padded into one "
         "rectangular batch.")
-    show_text_to_tensors(read_runs(resources.runs_root()))
+    show_text_to_tensors(visible_runs(resources.runs_root()))
     page_link(EXPLORER, "Browse the treebank's sentences and parse trees in the Dataset explorer",
               icon=":material/table_view:")
     page_link(VOCABULARY, "See the whole vocabulary, its coverage and padding by batch size", icon=":material/abc:")

@@ -409,13 +409,24 @@ def usable_runs(root: str | Path | None = None, include_walkthrough: bool = Fals
 
 
 def playground_runs(root: str | Path | None = None, shipped_folder: str | Path | None = None,
-                    include_walkthrough: bool = False) -> list:
+                    include_walkthrough: bool = False, requester=None, limits=None) -> list:
     """What the playground offers: the visitor's usable runs (newest first), then the shipped default
-    models (sentiment_core.pretrained; read-only), so a fresh deployment answers at the first visit."""
+    models (sentiment_core.pretrained; read-only), so a fresh deployment answers at the first visit.
+
+    `requester` (jobs.Requester; public mode passes the visitor): only the runs they may see
+    (jobs.may_see: their own, or everyone's in class mode, `limits.shared_runs`). None: every run.
+    """
     from sentiment_core.pretrained import shipped_runs
 
+    runs = usable_runs(root, include_walkthrough)
+    if requester is not None:
+        from sentiment_core.training import jobs
+        from sentiment_core.training.limits import Limits
+
+        limits = Limits() if limits is None else limits
+        runs = [r for r in runs if jobs.may_see(requester, jobs.listed_job(r.path), limits)]
     shipped = [r for r in shipped_runs(shipped_folder) if r.has_checkpoint and r.config is not None]
-    return usable_runs(root, include_walkthrough) + shipped
+    return runs + shipped
 
 
 def quick_run_config():

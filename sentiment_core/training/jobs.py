@@ -28,17 +28,29 @@ a process.
 With `Limits.max_runs` (SENTIMENT_MAX_RUNS; 200 in public mode) a start first retires the visitor
 runs that ended longest ago (retirable_runs), or is refused when none can go; and in public mode
 a new run cancelled before it started leaves no folder behind.
+
+Owners: a run started with `owner` (a visitor's secret key; the pages keep it in the visitor's
+browser) records only a hash of it in job.json. stop_run, resume_run and evaluate_run take a
+`requester` and refuse, in one sentence, one that does not own the run: the pages decide who asks,
+and this check makes sure nothing a browser sends can act on another visitor's run. A run started
+from a terminal has no owner: only the operator (OPERATOR: a terminal, a local dashboard, or the
+operator key typed on a public one) manages it. With `Limits.max_runs_per_visitor` one owner may
+have that many runs waiting or training at once (VisitorBusy names the one they have).
 """
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import heapq
+import hmac
 import os
+import statistics
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sentiment_core.training.config import SECTIONS, RunConfig, section_settings, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
@@ -68,6 +80,69 @@ class QueueFull(JobError):
 
 class RunsFull(JobError):
     """A start that would pass SENTIMENT_MAX_RUNS when too few runs can be retired to make room."""
+
+
+class NotYourRun(JobError):
+    """A requester asked to change a run it does not own."""
+
+
+class VisitorBusy(JobError):
+    """A visitor's start beyond Limits.max_runs_per_visitor; `run_name` is the run they already have."""
+
+    def __init__(self, message: str, run_name: str):
+        super().__init__(message)
+        self.run_name = run_name
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may change a run
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks: a visitor, by the secret key of their browser, or the operator (every run)."""
+
+    key: str | None = None        # the visitor's key; never stored, only owner_digest(key)
+    operator: bool = False
+
+
+OPERATOR = Requester(operator=True)  # a terminal, a dashboard not in public mode, or the operator key
+
+
+def owner_digest(key: str) -> str:
+    """What job.json records of a visitor's key: a hash, so reading a run's files gives no one the key."""
+    return hashlib.sha256(f"sentiment-run-owner:{key}".encode()).hexdigest()
+
+
+def owns(requester: Requester, job: dict | None) -> bool:
+    """True when `requester` may stop, resume or evaluate the run whose job record is `job`.
+
+    The operator owns every run; a visitor only the runs started with their key (never a run from a
+    terminal, which has no job record, nor a run started without an owner).
+    """
+    if requester.operator:
+        return True
+    recorded = (job or {}).get("owner")
+    if not requester.key or not isinstance(recorded, str):
+        return False
+    return hmac.compare_digest(recorded, owner_digest(requester.key))
+
+
+def check_owner(view: "JobView", requester: Requester) -> None:
+    """Raise NotYourRun when `requester` does not own the run."""
+    if not owns(requester, view.job):
+        raise NotYourRun(f"The run {view.name} was started by another visitor; only they (or this server's "
+                         "operator) can change it, so nothing was changed.")
+
+
+def may_see(requester: Requester, job: dict | None, limits: Limits) -> bool:
+    """Whether a run is listed for `requester`: their own, or everyone's in class mode (Limits.shared_runs)."""
+    return limits.shared_runs or owns(requester, job)
+
+
+def visible_jobs(views: list["JobView"], requester: Requester, limits: Limits) -> list["JobView"]:
+    """The runs a page lists for `requester` (may_see), in the same order."""
+    return [v for v in views if may_see(requester, v.job, limits)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,38 +488,84 @@ def _make_room(root: Path, limits: Limits) -> None:
 # Start, resume, stop, delete
 
 
+def _check_visitor_room(root: Path, limits: Limits, owner: str | None) -> None:
+    """Raise VisitorBusy when `owner` already has limits.max_runs_per_visitor runs waiting or training."""
+    if owner is None or not limits.max_runs_per_visitor:
+        return
+    requester = Requester(key=owner)
+    theirs = [v for v in list_jobs(root) if v.active and owns(requester, v.job)]
+    if len(theirs) >= limits.max_runs_per_visitor:
+        mine = theirs[-1]  # the oldest: the one nearest to finishing
+        where = f"waiting at place {mine.queue_place} in the queue" if mine.queue_place else mine.state
+        raise VisitorBusy(f"You already have a run in progress, {mine.name} ({where}); this server trains "
+                          f"{limits.max_runs_per_visitor} per visitor at a time, so start the next when it has "
+                          "finished (or stop it).", mine.name)
+
+
+def _threads_per_run(limits: Limits, threads: int | None) -> int | None:
+    """Torch's threads for a run: one each when several train at once (a slot is a core), else torch's choice."""
+    if threads is None and limits.max_concurrent_runs > 1:
+        return 1
+    return threads
+
+
 def start_run(config: RunConfig, *, root: str | Path, limits: Limits, shape: DataShape | None = None,
               name: str | None = None, data_dir: str | Path | None = None, threads: int | None = None,
-              program: Sequence[str] | None = None) -> Path:
+              program: Sequence[str] | None = None, owner: str | None = None) -> Path:
     """Check the settings, create the run (state queued) and start it now or when a slot frees.
 
-    Raises LimitExceeded / ValueError for bad settings, QueueFull when the queue has no room and
+    Raises LimitExceeded / ValueError for bad settings, QueueFull when the queue has no room,
+    VisitorBusy when `owner` has limits.max_runs_per_visitor runs waiting or training already, and
     RunsFull when the runs folder has none (limits.max_runs, after retiring what it may:
     retirable_runs); either way nothing is created. `shape` (limits.data_shape) enables the time
-    estimate check. `program`: see train_command.
+    estimate check. `program`: see train_command. `owner`: the starting visitor's secret key (job.json
+    keeps only owner_digest of it); None for a run only the operator manages.
     """
-    validate(config)
-    check_limits(config, limits, shape)
+    return start_runs([(config, name)], root=root, limits=limits, shape=shape, data_dir=data_dir, threads=threads,
+                      program=program, owner=owner)[0]
+
+
+def start_runs(runs: Sequence[tuple[RunConfig, str | None]], *, root: str | Path, limits: Limits,
+               shape: DataShape | None = None, data_dir: str | Path | None = None, threads: int | None = None,
+               program: Sequence[str] | None = None, owner: str | None = None) -> list[Path]:
+    """start_run for several (config, name) pairs asked for at once, e.g. the walkthrough's vanilla RNN
+    and LSTM: the visitor's room (max_runs_per_visitor) is checked once for the whole request, the queue's
+    for each run. A run refused part-way leaves those before it queued (each is a run of its own)."""
+    for config, _ in runs:
+        validate(config)
+        check_limits(config, limits, shape)
     root = Path(root)
+    started = []
     with queue_lock(root):
         _advance_locked(root, limits)  # a slot may have freed since the last poll
-        _check_queue_room(root, limits)
-        _make_room(root, limits)
-        run_dir = create_run(config, None, root=root, name=name)
-        write_job(run_dir, kind="train", state=PENDING, queued_at=time.time(), pid=None,
-                  command=train_command(run_dir, data_dir=data_dir, threads=threads, program=program))
+        _check_visitor_room(root, limits, owner)
+        for config, name in runs:
+            _check_queue_room(root, limits)
+            _make_room(root, limits)
+            run_dir = create_run(config, None, root=root, name=name)
+            write_job(run_dir, kind="train", state=PENDING, queued_at=time.time(), pid=None,
+                      owner=owner_digest(owner) if owner is not None else None,
+                      command=train_command(run_dir, data_dir=data_dir, threads=_threads_per_run(limits, threads),
+                                            program=program))
+            started.append(run_dir)
         _advance_locked(root, limits)
-    return run_dir
+    return started
 
 
 def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | None = None,
-               epochs: int | None = None, program: Sequence[str] | None = None) -> Path:
-    """Queue `train --resume RUN_DIR` for a stopped or interrupted run (or a finished one given more epochs)."""
+               epochs: int | None = None, program: Sequence[str] | None = None,
+               requester: Requester = OPERATOR) -> Path:
+    """Queue `train --resume RUN_DIR` for a stopped or interrupted run (or a finished one given more epochs).
+
+    Raises NotYourRun when `requester` does not own the run, VisitorBusy when its owner has another
+    run in progress (limits.max_runs_per_visitor).
+    """
     run_dir = Path(run_dir)
     root = run_dir.parent
     with queue_lock(root):
         _advance_locked(root, limits)
         view = job_view(run_dir)
+        check_owner(view, requester)
         if view.active:
             raise JobError(f"The run {view.name} is {view.state} already; there is nothing to resume.")
         resumable = view.state in ("stopped", "interrupted") or (view.state == "finished" and epochs is not None)
@@ -457,25 +578,30 @@ def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | No
         if epochs is not None and epochs > limits.max_epochs:
             raise JobError(f"Epochs is {epochs}, above this server's limit of {limits.max_epochs} "
                            "(SENTIMENT_MAX_EPOCHS); choose fewer.")
+        if not requester.operator:
+            _check_visitor_room(root, limits, requester.key)
         _check_queue_room(root, limits)
         write_job(run_dir, kind="resume", state=PENDING, queued_at=time.time(), pid=None, exit_code=None,
                   launched_at=None, ended_at=None, previous_state=view.state,
-                  command=train_command(run_dir, resume=True, data_dir=data_dir, epochs=epochs, program=program))
+                  command=train_command(run_dir, resume=True, data_dir=data_dir, epochs=epochs, program=program,
+                                        threads=_threads_per_run(limits, None)))
         write_status(run_dir, state="queued", message="waiting to resume")
         _advance_locked(root, limits)
     return run_dir
 
 
-def stop_run(run_dir: str | Path, *, limits: Limits) -> str:
+def stop_run(run_dir: str | Path, *, limits: Limits, requester: Requester = OPERATOR) -> str:
     """Cancel a waiting run, or ask a training one to stop after its current batch; returns what happened.
 
     A new run cancelled before it started is removed when this server does not let visitors delete
     runs (public mode): it holds nothing but its settings, and would otherwise stay for good.
+    Raises NotYourRun when `requester` does not own the run.
     """
     run_dir = Path(run_dir)
     with queue_lock(run_dir.parent):
         _advance_locked(run_dir.parent, limits)
         view = job_view(run_dir)
+        check_owner(view, requester)
         if view.state == "queued" and view.job and view.job.get("state") == PENDING:
             if view.job.get("kind") != "resume" and not limits.allow_delete:
                 delete_run_directory(run_dir)
@@ -494,8 +620,16 @@ def stop_run(run_dir: str | Path, *, limits: Limits) -> str:
         raise JobError(f"The run {view.name} is {view.state}, not training; there is nothing to stop.")
 
 
-def delete_run(run_dir: str | Path, *, limits: Limits) -> None:
-    """Delete a run that is not training, when this server allows deleting."""
+def evaluate_run(run_dir: str | Path, corpus, *, requester: Requester = OPERATOR) -> dict:
+    """runs.evaluate_best (a stopped run's best checkpoint on dev and test), for its owner only."""
+    from sentiment_core.training.runs import evaluate_best
+
+    check_owner(job_view(run_dir), requester)
+    return evaluate_best(run_dir, corpus)
+
+
+def delete_run(run_dir: str | Path, *, limits: Limits, requester: Requester = OPERATOR) -> None:
+    """Delete a run that is not training, when this server allows deleting (and `requester` owns it)."""
     run_dir = Path(run_dir)
     if not limits.allow_delete:
         raise JobError("Deleting runs is switched off on this server (SENTIMENT_ALLOW_DELETE=0); "
@@ -503,10 +637,89 @@ def delete_run(run_dir: str | Path, *, limits: Limits) -> None:
     with queue_lock(run_dir.parent):
         _advance_locked(run_dir.parent, limits)
         view = job_view(run_dir)
+        check_owner(view, requester)
         if view.state in ("starting", "running"):
             raise JobError(f"The run {view.name} is still training; stop it first, then delete it. "
                            "Nothing was deleted.")
         delete_run_directory(run_dir)  # a waiting run leaves the queue with its folder
+
+
+# ---------------------------------------------------------------------------------------------
+# How long a waiting run waits
+
+
+@dataclass(frozen=True)
+class WaitEstimate:
+    seconds: float                # until the run starts
+    measured: bool                # every duration came from runs this server finished (else, in part,
+                                  # from the settings' estimate: the caller's `fallback`)
+
+
+def run_kind(view: JobView) -> tuple[str | None, str | None]:
+    """(preset, cell): runs of one kind take about as long as each other on one server."""
+    try:
+        config = cached_read(read_config, view.path, CONFIG)
+    except RunError:
+        return view.status.get("preset"), None
+    return view.status.get("preset"), config.model.cell
+
+
+def measured_durations(views: list[JobView]) -> dict[tuple[str | None, str | None], float]:
+    """Median wall seconds from launch to end of the runs this server trained to the end, per run_kind."""
+    samples: dict[tuple[str | None, str | None], list[float]] = {}
+    for view in views:
+        if view.state != "finished" or not view.job or view.job.get("kind") != "train":
+            continue
+        launched, ended = view.job.get("launched_at"), view.status.get("ended_at")
+        if isinstance(launched, (int, float)) and isinstance(ended, (int, float)) and ended > launched:
+            samples.setdefault(run_kind(view), []).append(ended - launched)
+    return {kind: statistics.median(seconds) for kind, seconds in samples.items()}
+
+
+def wait_estimate(view: JobView, views: list[JobView], limits: Limits, fallback: Callable[[JobView], float | None],
+                  now: float | None = None) -> WaitEstimate | None:
+    """About how long `view`, waiting in the queue, waits before it starts; None when it is not waiting
+    or a duration is unknown.
+
+    The runs training now end when runs of their kind have taken here (measured_durations), or
+    `fallback(view)` seconds (the settings' estimate) for a kind never finished; then each run ahead
+    in the queue takes the earliest free slot, first come first served, as advance_queue does.
+    """
+    if view.queue_place is None:
+        return None
+    now = time.time() if now is None else now
+    measured = measured_durations(views)
+    all_measured = True
+
+    def duration(run: JobView) -> float | None:
+        nonlocal all_measured
+        seconds = measured.get(run_kind(run))
+        if seconds is None:
+            all_measured = False
+            seconds = fallback(run)
+        return seconds
+
+    remaining = []
+    for run in views:
+        if run.state in ("starting", "running"):
+            seconds = duration(run)
+            if seconds is None:
+                return None
+            started = (run.job or {}).get("launched_at") or run.status.get("started_at") or now
+            remaining.append(max(0.0, started + seconds - now))
+    # Runs beyond the limit (a terminal's) hold no slot of the queue's: a slot frees when the count
+    # falls below the limit, so only the last `max_concurrent_runs` to end count; a slot unused is free now.
+    slots = sorted(remaining)[-limits.max_concurrent_runs:] if remaining else []
+    slots += [0.0] * (limits.max_concurrent_runs - len(slots))
+    heapq.heapify(slots)
+    ahead = sorted((run for run in views if run.queue_place is not None and run.queue_place < view.queue_place),
+                   key=lambda run: run.queue_place)
+    for run in ahead:
+        seconds = duration(run)
+        if seconds is None:
+            return None
+        heapq.heappush(slots, heapq.heappop(slots) + seconds)
+    return WaitEstimate(slots[0], all_measured)
 
 
 # (column, config section, setting) of the comparison table: the settings the schema marks with a column.

@@ -5,17 +5,30 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import resources
+from dashboard import resources, visitor
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, explain_failure
 from dashboard.components.run_labels import run_label
 from sentiment_core.analysis import run_progress
-from sentiment_core.analysis.inference import QUICK_PRESET, quick_run_config
+from sentiment_core import settings
+from sentiment_core.analysis.inference import QUICK_PRESET, playground_runs, quick_run_config
 from sentiment_core.training import jobs
-from sentiment_core.training.limits import LimitExceeded, LimitsError, limits_from_env
+from sentiment_core.training.limits import LimitExceeded, Limits, LimitsError, limits_from_env
 from sentiment_core.training.store import RunError
+
+
+def offered_runs(root: Path) -> list:
+    """playground_runs for this visitor: in public mode only their own runs (everyone's in class mode,
+    SENTIMENT_SHARED_RUNS), then the shipped ones; locally every run."""
+    if not settings.is_public():
+        return playground_runs(root)
+    try:
+        limits = limits_from_env()
+    except LimitsError:
+        limits = Limits()  # misconfigured: the training page says so; here the safe side, own runs only
+    return playground_runs(root, requester=visitor.requester(), limits=limits)
 
 
 def quick_model_section(root: Path, has_default: bool) -> None:
@@ -24,7 +37,8 @@ def quick_model_section(root: Path, has_default: bool) -> None:
             "sentences, 2 epochs, about a minute on this machine), or a bigger one on the **Training runner** page.")
     try:
         limits = limits_from_env()
-        views = jobs.list_jobs(root)
+        requester = visitor.requester()
+        views = [v for v in jobs.list_jobs(root) if jobs.owns(requester, v.job)]  # this visitor's runs only
     except (LimitsError, RunError, OSError) as err:
         st.error(f"Training cannot start here: {user_message(err)}")
         return
@@ -41,7 +55,8 @@ def quick_model_section(root: Path, has_default: bool) -> None:
         return
     if st.button("Train a quick model", type="primary", key=K + "quick"):
         try:
-            jobs.start_run(quick_run_config(), root=root, limits=limits, data_dir=treebank.folder)
+            jobs.start_run(quick_run_config(), root=root, limits=limits, data_dir=treebank.folder,
+                           owner=visitor.owner_key())
         except (LimitExceeded, RunError, ValueError, OSError) as err:
             st.error(f"The quick model could not be started: {user_message(err)}")
             return

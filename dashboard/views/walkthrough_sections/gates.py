@@ -15,7 +15,7 @@ from dashboard.charts import cells
 from dashboard.charts import walkthrough as charts
 from dashboard.messages import user_message
 from dashboard.views.walkthrough_sections import WALKTHROUGH, page_link
-from dashboard.views.walkthrough_sections.measured import read_runs, read_shipped_runs
+from dashboard.views.walkthrough_sections.measured import read_shipped_runs, visible_runs
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core.analysis import gates_by_hand
 from sentiment_core.analysis.walk_sentence import sentence_inputs, token_labels
@@ -56,7 +56,7 @@ def trained_sources(cell: str) -> dict[str, Path]:
     """label -> run folder of the trained models whose first layer is this cell: the shipped ones that
     hold weights (the playground's GRU), then the visitor's runs."""
     sources = {}
-    for run in [*read_shipped_runs(), *read_runs(resources.runs_root())]:
+    for run in [*read_shipped_runs(), *visible_runs(resources.runs_root())]:
         if run.config is not None and run.config.model.cell == cell and run.has_checkpoint:
             sources[shipped_label(run) if is_shipped(run) else f"{run.name} (your run)"] = run.path
     return sources

@@ -11,11 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.theme import presented
-from dashboard import resources
+from dashboard import resources, visitor
 from dashboard.charts.gradient_flow import probe_runs_chart
 from dashboard.components.run_watcher import watch_runs
 from dashboard.messages import shown_path, user_message
 from dashboard.views.walkthrough_sections import TRAINING, WALKTHROUGH, page_link
+from sentiment_core import settings
 from sentiment_core.analysis import gradient_flow, lessons
 from sentiment_core.pretrained import COMPARISON_MODELS, is_shipped, shipped_label, shipped_runs
 from sentiment_core.training import jobs
@@ -45,19 +46,33 @@ def start_comparison(root) -> None:
     try:
         limits = limits_from_env()
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        for cell in gradient_flow.COMPARISON_CELLS:
-            jobs.start_run(gradient_flow.comparison_config(cell), root=root, limits=limits,
-                           name=gradient_flow.comparison_run_name(stamp, cell),
-                           data_dir=resources.treebank_state().folder)
+        # One request for the pair: in public mode the visitor owns both, and they count as one start
+        # against the visitor's room (so the button cannot fill a class's queue).
+        jobs.start_runs([(gradient_flow.comparison_config(cell), gradient_flow.comparison_run_name(stamp, cell))
+                         for cell in gradient_flow.COMPARISON_CELLS], root=root, limits=limits,
+                        data_dir=resources.treebank_state().folder, owner=visitor.owner_key())
     except (LimitsError, LimitExceeded, RunError, OSError) as err:  # JobError / QueueFull are RunErrors
         st.session_state[COMPARISON_ERROR] = (f"The comparison could not be started: {user_message(err)} "
                                               "(runs already queued keep going; see the Training page).")
 
 
+def visible_runs(root) -> list:
+    """The runs this visitor may see (public mode: their own, or everyone's in class mode; else all)."""
+    runs = read_runs(root)
+    if not settings.is_public():
+        return runs
+    try:
+        limits = limits_from_env()
+    except LimitsError:
+        return []
+    requester = visitor.requester()
+    return [run for run in runs if jobs.may_see(requester, jobs.listed_job(run.path), limits)]
+
+
 def runs_with_probes(root) -> list[tuple]:
     """(run, probe events) of every run whose metrics hold a probe with norms: the visitor's, then the shipped."""
     found = []
-    for run in [*read_runs(root), *read_shipped_runs()]:
+    for run in [*visible_runs(root), *read_shipped_runs()]:
         if run.config is not None:
             events = resources.probe_events(run.path)
             if any(e.get("norms") for e in events):
@@ -153,5 +168,11 @@ def watch_probe_comparison(root) -> None:
     except LimitsError as err:
         st.error(f"The training queue could not be advanced: {user_message(err)}")
         limits = None
-    watch_runs(root, limits, lambda views: show_probe_comparison(root, views),
-               follows=lambda views: bool(comparison_running(views)), every=COMPARISON_POLL_SECONDS)
+    requester = visitor.requester()
+
+    def theirs(views):  # public mode: only this visitor's comparison (everyone's in class mode)
+        return views if limits is None or not settings.is_public() else jobs.visible_jobs(views, requester, limits)
+
+    watch_runs(root, limits, lambda views: show_probe_comparison(root, theirs(views)),
+               follows=lambda views: bool(comparison_running(theirs(views))), every=COMPARISON_POLL_SECONDS,
+               shown=theirs)
