@@ -2,16 +2,16 @@
 
 Plain data in (analysis.slices rows, keyed by run name), a plotly Figure out. Runs take their
 colour from the caller's map (resources.run_colour_map: every run the server knows, so a run
-looks the same here as on the training page). Run names go into the figure HTML-escaped:
-plotly renders trace names and hover text as HTML.
+looks the same here as on the training page). Run names go into the figure through
+escape_plotly: plotly renders tags in trace names and hover text, and fills %{...} in templates.
 """
 from __future__ import annotations
 
-import html
 from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from dashboard.escape import escape_plotly
 from dashboard.theme import fitted_range
 
 METRIC_KEYS = {"accuracy": "accuracy", "macro-F1": "macro_f1"}
@@ -31,7 +31,7 @@ def _run_traces(by_run: Mapping[str, Sequence[Mapping]], colours: Mapping[str, s
     """One trace per run (its run colour, its name escaped), x = row[x_key], y = row[value_key]; and every y."""
     traces, values = [], []
     for run, rows in by_run.items():
-        name = html.escape(run)
+        name = escape_plotly(run)
         ys = [row[value_key] for row in rows]
         values += ys
         traces.append(dict(base, name=name, x=[row[x_key] for row in rows], y=ys,

@@ -1,12 +1,15 @@
-"""Charts of the run comparison: one line per run in its own colour (theme.run_colours), never train/dev's."""
+"""Charts of the run comparison: one line per run in its own colour (theme.run_colours), never train/dev's.
+
+Run names go into the figure through escape_plotly (legend, hover): plotly renders tags in both.
+"""
 from __future__ import annotations
 
-import html
 from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
 from dashboard import theme
+from dashboard.escape import escape_plotly
 from dashboard.charts.training import _figure, _reference_lines, accuracy_range, thin_out
 from sentiment_core.training.comparison import is_share, metric_title
 
@@ -18,9 +21,9 @@ def overlay_chart(curves: Mapping[str, Sequence[Mapping]], metric: str, colours:
     Reference lines (accuracy baselines) are drawn only for a share; the axis fits the data.
     """
     share = is_share(metric)
-    traces = [dict(type="scatter", mode="lines+markers", name=run, x=[row["epoch"] for row in rows],
-                   y=[row.get(metric) for row in rows], line=dict(color=colours.get(run)),
-                   hovertemplate=f"epoch %{{x}}: %{{y:{'.1%' if share else '.3~g'}}}<extra>{_hover_safe(run)}</extra>")
+    traces = [dict(type="scatter", mode="lines+markers", name=escape_plotly(run),
+                   x=[row["epoch"] for row in rows], y=[row.get(metric) for row in rows], line=dict(color=colours.get(run)),
+                   hovertemplate=f"epoch %{{x}}: %{{y:{'.1%' if share else '.3~g'}}}<extra>{escape_plotly(run)}</extra>")
               for run, rows in curves.items()]
     values = [y for trace in traces for y in trace["y"]]
     shapes, annotations = _reference_lines(references if share else ())
@@ -39,14 +42,10 @@ def batch_loss_overlay(runs: Mapping[str, tuple[Sequence[float], Sequence[float]
     traces = []
     for run, (positions, smoothed) in runs.items():
         xs, ys = thin_out(positions, smoothed)
-        traces.append(dict(type="scattergl", mode="lines", name=run, x=xs, y=ys, line=dict(color=colours.get(run), width=2),
-                           hovertemplate=f"epoch %{{x:.2f}}: %{{y:.3f}}<extra>{_hover_safe(run)}</extra>"))
+        traces.append(dict(type="scattergl", mode="lines", name=escape_plotly(run), x=xs, y=ys,
+                           line=dict(color=colours.get(run), width=2),
+                           hovertemplate=f"epoch %{{x:.2f}}: %{{y:.3f}}<extra>{escape_plotly(run)}</extra>"))
     values = [y for trace in traces for y in trace["y"]]
     return _figure(traces, "Training loss per batch (smoothed)", height=360,
                    xaxis=dict(title=dict(text="epoch"), rangemode="tozero"),
                    yaxis=dict(title=dict(text="cross-entropy loss"), range=theme.fitted_range(values, floor=0)))
-
-
-def _hover_safe(text: str) -> str:
-    """A run name inside a hover template: no HTML, no template braces."""
-    return html.escape(str(text)).replace("{", "&#123;").replace("}", "&#125;").replace("%", "&#37;")

@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from dashboard.escape import escape_plotly
 from dashboard.theme import BASELINE_COLOUR, NOTE_COLOUR, PUBLISHED_COLOUR, chart_layout
 
 BAND_FILL = "rgba(127, 127, 127, 0.12)"   # theme.BASELINE_COLOUR, faint: the vanishing / exploding bands
@@ -74,7 +75,7 @@ def flow_chart(lines: Sequence[Mapping], title: str, labels: Sequence[str] | Non
                                  hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"))
     fig.add_annotation(x=length, y=1, yref="paper", yanchor="bottom", showarrow=False, text="loss here →",
                        xanchor="right", font=dict(color=NOTE_COLOUR))
-    tick = dict(tickmode="array", tickvals=positions, ticktext=list(labels)) if labels else dict(dtick=max(1, length // 10))
+    tick = dict(tickmode="array", tickvals=positions, ticktext=[escape_plotly(t) for t in labels]) if labels else dict(dtick=max(1, length // 10))
     # chart_layout: the legend below the x-axis title, in a margin that fits it (a 40-word sentence's
     # upright tick labels pushed the title into a legend placed at a fixed height)
     fig.update_layout(**chart_layout(title, height=height,
@@ -109,7 +110,7 @@ def probe_runs_chart(curves: Sequence, vanish_below: float, explode_above: float
                      before: Sequence = ()) -> go.Figure:
     """Several runs' probes (gradient_flow.ProbeCurve, relative to the last position), one colour per run
     (`colours`: resources.run_colour_map); `before` the same runs before training, dotted."""
-    lines = [{"name": f"{c.cell} · {c.run} ({suffix})", "norms": c.norms, "dash": dash,
+    lines = [{"name": f"{c.cell} · {escape_plotly(c.run)} ({suffix})", "norms": c.norms, "dash": dash,
               "colour": colours.get(c.run, BASELINE_COLOUR)}
              for group, dash, suffix in ((before, "dot", "before training"), (curves, "solid", None))
              for c in group for suffix in [suffix or f"after epoch {c.epoch}"]]

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-
+from dashboard.escape import escape_plotly
 from dashboard.theme import (ATTRIBUTION_AWAY, chart_layout, ATTRIBUTION_TOWARD, GATE_COLORBAR, GATE_SCALE, NOTE_COLOUR,
                            STATE_COLORBAR, STATE_SCALE, attribution_labels, class_colours)
 from sentiment_core.data.text import SPECIALS
@@ -21,9 +21,9 @@ SPECIAL_COLOUR = "#888888"       # <sos> / <eos>
 
 def token_labels(tokens: Sequence[str]) -> list[str]:
     """Axis labels "position: token". Plotly reads tags it knows (<a href>, <b>, <br>...) and entities in
-    every label, so a typed token is HTML-escaped; the specials (<sos>, <eos>...), tags plotly does not
-    know and shows as written, stay as they are."""
-    return [f"{i}: {t if t in SPECIALS else html.escape(t, quote=False)}" for i, t in enumerate(tokens)]
+    every label, so a typed token is escaped (escape_plotly); the specials (<sos>, <eos>...), tags plotly
+    does not know and shows as written, stay as they are."""
+    return [f"{i}: {t if t in SPECIALS else escape_plotly(t)}" for i, t in enumerate(tokens)]
 
 
 def _figure(traces: list[dict], title: str, **layout) -> go.Figure:

@@ -8,6 +8,7 @@ from typing import Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.escape import escape_plotly
 from dashboard.theme import GATE_SCALE, PUBLISHED_COLOUR, STATE_SCALE, chart_layout
 
 
@@ -42,7 +43,7 @@ def gate_over_sentence_figure(values: Sequence[Sequence[float]], labels: Sequenc
     value written in its cell. values is (T, len(units)), in the sentence's order."""
     rows = [[float(values[t][u]) for t in range(len(labels))] for u in range(len(units))]
     scale, low = (GATE_SCALE, 0.0) if is_gate else (STATE_SCALE, -1.0)
-    fig = go.Figure(go.Heatmap(z=rows, x=list(labels), y=[f"unit {u}" for u in units], zmin=low, zmax=1.0, name=name,
+    fig = go.Figure(go.Heatmap(z=rows, x=[escape_plotly(label) for label in labels], y=[f"unit {u}" for u in units], zmin=low, zmax=1.0, name=name,
                                colorscale=scale, showscale=False, text=[[f"{v:.2f}" for v in row] for row in rows],
                                texttemplate="%{text}", textfont=dict(size=13),
                                hovertemplate=name + ", %{y}, “%{x}”: %{z:.3f}<extra></extra>"))
@@ -76,7 +77,7 @@ def additive_path_figure(labels: Sequence[str], keep: Sequence[Sequence[float]],
                                  hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"), row=2, col=1)
     fig.update_yaxes(title_text=f"{gate}_t (0 closed, 1 open)", range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(title_text="relative to the last word", type="log", exponentformat="power", row=2, col=1)
-    fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=list(labels), tickangle=-45, row=2, col=1)
+    fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=[escape_plotly(label) for label in labels], tickangle=-45, row=2, col=1)
     fig.update_layout(**chart_layout(title, height=560))
     return fig
 
@@ -92,7 +93,7 @@ def layer_states_figure(states: Sequence[Sequence[Sequence[float]]], labels: Seq
                                         for layer in range(layers, 0, -1)])
     for row, layer in enumerate(range(layers, 0, -1), start=1):
         rows = [[float(states[layer - 1][t][u]) for t in range(len(labels))] for u in range(units)]
-        fig.add_trace(go.Heatmap(z=rows, x=list(labels), y=[f"h{layer}[{u + 1}]" for u in range(units)],
+        fig.add_trace(go.Heatmap(z=rows, x=[escape_plotly(label) for label in labels], y=[f"h{layer}[{u + 1}]" for u in range(units)],
                                  name=f"layer {layer}", zmin=-1.0, zmax=1.0, colorscale=STATE_SCALE, showscale=False,
                                  text=[[f"{v:.2f}" for v in r] for r in rows], texttemplate="%{text}",
                                  textfont=dict(size=12), hovertemplate="%{y}, “%{x}”: %{z:.3f}<extra></extra>"),

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.theme import presented
 from dashboard.charts.gradient_flow import flow_chart
+from dashboard.escape import escape_markdown
 from dashboard.theme import PUBLISHED_COLOUR
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core.analysis import gradient_flow, lessons
@@ -91,7 +92,7 @@ def show_bptt() -> None:
     elif regime.first_vanished is not None:
         m3.metric(f"vanishes (< {gradient_flow.VANISHING_BELOW:g}) from", f"{regime.first_vanished} back",
                   help="words back from the last word, where the loss is read")
-    figure.caption(f"At the first word (“{sentence.tokens[0]}”) the gradient is {lessons.readable_norm(norms[-1])}. "
+    figure.caption(f"At the first word (“{escape_markdown(sentence.tokens[0])}”) the gradient is {lessons.readable_norm(norms[-1])}. "
                    f"Below r < 1 it fades geometrically (**vanishing**: early words stop teaching the model); above, "
                    "it can grow (**exploding**: hence gradient clipping). A longer sentence shows it better.")
 
@@ -134,7 +135,7 @@ def truncation_text(tokens: list[str], norms: list[float], every: int) -> str:
     reached = f"word {length} only" if kept_back == 0 else f"words {first} to {length}"
     dropped = gradient_flow.truncated_share(norms, kept_back)
     return (f"With k = {every}, the state is detached after word{'s' if len(points) > 1 else ''} {shown} (dashed "
-            f"lines). The loss after the last word reaches **{reached}** (“{tokens[first - 1]}” onwards) and drops "
+            f"lines). The loss after the last word reaches **{reached}** (“{escape_markdown(tokens[first - 1])}” onwards) and drops "
             f"**{lessons.readable_share(dropped)}** of the summed gradient norm. Each update costs at most *k* steps "
             "of memory and time instead of *T*; a vanishing gradient loses little, but the model cannot learn "
             "dependencies across a cut. With a loss only at the end, a cut just before the last word leaves almost "

@@ -7,6 +7,7 @@ import torch
 
 from dashboard.charts import walkthrough as charts
 from dashboard.charts.unrolled import unrolled_svg
+from dashboard.escape import escape_markdown
 from dashboard.views.walkthrough_sections.code import follow_step_script, show_cell_code, show_unrolled_code
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core.analysis import lessons
@@ -39,7 +40,7 @@ def current_walk(sizes: lessons.CellSizes, sentence) -> lessons.CellWalk:
 
 def show_steps(walk: lessons.CellWalk, tokens: list[str]) -> None:
     if not walk.steps:
-        st.info(f"Press **Next word** to feed x_1, the vector of “{tokens[0]}”, through the cell.")
+        st.info(f"Press **Next word** to feed x_1, the vector of “{escape_markdown(tokens[0])}”, through the cell.")
     note = lessons.hidden_steps_note(len(walk.steps), min(SHOWN_STEPS, len(walk.steps)))
     if note:
         st.caption(note)
@@ -60,7 +61,7 @@ def show_cell() -> None:
     walk = current_walk(cell_sizes(sentence.x.shape[1]), sentence)
     equation.latex(cell_equation(walk.layer))
     nxt = len(walk.steps)
-    label = "Every word is read" if walk.done else f"Next word: feed x_{nxt + 1} (“{sentence.tokens[nxt]}”)"
+    label = "Every word is read" if walk.done else f"Next word: feed x_{nxt + 1} (“{escape_markdown(sentence.tokens[nxt])}”)"
     with figure:
         st.html(unrolled_svg(sentence.tokens, len(walk.steps), "Blue: the steps computed so far."))
         st.html(follow_step_script(len(walk.steps)), unsafe_allow_javascript=True)

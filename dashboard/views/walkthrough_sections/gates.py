@@ -13,6 +13,7 @@ from dashboard.theme import presented
 from dashboard import resources
 from dashboard.charts import cells
 from dashboard.charts import walkthrough as charts
+from dashboard.escape import escape_markdown, escape_plotly
 from dashboard.messages import user_message
 from dashboard.views.walkthrough_sections import WALKTHROUGH, page_link
 from dashboard.views.walkthrough_sections.measured import read_shipped_runs, visible_runs
@@ -81,7 +82,7 @@ def choose_cell(where, cell: str, sentence, units: int) -> GateCell | None:
         where.error(f"That model could not be read: {user_message(err)}")
         return None
     note = f" {SHIPPED_LSTM_NOTE}" if cell == "lstm" else ""
-    return GateCell(module, x, f"the first layer of {label}, {module.hidden_size} units, the first {units} shown; "
+    return GateCell(module, x, f"the first layer of {escape_markdown(label)}, {module.hidden_size} units, the first {units} shown; "
                                f"its own word vectors{note}")
 
 
@@ -110,7 +111,7 @@ def show_gates() -> None:
     labels = token_labels(sentence.tokens)
     if st.session_state.get("wt_gate_step") not in labels:  # the third word: h_{t-1} is no longer zero
         st.session_state["wt_gate_step"] = labels[min(2, len(labels) - 1)]
-    label = controls.select_slider("step t (the word read)", labels, key="wt_gate_step")
+    label = controls.select_slider("step t (the word read)", labels, key="wt_gate_step", format_func=escape_markdown)
     st.session_state["wt_gate_unit"] = min(int(st.session_state["wt_gate_unit"]), units)
     unit = controls.selectbox("unit worked out by hand", list(range(1, units + 1)), key="wt_gate_unit")
     t = labels.index(label) + 1
@@ -129,7 +130,7 @@ def show_gates() -> None:
         st.caption(f"x_{t} has {chosen.x.shape[1]} entries; the first {SHOWN_INPUTS} are written out. The weights are "
                    f"{chosen.about}.")
         parts = {name: step.parts[name][:units].tolist() for name in gates_by_hand.PARTS[cell]}
-        st.plotly_chart(presented(charts.gate_figure(parts, gates_by_hand.GATES, f"Step {t}: reading “{sentence.tokens[t - 1]}”")),
+        st.plotly_chart(presented(charts.gate_figure(parts, gates_by_hand.GATES, f"Step {t}: reading “{escape_plotly(sentence.tokens[t - 1])}”")),
                         key="wt_gate_chart")
         st.caption("Gates on white (0, closed) to teal (1, open); candidates and states on blue (−1) to brown (+1). "
                    + " ".join(f"**{n}**: {what}." for n, what in gates_by_hand.PARTS[cell].items()))
