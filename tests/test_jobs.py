@@ -205,7 +205,8 @@ def test_a_killed_run_is_interrupted_then_resumes_and_stops(tmp_path, gates):
     assert jobs.job_view(run_dir).state in ("starting", "running")
     wait_for(lambda: follower.update().begin["resumed"] and len(follower.update().steps) == 6, root)
     message = jobs.stop_run(run_dir, limits=ONE_AT_A_TIME)
-    assert "stop after its current batch" in message and jobs.job_view(run_dir).stop_requested
+    # (the request itself is transient: a fast trainer may already have served it and removed it)
+    assert "stop after its current batch" in message
     wait_for(lambda: jobs.job_view(run_dir).terminal and jobs.read_job(run_dir)["state"] == jobs.DONE, root)
     view = jobs.job_view(run_dir)
     assert view.state == "stopped" and view.has_checkpoint and view.can_resume and view.job["exit_code"] == 0
