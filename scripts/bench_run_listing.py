@@ -8,7 +8,7 @@ Builds N synthetic finished runs in a temporary folder: what a run started from 
 apart from its checkpoints (config.json, vocab.json, status.json, job.json, a few metrics lines),
 one run written through the store and copied N times with its own name and creation time, its
 files dated when it ended (a run's files are parsed again only when they change, and always when
-changed in the last store.FRESH_SECONDS). Then times, as the median of --repeat calls in this
+changed in the last fileio.FRESH_SECONDS). Then times, as the median of --repeat calls in this
 process:
 
   jobs.list_jobs, first call  the list with nothing read yet (a server's first poll; one call)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_core.training import jobs, store
+from sentiment_core import fileio
+from sentiment_core.training import jobs
 from sentiment_core.training.limits import Limits, limits_from_env
 from sentiment_core.training.store import STATUS, create_run, list_runs, read_status, write_json, write_status
 from streamlit.testing.v1 import AppTest
@@ -219,7 +220,7 @@ def test_listing_300_runs_reads_only_status_and_job_records_each_once_and_unchan
     assert (again.config.model.hidden_dim, again.state, again.status["state"]) == (16, "finished", "finished")
 
     # A file changed within FRESH_SECONDS may change again unseen (the clock is coarse): read each time.
-    monkeypatch.setattr(store, "FRESH_SECONDS", 2 * 3600.0)
+    monkeypatch.setattr(fileio, "FRESH_SECONDS", 2 * 3600.0)
     opened.clear()
     jobs.list_jobs(root)
     assert opened.count(STATUS) == 300

@@ -33,7 +33,8 @@ from sentiment_core.training.metrics import RunMetrics
 from sentiment_core.training.config import validate
 from sentiment_core.training.limits import (LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems,
                                             limits_from_env)
-from sentiment_core.training.store import CONFIG, RunError, RunNotFound, cached_read, read_config
+from sentiment_core.fileio import cached_read
+from sentiment_core.training.store import CONFIG, RunError, RunNotFound, read_config
 from sentiment_core.data.text import label_scheme
 from sentiment_core.data.treebank import TreebankError
 

@@ -22,7 +22,7 @@ polling at once start a queued run only once. Tests run a fake trainer (`program
 
 Watching reads small files only: status.json, job.json and the new bytes of metrics.jsonl
 (metrics.MetricsFollower), and parses status.json and job.json again only when they change
-(store.cached_read), so a poll over 2,000 runs costs a few stats per run. The page never waits on
+(fileio.cached_read), so a poll over 2,000 runs costs a few stats per run. The page never waits on
 a process.
 
 With `Limits.max_runs` (SENTIMENT_MAX_RUNS; 200 in public mode) a start first retires the visitor
@@ -40,26 +40,25 @@ have that many runs waiting or training at once (VisitorBusy names the one they 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import heapq
-import hmac
 import os
-import statistics
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from sentiment_core.training.config import SECTIONS, RunConfig, section_settings, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
+# Re-exported: the pages and the CLI reach ownership and waits through this module (jobs.Requester, ...).
+from sentiment_core.training.ownership import OPERATOR, Requester, may_see, owner_digest, owns  # noqa: F401
 from sentiment_core.training.processes import is_process_alive, launch_detached, process_start_time, reap
 from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, RunError, RunNotFound, cached_read, create_run,
                                            gone, is_walkthrough_run, listed_status, read_config, read_json,
                                            read_status, request_stop, run_dirs, stop_requested, write_json,
                                            write_status)
 from sentiment_core.training.store import delete_run as delete_run_directory
+from sentiment_core.training.waits import WaitEstimate, measured_durations, run_kind, wait_estimate  # noqa: F401
 
 JOB_FILE, LOG_FILE, LOCK_FILE = "job.json", "train.log", ".jobs.lock"
 PENDING, LAUNCHED, DONE = "pending", "launched", "done"
@@ -98,46 +97,11 @@ class VisitorBusy(JobError):
 # Who may change a run
 
 
-@dataclass(frozen=True)
-class Requester:
-    """Who asks: a visitor, by the secret key of their browser, or the operator (every run)."""
-
-    key: str | None = None        # the visitor's key; never stored, only owner_digest(key)
-    operator: bool = False
-
-
-OPERATOR = Requester(operator=True)  # a terminal, a dashboard not in public mode, or the operator key
-
-
-def owner_digest(key: str) -> str:
-    """What job.json records of a visitor's key: a hash, so reading a run's files gives no one the key."""
-    return hashlib.sha256(f"sentiment-run-owner:{key}".encode()).hexdigest()
-
-
-def owns(requester: Requester, job: dict | None) -> bool:
-    """True when `requester` may stop, resume or evaluate the run whose job record is `job`.
-
-    The operator owns every run; a visitor only the runs started with their key (never a run from a
-    terminal, which has no job record, nor a run started without an owner).
-    """
-    if requester.operator:
-        return True
-    recorded = (job or {}).get("owner")
-    if not requester.key or not isinstance(recorded, str):
-        return False
-    return hmac.compare_digest(recorded, owner_digest(requester.key))
-
-
 def check_owner(view: "JobView", requester: Requester) -> None:
     """Raise NotYourRun when `requester` does not own the run."""
     if not owns(requester, view.job):
         raise NotYourRun(f"The run {view.name} was started by another visitor; only they (or this server's "
                          "operator) can change it, so nothing was changed.")
-
-
-def may_see(requester: Requester, job: dict | None, limits: Limits) -> bool:
-    """Whether a run is listed for `requester`: their own, or everyone's in class mode (Limits.shared_runs)."""
-    return limits.shared_runs or owns(requester, job)
 
 
 def visible_jobs(views: list["JobView"], requester: Requester, limits: Limits) -> list["JobView"]:
@@ -182,7 +146,7 @@ def read_job(run_dir: Path) -> dict | None:
 
 
 def listed_job(run_dir: Path) -> dict | None:
-    """read_job, job.json parsed again only when it changed (store.cached_read); the copy is the caller's."""
+    """read_job, job.json parsed again only when it changed (fileio.cached_read); the copy is the caller's."""
     job = cached_read(read_job, run_dir, JOB_FILE)
     return dict(job) if job is not None else None
 
@@ -642,84 +606,6 @@ def delete_run(run_dir: str | Path, *, limits: Limits, requester: Requester = OP
             raise JobError(f"The run {view.name} is still training; stop it first, then delete it. "
                            "Nothing was deleted.")
         delete_run_directory(run_dir)  # a waiting run leaves the queue with its folder
-
-
-# ---------------------------------------------------------------------------------------------
-# How long a waiting run waits
-
-
-@dataclass(frozen=True)
-class WaitEstimate:
-    seconds: float                # until the run starts
-    measured: bool                # every duration came from runs this server finished (else, in part,
-                                  # from the settings' estimate: the caller's `fallback`)
-
-
-def run_kind(view: JobView) -> tuple[str | None, str | None]:
-    """(preset, cell): runs of one kind take about as long as each other on one server."""
-    try:
-        config = cached_read(read_config, view.path, CONFIG)
-    except RunError:
-        return view.status.get("preset"), None
-    return view.status.get("preset"), config.model.cell
-
-
-def measured_durations(views: list[JobView]) -> dict[tuple[str | None, str | None], float]:
-    """Median wall seconds from launch to end of the runs this server trained to the end, per run_kind."""
-    samples: dict[tuple[str | None, str | None], list[float]] = {}
-    for view in views:
-        if view.state != "finished" or not view.job or view.job.get("kind") != "train":
-            continue
-        launched, ended = view.job.get("launched_at"), view.status.get("ended_at")
-        if isinstance(launched, (int, float)) and isinstance(ended, (int, float)) and ended > launched:
-            samples.setdefault(run_kind(view), []).append(ended - launched)
-    return {kind: statistics.median(seconds) for kind, seconds in samples.items()}
-
-
-def wait_estimate(view: JobView, views: list[JobView], limits: Limits, fallback: Callable[[JobView], float | None],
-                  now: float | None = None) -> WaitEstimate | None:
-    """About how long `view`, waiting in the queue, waits before it starts; None when it is not waiting
-    or a duration is unknown.
-
-    The runs training now end when runs of their kind have taken here (measured_durations), or
-    `fallback(view)` seconds (the settings' estimate) for a kind never finished; then each run ahead
-    in the queue takes the earliest free slot, first come first served, as advance_queue does.
-    """
-    if view.queue_place is None:
-        return None
-    now = time.time() if now is None else now
-    measured = measured_durations(views)
-    all_measured = True
-
-    def duration(run: JobView) -> float | None:
-        nonlocal all_measured
-        seconds = measured.get(run_kind(run))
-        if seconds is None:
-            all_measured = False
-            seconds = fallback(run)
-        return seconds
-
-    remaining = []
-    for run in views:
-        if run.state in ("starting", "running"):
-            seconds = duration(run)
-            if seconds is None:
-                return None
-            started = (run.job or {}).get("launched_at") or run.status.get("started_at") or now
-            remaining.append(max(0.0, started + seconds - now))
-    # Runs beyond the limit (a terminal's) hold no slot of the queue's: a slot frees when the count
-    # falls below the limit, so only the last `max_concurrent_runs` to end count; a slot unused is free now.
-    slots = sorted(remaining)[-limits.max_concurrent_runs:] if remaining else []
-    slots += [0.0] * (limits.max_concurrent_runs - len(slots))
-    heapq.heapify(slots)
-    ahead = sorted((run for run in views if run.queue_place is not None and run.queue_place < view.queue_place),
-                   key=lambda run: run.queue_place)
-    for run in ahead:
-        seconds = duration(run)
-        if seconds is None:
-            return None
-        heapq.heappush(slots, heapq.heappop(slots) + seconds)
-    return WaitEstimate(slots[0], all_measured)
 
 
 # (column, config section, setting) of the comparison table: the settings the schema marks with a column.

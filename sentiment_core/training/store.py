@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import functools
 import json
 import os
 import re
@@ -31,13 +30,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sentiment_core import settings
 from sentiment_core.data.text import LabelScheme, Vocab
-from sentiment_core.fileio import FileRefused, atomic_write_text, read_json_bounded, size_text
-from sentiment_core.training.config import ModelConfig, RunConfig, validate, validate_model
+from sentiment_core.fileio import FileRefused, atomic_write_text, cached_read, read_json_bounded, size_text
+from sentiment_core.training.config import ModelConfig, RunConfig, validate
 from sentiment_core.training.processes import is_process_alive
+from sentiment_core.training.run_checks import checkpoint_problem, described_value, status_problem
 
 if TYPE_CHECKING:
     from torch import nn
@@ -274,75 +274,6 @@ def read_status(run_dir: str | Path) -> dict:
     return status
 
 
-# The type each field of status.json must have when present (write_status lists them); None is
-# allowed for every one (not set yet). Pages sort, format and compare these, so a status with
-# `created_at: "yesterday"` or `results: 7` is refused as damaged rather than crash them.
-NUMBER = (int, float)
-STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "state": str, "message": str, "name": str, "preset": str, "shipped": bool,
-    "pid": int, "pid_started": int, "epoch": int, "epochs": int, "step": int, "best_epoch": int,
-    "parameters": int, "train_size": int,
-    "created_at": NUMBER, "started_at": NUMBER, "updated_at": NUMBER, "ended_at": NUMBER, "elapsed": NUMBER,
-    "cpu_seconds": NUMBER, "best_dev_accuracy": NUMBER,
-    "results": dict, "treebank": dict, "calibration": dict,
-}
-# The same for each evaluation under "results" (evaluation.evaluate's dict), which result tables and charts
-# read, and for each of its per-class rows.
-EVALUATION_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "count": int, "accuracy": NUMBER, "macro_f1": NUMBER, "loss": NUMBER,
-    "per_class": list, "confusion": list, "class_names": list,
-}
-PER_CLASS_FIELDS = {"label": str, "precision": NUMBER, "recall": NUMBER, "f1": NUMBER, "support": int}
-
-
-def status_problem(status: dict) -> str | None:
-    """What is wrong with the fields of a status object, in a few words; None when nothing is."""
-    problem = _fields_problem(status, STATUS_FIELDS)
-    if problem:
-        return problem
-    for split, evaluation in (status.get("results") or {}).items():
-        if not isinstance(evaluation, dict):
-            return f"results.{split[:20]} is not an evaluation"
-        problem = _fields_problem(evaluation, EVALUATION_FIELDS, f"results.{split[:20]}.") or \
-            _evaluation_problem(evaluation)
-        if problem:
-            return problem
-    return None
-
-
-def _fields_problem(values: dict, types: dict, prefix: str = "") -> str | None:
-    for name, kind in types.items():
-        value = values.get(name)
-        if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
-            return f"{prefix}{name} is {_shown(value)}, not {_type_words(kind)}"
-    return None
-
-
-def _shown(value) -> str:
-    """A value for a message: a short one as written, any other by its kind."""
-    text = repr(value)
-    return text if len(text) <= 40 and not isinstance(value, (dict, list)) else f"a {type(value).__name__}"
-
-
-def _type_words(kind) -> str:
-    return {str: "a text", bool: "true or false", int: "a whole number", dict: "an object",
-            list: "a list"}.get(kind, "a number")
-
-
-def _evaluation_problem(evaluation: dict) -> str | None:
-    """The lists of an evaluation: per-class rows of figures, a confusion matrix of counts, class names."""
-    rows = evaluation.get("per_class") or []
-    if not all(isinstance(row, dict) and not _fields_problem(row, PER_CLASS_FIELDS) for row in rows):
-        return "an evaluation's per_class rows are not figures"
-    matrix = evaluation.get("confusion") or []
-    if not all(isinstance(row, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in row)
-               for row in matrix):
-        return "an evaluation's confusion matrix is not a table of counts"
-    if not all(isinstance(name, str) for name in evaluation.get("class_names") or []):
-        return "an evaluation's class_names are not texts"
-    return None
-
-
 def read_config(run_dir: Path) -> RunConfig:
     """config.json as a RunConfig whose settings validate, with the model's vocab_size / num_classes whole numbers."""
     path = Path(run_dir) / CONFIG
@@ -358,7 +289,7 @@ def config_from_json(data: dict) -> RunConfig:
     for name in ("vocab_size", "num_classes"):
         value = getattr(config.model, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"model.{name} is {_shown(value)}, not a whole number")
+            raise ValueError(f"model.{name} is {described_value(value)}, not a whole number")
     return config
 
 
@@ -445,35 +376,6 @@ def load_checkpoint(path: str | Path) -> dict:
     return data
 
 
-def checkpoint_problem(data: dict) -> str | None:
-    """What is wrong with a checkpoint's parts, in a few words; None when nothing is.
-
-    model_state must be named tensors, labels a label scheme (2, 3 or 5), and model_config a
-    ModelConfig whose settings validate and whose num_classes is that scheme's. Whether the
-    tensors fit the settings is runs.load_model's check (it needs the model code).
-    """
-    import torch
-
-    state, model_config, labels = data["model_state"], data["model_config"], data["labels"]
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
-        return "its model_state is not a table of named tensors"
-    if not isinstance(labels, int) or isinstance(labels, bool) or labels not in (2, 3, 5):
-        return f"its labels is {_shown(labels)}, not 2, 3 or 5"
-    if not isinstance(model_config, dict):
-        return "its model_config is not an object"
-    try:
-        config = ModelConfig(**model_config)
-        validate_model(config)
-    except (TypeError, ValueError) as err:
-        return f"its model_config cannot be used ({err})"
-    if not isinstance(config.vocab_size, int) or isinstance(config.vocab_size, bool) or config.vocab_size < 0:
-        return f"its model_config's vocab_size is {_shown(config.vocab_size)}, not a whole number"
-    if config.num_classes != labels or isinstance(config.num_classes, bool):
-        return f"its model_config's num_classes ({_shown(config.num_classes)}) is not its labels ({labels})"
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # Listing, stopping and deleting
 
@@ -501,37 +403,6 @@ class RunInfo:
                 "test_accuracy": (results.get("test") or {}).get("accuracy"),
                 "created_at": s.get("created_at"), "updated_at": s.get("updated_at"),
                 "has_checkpoint": self.has_checkpoint, "problems": list(self.problems)}
-
-
-# A page lists every run several times per rerun (the run picker, the queue, the live panel's
-# poll), and a server may keep hundreds of runs, a local one thousands: reading and parsing each
-# run's small files every time cost 0.3 s per list at 2,000 runs, for files that rarely change.
-# So what was read from a file is kept while one os.stat says the file is the same (modification
-# time, size and inode). A file changed less than FRESH_SECONDS ago is read again each time, as git
-# does with "racily clean" entries: the file system's clock is coarse, and a rewrite within one of
-# its ticks can keep all three.
-FRESH_SECONDS = 2.0
-CACHED_READS = 8192  # results kept: 2,000 runs' status, config and job records take 6,000 (about 10 MB)
-
-
-def cached_read(reader: Callable[[Path], Any], run_dir: Path, filename: str) -> Any:
-    """`reader(run_dir)`, reused while run_dir/filename stays as it was at an earlier call.
-
-    `reader` must depend on that file alone, and its result is shared: never change it.
-    Errors are never kept (the next call reads again).
-    """
-    try:
-        stat = os.stat(os.path.join(run_dir, filename))
-    except OSError:
-        return reader(Path(run_dir))  # missing or unreadable: the reader says so
-    if time.time() - stat.st_mtime < FRESH_SECONDS:
-        return reader(Path(run_dir))
-    return _read_version(reader, str(run_dir), filename, (stat.st_mtime_ns, stat.st_size, stat.st_ino))
-
-
-@functools.lru_cache(maxsize=CACHED_READS)
-def _read_version(reader: Callable[[Path], Any], run_dir: str, filename: str, version: tuple) -> Any:
-    return reader(Path(run_dir))
 
 
 def listed_status(run_dir: Path) -> dict:
