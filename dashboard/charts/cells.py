@@ -82,17 +82,24 @@ def svg_values(values: Mapping[str, float] | None, name: str) -> float | None:
     return None if values is None or name not in values else float(values[name])
 
 
+def _additive_path(state: str, values: Mapping[str, float] | None, multiply_x: int, add_x: int,
+                   note: str) -> list[str]:
+    """The thick path along the top of a cell: the state (c or h) from t-1, multiplied by a gate at
+    `multiply_x`, added to at `add_x`, and its value at t written at the end."""
+    shown = f" = {values[state]:.3f}" if values and state in values else ""
+    return [_text(12, TOP - 22, f"{state}ₜ₋₁", 15, PATH_COLOUR, "600", "start"),
+            _line(20, TOP, multiply_x - 15, TOP, PATH_COLOUR, 4), _op(multiply_x, TOP, "×"),
+            _line(multiply_x + 13, TOP, add_x - 15, TOP, PATH_COLOUR, 4), _op(add_x, TOP, "+"),
+            _line(add_x + 13, TOP, WIDTH - 20, TOP, PATH_COLOUR, 4),
+            _text(WIDTH - 12, TOP - 22, f"{state}ₜ{shown}", 15, PATH_COLOUR, "600", "end"),
+            _text(80, TOP - 22, note, 13, PATH_COLOUR, anchor="start")]
+
+
 def lstm_cell_html(values: Mapping[str, float] | None = None, caption: str = "") -> str:
     """The LSTM cell; `values` (one unit's i, f, g, o, c, h at the current step) written in its boxes."""
     forget_x, add_x, out_x = 120, 260, 500
     parts = [
-        _text(12, TOP - 22, "cₜ₋₁", 15, PATH_COLOUR, "600", "start"),
-        _line(20, TOP, forget_x - 15, TOP, PATH_COLOUR, 4), _op(forget_x, TOP, "×"),
-        _line(forget_x + 13, TOP, add_x - 15, TOP, PATH_COLOUR, 4), _op(add_x, TOP, "+"),
-        _line(add_x + 13, TOP, WIDTH - 20, TOP, PATH_COLOUR, 4),
-        _text(WIDTH - 12, TOP - 22, "cₜ" + (f" = {values['c']:.3f}" if values and "c" in values else ""), 15,
-              PATH_COLOUR, "600", "end"),
-        _text(80, TOP - 22, "the additive path: ∂cₜ/∂cₜ₋₁ = fₜ", 13, PATH_COLOUR, anchor="start"),
+        *_additive_path("c", values, forget_x, add_x, "the additive path: ∂cₜ/∂cₜ₋₁ = fₜ"),
         _line(forget_x, GATE_Y - 22, forget_x, TOP + 15),                     # f multiplies c_{t-1}
         _op(260, 140, "×"), _line(212, GATE_Y - 22, 250, 150), _line(308, GATE_Y - 22, 270, 150),  # i × g
         _line(add_x, 127, add_x, TOP + 15),                                     # ... added to the cell
@@ -112,19 +119,12 @@ def gru_cell_html(values: Mapping[str, float] | None = None, caption: str = "") 
     """The GRU cell; `values` (one unit's r, z, n, h at the current step) written in its boxes."""
     keep_x, add_x = 240, 440
     parts = [
-        _text(12, TOP - 22, "hₜ₋₁", 15, PATH_COLOUR, "600", "start"),
-        _line(20, TOP, keep_x - 15, TOP, PATH_COLOUR, 4), _op(keep_x, TOP, "×"),
-        _line(keep_x + 13, TOP, add_x - 15, TOP, PATH_COLOUR, 4), _op(add_x, TOP, "+"),
-        _line(add_x + 13, TOP, WIDTH - 20, TOP, PATH_COLOUR, 4),
-        _text(WIDTH - 12, TOP - 22, "hₜ" + (f" = {values['h']:.3f}" if values and "h" in values else ""), 15,
-              PATH_COLOUR, "600", "end"),
-        _text(80, TOP - 22, "the additive path: ∂hₜ/∂hₜ₋₁ ∋ zₜ", 13, PATH_COLOUR, anchor="start"),
+        *_additive_path("h", values, keep_x, add_x, "the additive path: ∂hₜ/∂hₜ₋₁ ∋ zₜ"),
         _line(keep_x, GATE_Y - 22, keep_x, TOP + 15),                          # z keeps h_{t-1}
         _op(add_x, 140, "×"), _line(360 + 40, GATE_Y - 10, add_x - 10, 150),  # (1 - z) × n ...
         _text(add_x + 18, 132, "(1 − z)", 13, TEXT, anchor="start"), _line(add_x, 127, add_x, TOP + 15),
         _line(140 + 40, GATE_Y, 200, GATE_Y, arrow=False), _line(280, GATE_Y, 360 - 42, GATE_Y),
-        _text(250, GATE_Y - 30, "r scales hₜ₋₁ inside n", 12,
-                                                          NOTE_COLOUR, anchor="start"),
+        _text(250, GATE_Y - 30, "r scales hₜ₋₁ inside n", 13, NOTE_COLOUR, anchor="start"),
     ]
     parts += [_gate(x, name, act, svg_values(values, name)) for name, act, x in GRU_GATES]
     parts += _inputs_bus(GRU_GATES, "hₜ₋₁")
