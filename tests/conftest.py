@@ -68,3 +68,18 @@ def tiny_corpus(tiny_sst_dir, tmp_path_factory):
     from sentiment_core.data.corpus import load_corpus
 
     return load_corpus(tiny_sst_dir, cache_dir=tmp_path_factory.mktemp("tiny-cache"))
+
+
+@pytest.fixture
+def public_root(monkeypatch, tmp_path, tiny_sst_dir) -> Path:
+    """Public mode on the synthetic treebank with an empty runs folder (returned); every limit at its public default."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("SENTIMENT_PUBLIC", "1")
+    monkeypatch.setenv("SST_DIR", str(tiny_sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
+    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ("SENTIMENT_DATA_DIR", "SENTIMENT_MAX_QUEUE", "SENTIMENT_MAX_CONCURRENT_RUNS", "SENTIMENT_ALLOW_DELETE",
+                 "SENTIMENT_MAX_RUNS", "SENTIMENT_SHARED_RUNS", "SENTIMENT_MAX_RUNS_PER_VISITOR",
+                 "SENTIMENT_OPERATOR_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return root

@@ -98,19 +98,6 @@ def test_local_mode_has_no_cap_and_public_mode_keeps_200():
 # Through the page, in public mode
 
 
-@pytest.fixture
-def public_root(monkeypatch, tmp_path, tiny_sst_dir) -> Path:
-    root = tmp_path / "runs"
-    monkeypatch.setenv("SENTIMENT_PUBLIC", "1")
-    monkeypatch.setenv("SST_DIR", str(tiny_sst_dir))
-    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
-    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("SENTIMENT_DATA_DIR", "SENTIMENT_MAX_QUEUE", "SENTIMENT_MAX_CONCURRENT_RUNS", "SENTIMENT_ALLOW_DELETE",
-                 "SENTIMENT_MAX_RUNS"):
-        monkeypatch.delenv(name, raising=False)
-    return root
-
-
 def texts(elements) -> str:
     return " | ".join(unescape(str(e.value)) for e in elements)
 

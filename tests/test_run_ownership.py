@@ -26,7 +26,7 @@ from sentiment_core.settings import PUBLIC_DEFAULTS, concurrent_runs_for_machine
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import Limits
 from sentiment_core.training.store import LAST, STATUS, create_run, read_status, write_json, write_status
-from tests.helpers import APP, open_page, tiny_config
+from tests.helpers import APP, tiny_config
 from tests.test_escape import unescape
 
 ONE_SLOT = Limits(max_concurrent_runs=1, max_queue=60, max_runs_per_visitor=1)
@@ -238,20 +238,6 @@ def test_public_defaults_are_sized_for_a_class():
 
 # ---------------------------------------------------------------------------------------------
 # The training page, public mode
-
-
-@pytest.fixture
-def public_root(monkeypatch, tmp_path, tiny_sst_dir) -> Path:
-    root = tmp_path / "runs"
-    monkeypatch.setenv("SENTIMENT_PUBLIC", "1")
-    monkeypatch.setenv("SST_DIR", str(tiny_sst_dir))
-    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(root))
-    monkeypatch.setenv("SENTIMENT_CACHE_DIR", str(tmp_path / "cache"))
-    for name in ("SENTIMENT_DATA_DIR", "SENTIMENT_MAX_QUEUE", "SENTIMENT_MAX_CONCURRENT_RUNS", "SENTIMENT_ALLOW_DELETE",
-                 "SENTIMENT_MAX_RUNS", "SENTIMENT_SHARED_RUNS", "SENTIMENT_MAX_RUNS_PER_VISITOR",
-                 "SENTIMENT_OPERATOR_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    return root
 
 
 def open_as(key: str, query: dict | None = None) -> AppTest:
