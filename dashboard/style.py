@@ -27,6 +27,11 @@ CSS = """
 [data-testid="stPlotlyChart"] { max-width: 100%; overflow-x: auto; }
 /* The home page's three ways in: the link is the card's heading. */
 [class*="st-key-home_way_"] [data-testid="stPageLink-NavLink"] p { font-size: 1.15rem; font-weight: 600; }
+/* Plotly's toolbar (zoom, pan, download) on a phone or a touch screen: a tap shows it over the chart's title
+   (issue 22) and a finger zooms without it, so it is hidden there; Streamlit's own fullscreen button stays. */
+@media (max-width: 640px), (hover: none) {
+  [data-testid="stPlotlyChart"] .modebar-container { display: none !important; }
+}
 @media (max-width: 640px) {
   /* A phone: smaller headings, so a page's title takes two lines, not four. */
   h1 { font-size: 2rem !important; }

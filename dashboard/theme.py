@@ -9,8 +9,9 @@ each have their own palette, so no colour means two things on two pages.
   name the class (`attribution_labels`), since the class explained can be negative.
 - Hidden states and gates: blue below zero, white at zero, brown above; gates (0..1) a
   sequential scale from white (closed) to dark teal (open).
-- Runs: a categorical palette that avoids every colour above and the train / dev pair; a run
-  keeps its colour on every page (`run_colours` orders runs by name, not by selection).
+- Runs: a categorical palette drawn BY RULE far (CIEDE2000) from every colour above, the train / dev
+  pair and the reference greys (see RUN_PALETTE); a run keeps its colour on every page (`run_colours`
+  orders runs by name, not by selection).
 - Train / dev: blue / orange, used only for the split of a single run's curves.
 - One measured quantity with none of these meanings (vocabulary size, coverage, padding): slate
   (SERIES_COLOUR; also the widgets' accent in .streamlit/config.toml); a reference line grey and
@@ -23,8 +24,11 @@ from __future__ import annotations
 
 import contextvars
 import math
+import re
 from contextlib import contextmanager
 from typing import Iterable, Iterator, Sequence
+
+from dashboard import colour_science
 
 # -- classes ----------------------------------------------------------------------------------
 CLASS_COLOURS = {
@@ -74,10 +78,57 @@ CHOICE_COLOUR = "#000000"   # the value a widget chose, as an open ring on the c
 # A batch of token indices: padding, the <sos>/<eos> markers, words (pale, so the index reads on top).
 BATCH_PAD_COLOUR, BATCH_MARKER_COLOUR, BATCH_WORD_COLOUR = "#ececec", "#f6e3a1", "#d3dae6"
 
-# -- runs ---------------------------------------------------------------------------------------
-# Avoids blue/orange (train/dev), red/green/grey (classes), purple/orange (attributions).
-RUN_PALETTE = ("#17becf", "#8c564b", "#e377c2", "#bcbd22", "#393b79", "#ad494a", "#637939", "#d6a100",
-               "#6b6ecf", "#9c9ede")
+# -- runs: a palette by rule ---------------------------------------------------------------------
+# A run's colour must never read as any meaning above (issue 22: an LSTM drawn red and an RNN green read as
+# "negative" and "positive"; a brown run sat next to the hidden state's +1 brown). So the palette is not
+# picked by hand: it is drawn from a grid of screen colours, each next one the farthest (CIEDE2000) from
+# every reserved colour and every run colour picked before it. tests/test_run_colours.py checks the result
+# and reads the run traces of the real figures.
+RESERVED_COLOURS = {
+    "class": tuple(CLASS_COLOURS.values()),
+    "unnamed class": UNNAMED_CLASS_COLOURS,
+    "attribution": (ATTRIBUTION_TOWARD, ATTRIBUTION_AWAY),
+    "hidden state": (STATE_NEGATIVE, STATE_POSITIVE),
+    "gate": (GATE_SCALE[-1][1],),
+    "split": (TRAIN_COLOUR, DEV_COLOUR),
+    "reference": (BASELINE_COLOUR, PUBLISHED_COLOUR, NOTE_COLOUR, SERIES_COLOUR, CHOICE_COLOUR),
+}
+# Seven: an eighth pick would lie under 16 from a colour already taken. Past seven runs colours repeat.
+RUN_PALETTE_SIZE = 7
+MIN_DISTANCE = 18.0   # CIEDE2000 the palette keeps from every reserved colour and between runs (10+: clearly apart)
+# The screen colours the palette is drawn from: lines readable on white (L 40..70), clearly coloured (C 40..70).
+_GRID_LIGHTNESS, _GRID_CHROMA, _GRID_HUE_STEP = (40, 50, 60, 70), (40, 55, 70), 10
+
+
+def _candidate_colours() -> list[str]:
+    colours = (colour_science.lab_to_hex(lightness, chroma * math.cos(math.radians(hue)),
+                                         chroma * math.sin(math.radians(hue)))
+               for lightness in _GRID_LIGHTNESS for chroma in _GRID_CHROMA for hue in range(0, 360, _GRID_HUE_STEP))
+    return list(dict.fromkeys(c for c in colours if c is not None))
+
+
+def reserved_distance(colour: str) -> float:
+    """CIEDE2000 from `colour` to the nearest reserved colour."""
+    return min(colour_science.delta_e(colour, reserved) for colours in RESERVED_COLOURS.values()
+               for reserved in colours)
+
+
+def _run_palette(size: int = RUN_PALETTE_SIZE) -> tuple[str, ...]:
+    """Farthest-point sampling: each pick is the candidate farthest from everything reserved or picked."""
+    distance = {colour: reserved_distance(colour) for colour in _candidate_colours()}
+    picked: list[str] = []
+    for _ in range(size):
+        best = max(distance, key=distance.get)
+        picked.append(best)
+        del distance[best]
+        for colour in distance:
+            distance[colour] = min(distance[colour], colour_science.delta_e(colour, best))
+    return tuple(picked)
+
+
+# What _run_palette() picks, written out so no page pays for the search at import;
+# tests/test_run_colours.py recomputes it and fails if the rule and this list ever part.
+RUN_PALETTE = ('#f77eec', '#b7af16', '#28b8e9', '#d6328e', '#9da6ef', '#807931', '#22beb6')
 
 
 def run_colours(run_names: Iterable[str]) -> dict[str, str]:
@@ -111,10 +162,22 @@ def fitted_range(values: Iterable[float | None], keep_in_view: Iterable[float] =
     return [low, high]
 
 
+def zero_based_range(shares: Iterable[float | None], headroom: float = 0.08) -> list[float]:
+    """A share axis for BARS: from 0 (a bar's length is its value), up to the highest bar and a little
+    room for its label, never past 100%. Lines may zoom (fitted_range); bars may not."""
+    high = max((float(v) for v in shares if v is not None), default=1.0)
+    return [0.0, min(1.0, high + headroom) if high > 0 else 1.0]
+
+
 # -- layout: the phone rules (390 px) --------------------------------------------------------------
 TITLE_CHARACTERS = 42  # what fits one title line on a 390 px phone at TITLE_SIZE (bold, ~8 px a character)
 TITLE_SIZE, TITLE_LINE_PX = 16, 21
 _MERGED = ("margin", "legend", "title")  # overrides of these keys update the defaults instead of replacing them
+# Axis titles (14 px, ~7 px a character): an x title wraps at what a 390 px phone's plot holds; a y title, which
+# runs up the plot's height, at what a short chart (340 px, its plot ~230 px) holds. Issue 22: on a phone
+# "word t (the loss is read after the la" was cut at the plot's edge.
+X_TITLE_CHARACTERS, Y_TITLE_CHARACTERS = 44, 32
+_AXIS_KEY = re.compile(r"^[xy]axis\d*$")
 
 
 def wrap_title(text: str, width: int | None = None) -> str:
@@ -217,6 +280,15 @@ def presented(fig):
     return fig
 
 
+def phone_axis(axis: dict, width: int) -> dict:
+    """An axis whose title wraps at `width` characters and whose margin grows to fit its title and ticks
+    (automargin, unless the axis sets it): never cut at the figure's edge on a phone."""
+    title = axis.get("title")
+    if isinstance(title, dict) and isinstance(title.get("text"), str) and "<br>" not in title["text"]:
+        axis = {**axis, "title": {**title, "text": wrap_title(title["text"], width)}}
+    return {"automargin": True, **axis}
+
+
 def chart_layout(title: str, **overrides) -> dict:
     """A figure's layout under the phone rules: every chart's layout passes through here.
 
@@ -226,6 +298,8 @@ def chart_layout(title: str, **overrides) -> dict:
     title nor the x-axis title however many lines it wraps to. Overrides of margin, legend and
     title update these defaults (`legend=dict(traceorder="normal")` keeps the placement); a
     legend override that sets `y` without `yref` is placed in plot coordinates, as plotly's default.
+    Axis overrides (`xaxis`, `yaxis2`, ...) go through `phone_axis`; plotly's toolbar stands vertical at
+    the right edge (style.py hides it on a phone).
     """
     text = wrap_title(title)
     lines = text.count("<br>") + 1
@@ -235,10 +309,14 @@ def chart_layout(title: str, **overrides) -> dict:
         margin=dict(l=10, r=10, t=10 + scaled(TITLE_LINE_PX) * lines + 18, b=10),
         legend=dict(title=dict(text=""), orientation="h", x=0, xanchor="left", yref="container", y=0,
                     yanchor="bottom"),
+        # The toolbar stands at the right edge, one button wide, not across the top where the title is.
+        modebar=dict(orientation="v"),
     )
     layout.update(presenter_layout())
     for key, value in overrides.items():
         if key == "legend" and isinstance(value, dict) and "y" in value and "yref" not in value:
             value = {"yref": "paper", **value}
+        if _AXIS_KEY.match(key) and isinstance(value, dict):
+            value = phone_axis(value, X_TITLE_CHARACTERS if key.startswith("x") else Y_TITLE_CHARACTERS)
         layout[key] = {**layout[key], **value} if key in _MERGED and isinstance(value, dict) else value
     return layout

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sentiment_core.training.config import CELLS, ModelConfig  # noqa: E402
 from sentiment_core.analysis.inference import EXAMPLE_SENTENCES, Predictor  # noqa: E402
 from sentiment_core.models import build_model  # noqa: E402
+from sentiment_core.training.bench_figures import percentiles, time_it  # noqa: E402
 from sentiment_core.training.store import list_runs  # noqa: E402
 from sentiment_core.data.text import Tokenizer, Vocab, label_scheme  # noqa: E402
 
@@ -41,22 +41,6 @@ def sentence_of(tokens: int) -> str:
         for sentence in EXAMPLE_SENTENCES:
             words.extend(tokenizer(sentence))
     return " ".join(words[:tokens])
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return statistics.median(ordered) * 1000, p95 * 1000
-
-
-def time_it(fn, repeats: int, clock=time.perf_counter) -> list[float]:
-    fn()  # warm-up: first-call allocations
-    samples = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        samples.append(clock() - start)
-    return samples
 
 
 def find_vocab(sst_dir: str | None) -> tuple[Vocab, str]:

@@ -8,6 +8,7 @@ Paths, from environment variables an operator may set:
 - SENTIMENT_CACHE_DIR the tokenized-corpus cache (default: <data root>/cache)
 - SENTIMENT_PUBLIC    1 for a hosted demo open to strangers (see PUBLIC_DEFAULTS below)
 - SENTIMENT_PROBE_SENTENCES  a file of sentences scored at every epoch end (default: the shipped one)
+- SENTIMENT_QUEUE     redis://HOST:PORT/DB: runs go to workers through Redis (default: train here)
 
 Caps on input (MAX_*, below) bound every file and text before any work is done on it; the
 playground's can be set by SENTIMENT_MAX_INPUT_CHARS, _INPUT_TOKENS, _BATCH_ROWS, _CSV_BYTES.
@@ -47,6 +48,24 @@ def default_runs_root(env: Mapping[str, str] | None = None) -> Path:
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get(CACHE_DIR_ENV) or data_root(env) / "cache")
+
+
+# The job queue: unset, runs train on this machine (training/jobs.py's local queue); a Redis URL
+# (redis://HOST:PORT/DB), the server only enqueues and workers train (training/redis_queue.py).
+QUEUE_ENV = "SENTIMENT_QUEUE"
+QUEUE_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def queue_url(env: Mapping[str, str] | None = None) -> str | None:
+    """SENTIMENT_QUEUE, stripped (None when unset or empty); ValueError, in one sentence, for a non-Redis URL."""
+    env = os.environ if env is None else env
+    url = (env.get(QUEUE_ENV) or "").strip()
+    if not url:
+        return None
+    if not url.startswith(QUEUE_SCHEMES):
+        raise ValueError(f"{QUEUE_ENV} is {url[:60]!r}, not a Redis URL; set it to redis://HOST:PORT/DB, "
+                         "or unset it to train on this machine")
+    return url
 
 
 # Caps on what a visitor or a file may hand the product, checked before any work on it. Each sits
@@ -97,6 +116,37 @@ def probe_sentences_path(env: Mapping[str, str] | None = None) -> Path:
 
 PUBLIC_ENV = "SENTIMENT_PUBLIC"
 OPERATOR_KEY_ENV = "SENTIMENT_OPERATOR_KEY"  # a secret the operator types on the page to manage every run
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (os.sched_getaffinity, which a container's CPU set narrows)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# `train --threads auto` (what the pages and workers start): torch's thread count chosen as the run
+# starts, from the cores nobody else is using. A thread more than the free cores does not add speed:
+# it waits for a core at every step's hand-off and, on a loaded machine, burnt ten times the CPU of
+# one thread (issue 23). The training processes also get OMP_WAIT_POLICY=PASSIVE (processes.py).
+THREADS_AUTO = "auto"
+
+
+def free_cores(cores: int | None = None, load: float | None = None) -> int:
+    """Cores free for a new run: the usable cores less the 1-minute load average, rounded, at least 1.
+
+    The load average counts every runnable process (all of the host's, in a container), so on a
+    shared host this leans towards fewer threads; it lags by a minute, which the passive wait
+    policy covers (a thread that waits for a core sleeps instead of spinning).
+    """
+    cores = usable_cores() if cores is None else int(cores)
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # no load average on this system: trust the cores
+            load = 0.0
+    return max(1, min(cores, math.floor(cores - load + 0.5)))
 
 
 def concurrent_runs_for_machine(cores: int | None = None) -> int:

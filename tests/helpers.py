@@ -80,3 +80,8 @@ def synthetic_treebank_fixtures():
         return tiny_corpus.build_vocab()
 
     return corpus, vocab
+
+
+def run_picker(at: AppTest):
+    """The training page's run selector: keyed train_watch plus a digest of its labels (components/live_select.py)."""
+    return next(w for w in at.selectbox if str(w.key).startswith("train_watch__"))

@@ -50,10 +50,12 @@ def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
     env.setenv("SENTIMENT_MAX_QUEUE", "many")
     env.setenv("SENTIMENT_MAX_INPUT_TOKENS", "-5")
     env.setenv("SENTIMENT_PROBE_SENTENCES", "/dev/zero")
+    env.setenv("SENTIMENT_QUEUE", "http://not-redis")
     code, report = health(capsys)
     assert code == 1 and not report["healthy"]
     checks = report["checks"]
     assert not any(check["ok"] for check in checks.values())
+    assert "not a Redis URL" in checks["queue"]["detail"]
     assert "does not hold the treebank" in checks["treebank"]["detail"]
     assert "SENTIMENT_RUNS_DIR" in checks["runs"]["detail"]
     assert "SENTIMENT_MAX_QUEUE" in checks["training limits"]["detail"]

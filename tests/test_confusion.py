@@ -97,8 +97,8 @@ def test_links_carry_split_index_run_and_text():
     assert link.path == "explorer"
     assert parse_qs(link.query) == {"split": ["test"], "index": ["1033"], "run": ["shipped:gru-3cls"]}
     text = "It's not *bad* (at all) & fun | 100%"
-    link = urlsplit(playground_link(text))
-    assert link.path == "playground" and parse_qs(link.query) == {"text": [text]}
+    link = urlsplit(playground_link(text, "shipped:gru-3cls"))
+    assert link.path == "playground" and parse_qs(link.query) == {"text": [text], "run": ["shipped:gru-3cls"]}
     assert " " not in link.query and "(" not in link.query and ")" not in link.query  # safe inside a markdown link
 
 
@@ -110,6 +110,7 @@ def test_cell_table_shows_percentages_escaped_text_and_both_links():
     assert "**67.4%**" in row and "20.0%" in row and "12.6%" in row
     assert r"not \*good\* \| at all" in row
     assert "(explorer?split=dev&index=12&run=q1)" in row and "(playground?text=not%20%2Agood" in row
+    assert "%20at%20all&run=q1)" in row  # the playground link carries the run too
 
 
 def slice_rows(counts, accuracies):

@@ -299,7 +299,8 @@ def test_a_queued_resume_can_be_cancelled_back_to_its_state(tmp_path):
     jobs.resume_run(stopped, limits=ONE_AT_A_TIME, epochs=3)
     view = jobs.job_view(stopped)
     assert (view.state, view.queue_place, read_status(stopped)["state"]) == ("queued", 1, "queued")
-    assert view.job["command"][-2:] == ["--epochs", "3"] and "--resume" in view.job["command"]
+    command = view.job["command"]
+    assert command[command.index("--epochs") + 1] == "3" and "--resume" in command
     jobs.stop_run(stopped, limits=ONE_AT_A_TIME)
     view = jobs.job_view(stopped)
     assert view.state == "stopped" and "cancelled" in view.message and view.can_resume

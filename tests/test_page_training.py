@@ -46,6 +46,16 @@ def chart(at: AppTest, key: str) -> dict | None:
     return json.loads(found[0].proto.spec) if found else None
 
 
+def run_picker(at: AppTest):
+    """The run selector: its widget key is train_watch plus a digest of its labels (components/live_select.py)."""
+    return next(w for w in at.selectbox if str(w.key).startswith("train_watch__"))
+
+
+def probe_slider(at: AppTest, run: str):
+    """The probe sentences' epoch slider: keyed by run and number of epochs (training_sections/probes.py)."""
+    return next(w for w in at.select_slider if str(w.key).startswith(f"train_probe_epoch_{run}_"))
+
+
 def header(at: AppTest) -> str:
     return " ".join(m.value for m in at.markdown if m.value.startswith("### "))
 
@@ -96,11 +106,16 @@ def test_a_run_started_on_the_page_shows_live_metrics_and_stops(runs_root):
 
     # A second browser (a new session) sees the same run in progress.
     other = open_page(PAGE)
-    assert other.selectbox(key="train_watch").value == "from-the-page" and "running" in header(other)
+    assert run_picker(other).value == "from-the-page" and "running" in header(other)
 
     at.button(key="train_stop").click().run()
     rerun_until(at, lambda a: "stopped" in header(a))
-    assert "Stopped on request" in texts(at.warning) and "best checkpoint is kept" in texts(at.warning)
+    stopped = texts(at.warning)
+    assert "Stopped on request" in stopped
+    # What it keeps, truly: its best epoch's checkpoint, or before any epoch ended a provisional one (issue 22).
+    status = read_status(runs_root / "from-the-page")
+    assert (f"checkpoint of its best epoch (epoch {status['best_epoch']}) is kept" in stopped if status.get("best_epoch")
+            else "provisional checkpoint" in stopped and "best checkpoint" not in stopped)
     assert "not evaluated when it stops" in texts(at.caption)  # stopping skips the final evaluation
     assert read_status(runs_root / "from-the-page")["state"] == "stopped"
     assert (runs_root / "from-the-page" / "checkpoint.pt").is_file() and at.button(key="train_resume")
@@ -125,11 +140,11 @@ def test_failed_and_interrupted_runs_say_so_and_an_interrupted_one_resumes(runs_
     write_status(interrupted, state="running", pid=dead_pid())  # what a killed process leaves behind
 
     at = open_page(PAGE)
-    at.selectbox(key="train_watch").set_value("diverged").run()
+    run_picker(at).set_value("diverged").run()
     assert "failed" in header(at) and "Training diverged" in texts(at.error) and "learning rate" in texts(at.error)
     assert not [b for b in at.button if b.key == "train_resume"]
 
-    at.selectbox(key="train_watch").set_value("killed").run()
+    run_picker(at).set_value("killed").run()
     assert "interrupted" in header(at) and "Interrupted" in texts(at.error)
     at.button(key="train_resume").click().run()
     assert "will resume" in texts(at.info)
@@ -168,7 +183,7 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     first, _ = train_run(tiny_config(), root=runs_root, name="first", corpus=corpus, catch_signals=False)
     second, _ = train_run(tiny_config(lr=3e-3), root=runs_root, name="second", corpus=corpus, catch_signals=False)
     at = open_page(PAGE)
-    at.selectbox(key="train_watch").set_value("first").run()
+    run_picker(at).set_value("first").run()
     assert "finished" in header(at) and metric(at, "test accuracy").endswith("%")
     assert metric(at, "majority class (test)") is not None
     per_class = [d.value for d in at.dataframe if "precision" in d.value.columns]
@@ -181,9 +196,9 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     def probe_table():
         return next(m.value for m in at.markdown if "probe-table" in m.value)
     assert "after epoch 2" in probe_table() and "not bad at all" in probe_table() and "▲" in probe_table() + "▼="
-    at.select_slider(key="train_probe_epoch_first").set_value(0).run()
+    probe_slider(at, "first").set_value(0).run()
     assert "before training" in probe_table() and "▲" not in probe_table()  # nothing before it to compare
-    at.select_slider(key="train_probe_epoch_first").set_value(1).run()
+    probe_slider(at, "first").set_value(1).run()
     assert "after epoch 1" in probe_table()
 
     at.multiselect(key="train_compare").set_value(["first", "second"]).run()
@@ -211,7 +226,7 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     assert "could not be read" in texts(at.warning) and "not valid JSON" in texts(at.warning)
     assert "finished" in header(at)  # the other events still show
 
-    at.selectbox(key="train_watch").set_value("second").run()
+    run_picker(at).set_value("second").run()
     at.checkbox(key="train_confirm_delete_second").check().run()
     monkeypatch.setenv("SENTIMENT_ALLOW_DELETE", "0")
     at.button(key="train_delete").click().run()
@@ -220,7 +235,7 @@ def test_results_comparison_damaged_metrics_and_deleting(runs_root, corpus, monk
     at.button(key="train_delete").click().run()
     assert "Deleted second" in texts(at.success) and not second.exists()
 
-    at.selectbox(key="train_watch").set_value("first").run()
+    run_picker(at).set_value("first").run()
     shutil.rmtree(first)  # deleted behind the page's back
     at.run()
     assert not at.exception and "No runs yet" in texts(at.info)

@@ -6,13 +6,16 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 
 from sentiment_core.analysis.gradient_flow import VANILLA_CELLS, comparison_config
 from sentiment_core.analysis.inference import Predictor, playground_runs
 from sentiment_core.cli import main
 from sentiment_core.pretrained import (COMPARISON_MODELS, PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_NAMES,
                                        SHIPPED_PREFIX, is_shipped, shipped_runs)
+from sentiment_core.pretrained import build
 from sentiment_core.pretrained.build import BATCH_EVERY, build_defaults, playground_config
+from sentiment_core.training.config import with_changes
 from sentiment_core.training.metrics import read_metrics
 from sentiment_core.training.store import CHECKPOINT, LAST, load_checkpoint
 from tests.helpers import tiny_config
@@ -109,7 +112,19 @@ def test_the_playground_offers_the_visitors_runs_first_then_the_shipped_model(ti
     assert [r.name for r in playground_runs(root, shipped_folder=tmp_path / "none")] == ["mine"]
 
 
-def test_build_replaces_the_folders_and_ships_only_what_pages_read(tiny_corpus, tmp_path, capsys):
+@pytest.fixture
+def small_recipes(monkeypatch):
+    """The shipped recipes, each on a slice of the data: this test is about the build's steps (the
+    recorded accuracy is checked on the real treebank above); still several epochs, enough batches
+    that thinning drops some, and the comparison models' probes."""
+    def smaller(recipe):
+        return replace(recipe, config=lambda: with_changes(recipe.config(), {"train_limit": 1600, "max_batches": 25,
+                                                                             "epochs": 2}))
+
+    monkeypatch.setattr(build, "RECIPES", tuple(smaller(recipe) for recipe in build.RECIPES))
+
+
+def test_build_replaces_the_folders_and_ships_only_what_pages_read(tiny_corpus, tmp_path, capsys, small_recipes):
     target = tmp_path / "pretrained"
     (target / PLAYGROUND_MODEL).mkdir(parents=True)
     (target / PLAYGROUND_MODEL / "stale.txt").write_text("an older build")

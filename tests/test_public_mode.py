@@ -19,7 +19,7 @@ from dashboard.escape import escape_markdown
 from dashboard.messages import hide_paths, plain_message, shown_path, user_message
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
 from sentiment_core.training.runs import train_run
-from tests.helpers import open_page, tiny_config
+from tests.helpers import open_page, run_picker, tiny_config
 from tests.test_escape import unescape
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -179,7 +179,7 @@ def test_a_public_training_page_has_the_public_limits_and_no_delete(tiny_env, mo
     at = AppTest.from_file(APP, default_timeout=120)
     at.session_state["visitor_operator"] = True  # the operator (dashboard/visitor.py): a visitor sees no terminal run
     at.switch_page("views/training.py").run()
-    assert at.selectbox(key="train_watch").value == "tiny-gru"
+    assert run_picker(at).value == "tiny-gru"
     assert not [c for c in at.checkbox if c.key == "train_confirm_delete_tiny-gru"]
     assert not [b for b in at.button if b.key == "train_delete"]
     limits = next(d.value for d in at.dataframe if "environment variable" in d.value.columns)

@@ -23,7 +23,7 @@ from sentiment_core.training.limits import Limits, limits_from_env
 from sentiment_core.training.store import STATUS, create_run, list_runs, read_status, write_json, write_status
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import APP, open_page, tiny_config
+from tests.helpers import APP, open_page, run_picker, tiny_config
 from tests.test_escape import unescape
 
 PAGE = "views/training.py"
@@ -111,7 +111,7 @@ def test_a_cancelled_run_that_never_started_leaves_no_folder_in_public_mode(publ
     at.session_state["visitor_key"] = key
     at.query_params["run"] = "visitor-waiting"
     at.switch_page(PAGE).run()
-    assert at.selectbox(key="train_watch").value == "visitor-waiting"
+    assert run_picker(at).value == "visitor-waiting"
     at.button(key="train_stop").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "visitor-waiting was taken out of the queue and removed" in texts(at.info)

@@ -27,7 +27,7 @@ from sentiment_core.training.runs import load_model, train_run
 from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences
 from sentiment_core.training.store import (CHECKPOINT, LAST, claim_run, load_checkpoint, load_torch,
                                            read_status, write_status)
-from tests.helpers import dead_pid, open_page, tiny_config
+from tests.helpers import dead_pid, open_page, run_picker, tiny_config
 from tests.test_page_training import header, rerun_until, texts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -229,7 +229,7 @@ def test_a_trainer_killed_in_its_first_epoch_resumes_from_the_page(tiny_sst_dir,
     assert read_status(run_dir)["state"] == "interrupted" and (saved["epoch"], saved["batch"]) == (1, 2)
 
     at = open_page("views/training.py")
-    at.selectbox(key="train_watch").set_value("killed").run()
+    run_picker(at).set_value("killed").run()
     shown = texts(at.error)
     assert "interrupted" in header(at) and "Interrupted: The training process" in shown
     assert "python" not in shown and "--resume" not in shown and "Resume it to continue from its last save" in shown
@@ -252,7 +252,7 @@ def test_a_run_killed_before_its_first_save_says_there_is_nothing_to_resume(tiny
     (run_dir / LAST).unlink()  # as if killed before its first save
     write_status(run_dir, state="running", pid=dead_pid())
     at = open_page("views/training.py")
-    at.selectbox(key="train_watch").set_value("early").run()
+    run_picker(at).set_value("early").run()
     shown = texts(at.error)
     assert "It ended before its first save, so there is nothing to resume" in shown and "python" not in shown
     assert not [b for b in at.button if b.key == "train_resume"]

@@ -26,12 +26,18 @@ def overlay_chart(curves: Mapping[str, Sequence[Mapping]], metric: str, colours:
                    hovertemplate=f"epoch %{{x}}: %{{y:{'.1%' if share else '.3~g'}}}<extra>{escape_plotly(run)}</extra>")
               for run, rows in curves.items()]
     values = [y for trace in traces for y in trace["y"]]
+    single = bool(curves) and all(len(rows) == 1 for rows in curves.values())
+    if single:   # one epoch each: dots alone say little, so each is large and labelled with its value
+        for trace in traces:
+            trace.update(mode="markers+text", marker=dict(size=12, color=trace["line"]["color"]),
+                         texttemplate=f"%{{y:{'.1%' if share else '.3~g'}}}", textposition="middle right")
     shapes, annotations = _reference_lines(references if share else ())
     # Every other per-epoch metric (losses, seconds, speeds) is at least 0.
     axis = dict(tickformat=".0%", range=accuracy_range(values, references)) if share else \
         dict(range=theme.fitted_range(values, floor=0))
     title = metric_title(metric)
-    return _figure(traces, title[:1].upper() + title[1:], height=380,
+    title = title[:1].upper() + title[1:] + (" (a single epoch each)" if single else "")
+    return _figure(traces, title, height=380,
                    xaxis=dict(title=dict(text="epoch"), dtick=1),
                    yaxis=dict(title=dict(text=metric_title(metric)), **axis), shapes=shapes, annotations=annotations)
 

@@ -18,6 +18,7 @@ from dashboard import theme
 from dashboard.theme import BASELINE_COLOUR, DEV_COLOUR, PUBLISHED_COLOUR, TRAIN_COLOUR
 
 RAW_OPACITY = 0.3  # each batch's loss, faint under its moving average (the same train colour)
+BAR_HEADROOM = 0.15  # room above the tallest bar for its label
 MAX_RAW_POINTS = 2_000  # raw batch losses sent to the browser; the smoothed line uses every batch
 
 
@@ -49,7 +50,13 @@ def batch_loss_chart(positions: Sequence[float], losses: Sequence[float], smooth
 
 
 def epoch_loss_chart(epoch_rows: Sequence[Mapping]) -> go.Figure:
-    """Mean train loss and dev loss per epoch."""
+    """Mean train loss and dev loss per epoch (after a single epoch: a labelled bar per split)."""
+    if len(epoch_rows) == 1:
+        traces = _split_bars(epoch_rows[0], "loss", ".3f")
+        values = [y for trace in traces for y in trace["y"] if y is not None]
+        return _figure(traces, f"Loss after {_one_epoch(epoch_rows[0])}", xaxis=dict(type="category"),
+                       yaxis=dict(title=dict(text="cross-entropy loss"),
+                                  range=[0, max(values, default=1.0) * (1 + BAR_HEADROOM)]))
     traces = _split_traces(epoch_rows, "loss")
     values = [y for trace in traces for y in trace["y"]]
     return _figure(traces, "Loss per epoch", xaxis=dict(title=dict(text="epoch"), dtick=1),
@@ -64,6 +71,23 @@ def _split_traces(epoch_rows: Sequence[Mapping], measure: str) -> list[dict]:
             for split, colour in (("train", TRAIN_COLOUR), ("dev", DEV_COLOUR))]
 
 
+def _one_epoch(row: Mapping) -> str:
+    return f"epoch {row['epoch']} (a single epoch: a bar per split)"
+
+
+def _split_bars(row: Mapping, measure: str, number_format: str) -> list[dict]:
+    """One epoch's train and dev `measure` as two labelled bars (issue 22: after one epoch, the `quick`
+    preset's per-epoch charts were two lone dots on an axis with nothing to compare them to)."""
+    bars = []
+    for split, colour in (("train", TRAIN_COLOUR), ("dev", DEV_COLOUR)):
+        value = row.get(f"{split}_{measure}")
+        bars.append(dict(type="bar", name=split, x=[split], y=[value], marker=dict(color=colour),
+                         text=["" if value is None else format(value, number_format)], textposition="outside",
+                         cliponaxis=False, hovertemplate=f"{split} after epoch {row['epoch']}: %{{y:{number_format}}}"
+                                                         "<extra></extra>"))
+    return bars
+
+
 def _reference_lines(references: Sequence[tuple[str, float, str]]) -> tuple[list, list]:
     """Horizontal lines (shapes) with labels for (label, accuracy, kind) references.
 
@@ -76,7 +100,8 @@ def _reference_lines(references: Sequence[tuple[str, float, str]]) -> tuple[list
         shapes.append(dict(type="line", xref="paper", x0=0, x1=1, y0=value, y1=value,
                            line=dict(color=colour, width=1, dash="dot" if kind == "baseline" else "dash")))
         annotations.append(dict(xref="paper", x=1, xanchor="right", y=value, yanchor="bottom", showarrow=False,
-                                text=f"{label} {value:.1%}", font=dict(size=10, color=colour)))
+                                text=f"{label} {value:.1%}", font=dict(size=10, color=colour),
+                                bgcolor="rgba(255, 255, 255, 0.85)"))   # readable over a bar or a line
     return shapes, annotations
 
 
@@ -91,8 +116,14 @@ def epoch_accuracy_chart(epoch_rows: Sequence[Mapping],
 
     `references`: (label, accuracy, kind) with kind "baseline" (dotted grey) or "published" (dashed).
     """
-    traces = _split_traces(epoch_rows, "accuracy")
     shapes, annotations = _reference_lines(references)
+    if len(epoch_rows) == 1:   # bars of a share: from zero, with every reference line in view
+        traces = _split_bars(epoch_rows[0], "accuracy", ".1%")
+        values = [y for trace in traces for y in trace["y"]] + [value for _, value, _ in references]
+        return _figure(traces, f"Accuracy after {_one_epoch(epoch_rows[0])}", xaxis=dict(type="category"),
+                       yaxis=dict(title=dict(text="accuracy"), tickformat=".0%", range=theme.zero_based_range(values)),
+                       shapes=shapes, annotations=annotations)
+    traces = _split_traces(epoch_rows, "accuracy")
     values = [y for trace in traces for y in trace["y"]]
     return _figure(traces, "Accuracy per epoch", xaxis=dict(title=dict(text="epoch"), dtick=1),
                    yaxis=dict(title=dict(text="accuracy"), tickformat=".0%", range=accuracy_range(values, references)),

@@ -4,8 +4,8 @@ The matrix is a grid of buttons, not a plotly heatmap: in this Streamlit a heatm
 returns no clicked cell (streamlit/streamlit issues 8760 and 15042), while a button is a widget
 a test can find by key and click. Clicking cell (true X, predicted Y) lists those sentences with
 the model's probabilities, the surest first, each linking to its parse tree in the explorer and to
-the playground. The scoring is analysis.confusion's (cached in dashboard/resources.py); this
-module only draws.
+the playground, both with the run (`run=NAME`). The scoring is analysis.confusion's (cached in
+dashboard/resources.py); this module only draws.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.escape import escape_markdown
+from dashboard.charts.confusion import grid_css
 from dashboard.messages import user_message
 from sentiment_core.analysis.confusion import ScoredSentence, cell_sentences, confusion_counts, in_slice
 from sentiment_core.analysis.errors import InferenceError
@@ -33,9 +34,10 @@ def explorer_link(split: str, index: int, run_name: str) -> str:
     return "explorer?" + urlencode({"split": split, "index": index, "run": run_name}, quote_via=quote)
 
 
-def playground_link(text: str) -> str:
-    """The playground with `text` in its sentence box (playground.take_query_text reads `text`)."""
-    return "playground?" + urlencode({"text": text}, quote_via=quote)
+def playground_link(text: str, run_name: str) -> str:
+    """The playground with `text` in its sentence box and the run that scored it answering (the playground reads
+    `text` and `run`: a link carries the run it was about)."""
+    return "playground?" + urlencode({"text": text, "run": run_name}, quote_via=quote)
 
 
 def cell_table(sentences: Sequence[ScoredSentence], class_names: Sequence[str], split: str, run_name: str) -> str:
@@ -47,7 +49,8 @@ def cell_table(sentences: Sequence[ScoredSentence], class_names: Sequence[str], 
     lines = [head, "|---:|---|" + "---:|" * len(class_names)]
     for number, s in enumerate(sentences, 1):
         shares = [f"**{p:.1%}**" if c == s.predicted else f"{p:.1%}" for c, p in enumerate(s.probabilities)]
-        links = f"[parse tree]({explorer_link(split, s.index, run_name)}) · [playground]({playground_link(s.text)})"
+        links = (f"[parse tree]({explorer_link(split, s.index, run_name)}) · "
+                 f"[playground]({playground_link(s.text, run_name)})")
         lines.append(f"| {number} | {escape_markdown(s.text)} — {links} | " + " | ".join(shares) + " |")
     return "\n".join(lines)
 
@@ -60,6 +63,7 @@ def cell_grid(counts: Sequence[Sequence[int]], class_names: Sequence[str], key: 
     """The matrix as buttons (count and share of the true class's row); returns the chosen cell, if any."""
     state_key = f"{key}_cell"
     chosen = st.session_state.get(state_key)
+    st.html(grid_css(key, counts, LABEL_WIDTH))  # each cell shaded by its row share, every cell as wide (issue 22)
     # Rows of horizontal containers, not st.columns: columns keep a 128 px minimum each, too wide for a
     # 3- or 5-class grid on a phone; here the label has a fixed width and the cells share the rest.
     header = st.container(horizontal=True, gap="xsmall", wrap=False, key=f"{key}_grid_head")

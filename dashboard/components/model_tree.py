@@ -18,7 +18,7 @@ from dashboard.messages import user_message
 from dashboard.query_params import shown_value, whole_number
 from dashboard.components.run_labels import run_label
 from dashboard.views.playground_sections.runs import offered_runs
-from sentiment_core.analysis import explore
+from sentiment_core.analysis import explore, model_choice
 from sentiment_core.analysis.inference import InferenceError, max_input_tokens
 from sentiment_core.analysis.tree_view import flip_sentence, sentence_key
 from sentiment_core.data.treebank import SPLITS, TreebankError
@@ -35,7 +35,7 @@ FRAME_CSS = ("<style>.st-key-{key} {{overflow-x: auto; overflow-y: hidden;}} "
 
 
 def pick_model_run(key: str, wanted: str | None = None):
-    """A selectbox of the playground's runs (the visitor's newest first, then the shipped default);
+    """A selectbox of the playground's runs (the visitor's newest first, then the shipped default), on the best one;
     `wanted` (a run name, e.g. from the URL) is chosen once per value. None, said why, when there is none."""
     try:
         runs = offered_runs(resources.runs_root())  # public mode: the visitor's own runs, then the shipped
@@ -46,17 +46,20 @@ def pick_model_run(key: str, wanted: str | None = None):
         st.info("There is no trained model yet: train one on the **Training runner** page.")
         return None
     by_name = {run.name: run for run in runs}
+    default = model_choice.default_run(runs).run.name  # the best by whole-split dev accuracy, as on the playground
     seen = key + "_seen"
     if wanted and st.session_state.get(seen) != wanted:
         st.session_state[seen] = wanted
         if wanted in by_name:
             st.session_state[key] = wanted
         else:
-            st.warning(f"There is no run named {escape_markdown(shown_value(wanted))}; showing {escape_markdown(runs[0].name)}.")
+            st.warning(f"There is no run named {escape_markdown(shown_value(wanted))}; showing "
+                       f"{escape_markdown(default)}.")
     if st.session_state.get(key) not in by_name:
-        st.session_state[key] = runs[0].name
+        st.session_state[key] = default
     name = st.selectbox("Model", list(by_name), key=key, format_func=lambda n: run_label(by_name[n]),
-                        help="Your trained runs (newest first), then the shipped default model.")
+                        help="Your trained runs (newest first), then the shipped default model; it opens on the "
+                             "best by dev accuracy on the whole dev split.")
     return by_name[name]
 
 
@@ -141,13 +144,17 @@ def treebank_sentence_tree(run, text: str, key: str) -> None:
     except (TreebankError, OSError) as err:
         st.info(f"The parse trees need the treebank: {user_message(err)}")
         return
-    split_key, index_key, seen = key + "_split", key + "_index", key + "_found"
+    split_key, index_key, typed = key + "_split", key + "_index", key + "_typed"
     found = resources.sentence_index(corpus).get(sentence_key(text))
-    if found is not None and st.session_state.get(seen) != found:  # the typed text is a treebank sentence
-        st.session_state[seen] = found
-        st.session_state[split_key], st.session_state[index_key] = found
-    if found is not None:
-        st.caption(f"The sentence you typed is {found[0]} sentence {found[1]:,} of the treebank.")
+    if st.session_state.get(typed) != text:  # a new typed text: the picker starts from it again
+        st.session_state[typed] = text
+        st.session_state[index_key] = found[1] if found is not None else None
+        if found is not None:
+            st.session_state[split_key] = found[0]
+    if found is None:
+        st.info("The sentence you typed is not a treebank sentence, so it has no treebank parse tree (the trees "
+                "come with the treebank's own sentences, parsed and labelled by people). Pick a treebank sentence "
+                "below to see this model on its tree.")
     split_col, search_col = st.columns([1, 2])
     split = split_col.radio("Split", SPLITS, horizontal=True, key=split_key)
     query = search_col.text_input("Find a sentence with these words", key=key + "_search", max_chars=200,
@@ -157,9 +164,16 @@ def treebank_sentence_tree(run, text: str, key: str) -> None:
         st.info("No sentence of this split holds all these words.")
         return
     if st.session_state.get(index_key) not in choices:
-        st.session_state[index_key] = choices[0]
+        st.session_state[index_key] = None  # nothing shown until a sentence is picked: never a silent stand-in
     sentences = corpus.sentences[split]
     position = st.selectbox(f"Sentence ({len(choices):,}{'+' if len(choices) >= MAX_MATCHES else ''} of "
-                            f"{len(sentences):,})", choices, key=index_key,
+                            f"{len(sentences):,})", choices, key=index_key, index=None,
+                            placeholder="pick a treebank sentence",
                             format_func=lambda i: f"{i}: {sentences[i][2][:120]}")
+    if position is None:
+        return
+    if found == (split, position):
+        st.caption(f"The sentence you typed is {split} sentence {position:,} of the treebank.")
+    else:
+        st.caption(f"Showing {split} sentence {position:,} of the treebank, not the sentence you typed.")
     show_model_tree(run, split, position, key)

@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.messages import shown_path, user_message
 from sentiment_core.training import jobs
 from sentiment_core.training.limits import Limits
+from sentiment_core.training.run_states import state_snapshot
 from sentiment_core.training.store import RunError
 
 POLL_SECONDS = 1.0
@@ -27,7 +28,8 @@ def any_active(views: Sequence[jobs.JobView]) -> bool:
 
 
 def run_states(views: Sequence[jobs.JobView]) -> dict[str, str]:
-    return {v.name: v.state for v in views}
+    """{name: state as pages name it}: "stopping" counts as a change too (run_states.shown_state)."""
+    return state_snapshot(views)
 
 
 def read_views(root: Path, limits: Limits | None) -> list[jobs.JobView] | None:
@@ -48,7 +50,8 @@ def every_run(views: list[jobs.JobView]) -> list[jobs.JobView]:
 def watch_runs(root: Path, limits: Limits | None, draw: Callable[[list[jobs.JobView]], None], *,
                follows: Callable[[Sequence[jobs.JobView]], bool] = any_active,
                every: float = POLL_SECONDS,
-               shown: Callable[[list[jobs.JobView]], list[jobs.JobView]] = every_run) -> None:
+               shown: Callable[[list[jobs.JobView]], list[jobs.JobView]] = every_run,
+               page_views: Sequence[jobs.JobView] | None = None) -> None:
     """Draw `draw(views)` now, and again every `every` seconds while `follows(views)` is true.
 
     `views` are jobs.list_jobs(root), read after advancing the queue within `limits` (None: only
@@ -58,9 +61,13 @@ def watch_runs(root: Path, limits: Limits | None, draw: Callable[[list[jobs.JobV
     runs the page lists (public mode: the visitor's own, jobs.visible_jobs); only their changes
     rerun the page, so thirty visitors' runs do not redraw every page each time one moves. `draw`
     still gets every run (a queue place depends on the runs ahead, whoever started them).
+
+    `page_views`: the runs as the rest of the page read them and drew its labels with. They are the
+    yardstick: a state that changed between the page's read and this one (a run starting while a
+    slow machine ran the page) would otherwise be missed, leaving "(starting)" in a picker for good.
     """
     try:
-        views_now = jobs.list_jobs(root)
+        views_now = list(page_views) if page_views is not None else jobs.list_jobs(root)
         polling, states = follows(shown(views_now)), run_states(shown(views_now))
     except (RunError, OSError):
         polling, states = False, None  # the section itself says what is wrong

@@ -12,12 +12,14 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.charts import analysis as charts
+from dashboard.components import run_choice
 from dashboard.components.confusion_drill import confusion_drill
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.components.run_labels import run_label
 from sentiment_core.analysis.errors import InferenceError
 from dashboard.views.playground_sections.runs import offered_runs
+from sentiment_core.analysis import model_choice
 from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
 from sentiment_core.training.store import RunError
 
@@ -28,18 +30,27 @@ K = "analysis_"
 
 
 def pick_runs(runs: list) -> list:
+    """Up to MAX_RUNS runs; the page opens on the best by dev accuracy (model_choice), a run just trained or
+    the run a link names, and says why under the selector."""
     by_name = {r.name: r for r in runs}
-    if K + "runs" in st.session_state:  # a deleted run leaves the choice quietly
+    choice = model_choice.default_run(runs)
+    wanted = run_choice.override(runs, K + "runs")
+    if wanted is not None:
+        st.session_state[K + "runs"] = [wanted]
+    elif K + "runs" in st.session_state:  # a deleted run leaves the choice quietly
         st.session_state[K + "runs"] = [n for n in st.session_state[K + "runs"] if n in by_name][:MAX_RUNS]
     else:
-        st.session_state[K + "runs"] = [runs[0].name]
+        st.session_state[K + "runs"] = [choice.run.name]
     runs_col, split_col = st.columns([3, 1])
     chosen = runs_col.multiselect("Runs", list(by_name), key=K + "runs", max_selections=MAX_RUNS,
                                   format_func=lambda n: run_label(by_name[n]), placeholder="choose up to 4 runs",
                                   help=f"Finished runs with a saved model, and the shipped default; at most "
-                                       f"{MAX_RUNS} at once.")
+                                       f"{MAX_RUNS} at once. The page opens on the best by dev accuracy on the "
+                                       "whole dev split.")
     split_col.radio("Split", ("dev", "test"), key=K + "split", horizontal=True,
                     help="The sentences to analyse. Tune on dev; look at test only for the final figure.")
+    if len(chosen) == 1:
+        run_choice.explain_choice(by_name[chosen[0]], choice, run_choice.why_chosen(K + "runs", chosen[0], choice))
     return [by_name[n] for n in chosen]
 
 
@@ -130,7 +141,7 @@ root = resources.runs_root()
 offered = offered_runs(root)  # public mode: the visitor's own runs (everyone's in class mode), then the shipped
 if not offered:
     st.info("There is no trained model to analyse yet: train one on the **Training runner** page (the quick "
-            "preset takes under a minute).")
+            "preset is the shortest).")
     st.stop()
 chosen = pick_runs(offered)
 split = st.session_state[K + "split"]

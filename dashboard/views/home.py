@@ -39,7 +39,8 @@ WAYS_IN = (
     WayIn("home_way_learn", "views/walkthrough.py", "Learn: the walkthrough", ":material/school:",
           "How an RNN reads a sentence word by word and learns, one step at a time, with live code."),
     WayIn("home_way_experiment", "views/training.py", "Experiment: train a model", ":material/model_training:",
-          "The quick preset trains a small GRU in under a minute; watch its loss fall and accuracy rise.",
+          "The quick preset trains a small GRU (the page estimates how long from this server's own runs); "
+          "watch its loss fall and accuracy rise.",
           {"preset": "quick"}),
     WayIn("home_way_try", "views/playground.py", "Try: the playground", ":material/chat:",
           "Type a sentence and see a trained model read it: its verdict and the words that mattered."),

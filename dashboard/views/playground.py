@@ -19,8 +19,8 @@ from dashboard.messages import shown_path, user_message
 from dashboard.views.playground_sections import attributions, inside, reading, whatif
 from dashboard.views.playground_sections.common import K, Sentence, answer_or_explain
 from dashboard.views.playground_sections.many import compare, many_sentences
-from dashboard.views.playground_sections.runs import (load_predictor, offered_runs, pick_run, quick_model_section,
-                                                     shipped_caption)
+from dashboard.views.playground_sections.runs import (load_predictor, offered_runs, pick_answering_run,
+                                                     quick_model_section, shipped_caption)
 from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, InferenceError, max_batch_rows, max_ig_steps,
                                                max_input_tokens)
 from sentiment_core.pretrained import is_shipped
@@ -109,9 +109,11 @@ if all(is_shipped(r) for r in runs):
     if not runs:
         st.stop()
 
-run = pick_run(runs, "Model (your trained runs, newest first, then the shipped default)", K + "run")
+run = pick_answering_run(runs, "Model", K + "run")
 if is_shipped(run):
     shipped_caption(run)
+st.page_link("views/analysis.py", label="Where this model goes wrong: Model analysis", icon=":material/troubleshoot:",
+             query_params={"run": run.name})  # every link to another page carries the run it is about
 if load_predictor(run, max_tokens) is None:
     st.stop()
 mode = st.radio("View", MODES, horizontal=True, key=K + "mode", label_visibility="collapsed")

@@ -16,13 +16,15 @@ from dashboard import resources, visitor
 from dashboard.charts import training as charts
 from dashboard.charts import gradient_flow as gradient_flow_charts
 from dashboard.components.confusion_drill import confusion_drill
+from dashboard.components.live_select import live_selectbox
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, public_text, shown_path, user_message
 from dashboard.query_params import shown_value
-from dashboard.views.training_form import K, config_from_widgets, initialise_settings, settings_form
+from dashboard.views.training_form import K, config_from_widgets, every_setting, initialise_settings, preset_picker
 from dashboard.views.training_sections.compare import compare_section, results_table
 from dashboard.views.training_sections.queue import class_leaderboard, format_duration, queue_wait_text
+from dashboard.views.training_sections.timing import estimate_caption, time_left_text
 from sentiment_core.training.comparison import results_row
 from dashboard.views.training_sections.probes import probe_section
 from sentiment_core.analysis import baselines
@@ -31,16 +33,17 @@ from sentiment_core import settings
 from sentiment_core.training import jobs
 from sentiment_core.training.metrics import RunMetrics
 from sentiment_core.training.config import validate
-from sentiment_core.training.limits import (LimitExceeded, LimitsError, describe_limits, estimate_run, limit_problems,
-                                            limits_from_env)
-from sentiment_core.training.store import RunError, RunNotFound, read_config
+from sentiment_core.training.limits import LimitExceeded, LimitsError, describe_limits, limit_problems, limits_from_env
+from sentiment_core.training.run_states import kept_checkpoint_text, shown_state
+from sentiment_core.training.store import RunError, RunNotFound, is_walkthrough_run, read_config
 from sentiment_core.data.text import label_scheme
 from sentiment_core.data.treebank import TreebankError
 
-WATCH = "train_watch"                  # session_state / selectbox: the run shown in the live panel
+WATCH = "train_watch"                  # session_state (components/live_select.py): the run shown in the live panel
 FLASH = "train_flash"                  # session_state: (kind, message) to show after a rerun
 STATE_ICONS = {"queued": ":material/schedule:", "starting": ":material/rocket_launch:", "running": ":material/sync:",
-               "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:",
+               "stopping": ":material/pending:", "finished": ":material/check_circle:",
+               "stopped": ":material/stop_circle:", "failed": ":material/error:",
                "interrupted": ":material/warning:", "broken": ":material/broken_image:"}
 
 
@@ -48,10 +51,14 @@ STATE_ICONS = {"queued": ":material/schedule:", "starting": ":material/rocket_la
 # Starting a run
 
 
-def start_section(limits, root: Path, corpus, data_dir) -> None:
-    for note in initialise_settings():
-        st.warning(note)
-    preset_name = settings_form(limits)
+def start_section(limits, root: Path, corpus, data_dir, server_views: list[jobs.JobView]) -> None:
+    """`server_views`: every run on this server (its finished ones measure its speed for the estimate)."""
+    # Parts whose length varies sit in containers of their own: an element that appears above the
+    # "Every setting" expander would move it, and Streamlit would redraw it folded under the typing visitor.
+    with st.container():
+        for note in initialise_settings():
+            st.warning(note)
+        preset_name = preset_picker()
     config = config_from_widgets(preset_name)
     problems = []
     try:
@@ -65,19 +72,19 @@ def start_section(limits, root: Path, corpus, data_dir) -> None:
             problems.append("There are no training examples with these data settings; raise the training limit.")
     if not problems:
         problems = limit_problems(config, limits, shape)
-    if shape is not None and not problems:
-        estimate = estimate_run(config, shape)
-        st.caption(f"{estimate.examples_per_epoch:,} training examples and {estimate.batches_per_epoch:,} batches "
-                   f"per epoch; estimated training time about {format_duration(estimate.seconds)} "
-                   f"(this server's limit: {limits.max_run_minutes:g} min).")
-    for problem in problems:
-        st.error(problem)
-    if corpus is None:
-        st.warning(resources.needs_treebank_note("Training"))
+    with st.container():
+        if shape is not None and not problems:
+            st.caption(estimate_caption(config, shape, server_views, limits, corpus))
+        for problem in problems:
+            st.error(problem)
+        if corpus is None:
+            st.warning(resources.needs_treebank_note("Training"))
     name_col, button_col = st.columns([3, 1])
     run_name = name_col.text_input("Run name (optional)", key=K + "name", placeholder="default: time, cell and labels")
     clicked = button_col.button("Start training", type="primary", key=K + "start", disabled=bool(problems) or corpus is None,
-                                help="Fix the settings above first." if problems else None, width="stretch")
+                                help="Fix the settings first (under Every setting)." if problems else None,
+                                width="stretch")
+    every_setting(limits, config, open_it=bool(problems))
     if clicked:
         try:
             run_dir = jobs.start_run(config, root=root, limits=limits, shape=shape, name=run_name.strip() or None,
@@ -130,8 +137,17 @@ def references_for(corpus, labels: int) -> tuple[list[tuple[str, float, str]], s
     return references, baselines.no_published_note(labels)
 
 
-def run_panel(path: Path, root: Path, limits, corpus, data_dir, requester: jobs.Requester) -> None:
-    """The chosen run, redrawn every second while any run is active (components/run_watcher.py)."""
+def run_panel(path: Path, root: Path, limits, corpus, data_dir, requester: jobs.Requester,
+              page_views: list[jobs.JobView], walkthrough: bool) -> None:
+    """The chosen run, redrawn every second while any run is active (components/run_watcher.py).
+
+    `page_views`: the runs the page's picker was drawn with; a change from them reruns the page.
+    `walkthrough`: whether the page lists the walkthrough's runs (the picker's checkbox).
+    """
+
+    def listed(views: list[jobs.JobView]) -> list[jobs.JobView]:  # the runs the page lists, as it lists them
+        views = views if walkthrough else [v for v in views if not is_walkthrough_run(v.name)]
+        return jobs.visible_jobs(views, requester, limits)
 
     def draw(views: list[jobs.JobView]) -> None:
         try:
@@ -140,16 +156,20 @@ def run_panel(path: Path, root: Path, limits, corpus, data_dir, requester: jobs.
             st.warning(user_message(err))
             return
         waiting = queue_wait_text(view, views, limits, corpus)
+        note = jobs.queue_note(root)  # SENTIMENT_QUEUE: live workers and waiting runs, or Redis unreachable
+        if note:
+            (st.warning if note.problem else st.caption)(escape_markdown(note.text))
         show_run(view, limits, corpus, data_dir, requester, waiting)
 
-    watch_runs(root, limits, draw, shown=lambda views: jobs.visible_jobs(views, requester, limits))
+    watch_runs(root, limits, draw, shown=listed, page_views=page_views)
 
 
 def show_run(view: jobs.JobView, limits, corpus, data_dir, requester: jobs.Requester = jobs.OPERATOR,
              waiting: str | None = None) -> None:
     """`requester` may change the run (jobs.owns) or only look at it: another visitor's run, in class mode."""
     header_col, buttons_col = st.columns([3, 2])
-    header_col.markdown(f"### {STATE_ICONS.get(view.state, '')} {escape_markdown(view.name)}: {view.state}")
+    state = shown_state(view)
+    header_col.markdown(f"### {STATE_ICONS.get(state, '')} {escape_markdown(view.name)}: {state}")
     mine = jobs.owns(requester, view.job)
     if mine:
         with buttons_col:
@@ -210,7 +230,7 @@ def show_state_message(view: jobs.JobView, waiting: str | None = None) -> None:
     elif view.state == "finished":
         st.success(message)
     elif view.state == "stopped":
-        st.warning(message + (" The best checkpoint is kept and usable." if view.has_checkpoint else ""))
+        st.warning(message + kept_checkpoint_text(view))
     elif view.state == "interrupted":
         st.error(f"Interrupted: {message}" + (" Resume it to continue from its last save." if view.can_resume
                                                else " It ended before its first save, so there is nothing to resume: "
@@ -278,8 +298,10 @@ def show_progress(view: jobs.JobView, metrics: RunMetrics) -> None:
     parts = [f"epoch {progress.epoch} of {progress.epochs}", f"batch {progress.batch} of {progress.batches}"]
     if progress.sentences_per_second:
         parts.append(f"{progress.sentences_per_second:,.0f} sentences/s")
-    if view.state == "running" and progress.seconds_left is not None:
-        parts.append(f"about {format_duration(progress.seconds_left)} left")
+    left = time_left_text(shown_state(view), progress.seconds_left, progress.batch, progress.batches, progress.epoch,
+                          progress.epochs, progress.elapsed)
+    if left:
+        parts.append(left)
     st.progress(progress.fraction, text=" · ".join(parts))
     best = metrics.best_dev_accuracy()
     columns = st.columns(4)
@@ -386,11 +408,11 @@ try:
     views = jobs.visible_jobs(all_views, requester, limits)
 except (RunError, OSError) as err:
     st.error(f"The runs folder {shown_path(root)} could not be read: {user_message(err)}")
-    views = []
+    all_views = views = []
 any_active = any(v.active and jobs.owns(requester, v.job) for v in views)
 
 with st.expander("New run", expanded=not any_active):
-    start_section(limits, root, corpus, data_dir)
+    start_section(limits, root, corpus, data_dir, all_views)
     with st.popover("This server's limits"):
         st.dataframe(pd.DataFrame(describe_limits(limits), columns=["environment variable", "value", "meaning"]),
                      hide_index=True)
@@ -408,11 +430,12 @@ else:
         if requested and requested not in names:
             st.warning(f"There is no run called '{escape_markdown(shown_value(requested))}' (it may have been deleted); "
                        "showing another.")
-    states = {v.name: v.state for v in views}
-    chosen = st.selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")
+    states = {v.name: shown_state(v) for v in views}
+    chosen = live_selectbox("Run", names, key=WATCH, format_func=lambda n: f"{n} ({states[n]})")
     if st.query_params.get("run") != chosen:
         st.query_params["run"] = chosen
-    run_panel(root / chosen, root, limits, corpus, data_dir, requester)
+    run_panel(root / chosen, root, limits, corpus, data_dir, requester, views,
+              st.session_state.get(K + "show_walkthrough", False))
     if limits.shared_runs:
         class_leaderboard(views)
 

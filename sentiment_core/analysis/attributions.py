@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from sentiment_core.analysis.errors import InferenceError
+from sentiment_core.glossary import GRADIENT_X_INPUT, INTEGRATED_GRADIENTS
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS
 
 
@@ -21,7 +22,7 @@ from sentiment_core.data.text import EOS, PAD_INDEX, SOS
 class Attribution:
     """One score per token: how much it pushed the target class's probability."""
 
-    method: str                   # "gradient x input" or "integrated gradients"
+    method: str                   # glossary.GRADIENT_X_INPUT or glossary.INTEGRATED_GRADIENTS
     tokens: list[str]
     scores: list[float]           # (T,) summed over the embedding dimensions
     target: int                   # the class explained (the predicted one unless asked)
@@ -47,6 +48,41 @@ class Attribution:
         expected = self.expected_total
         return None if expected is None else abs(self.total - expected)
 
+    @property
+    def signed_gap(self) -> float | None:
+        """sum of scores - (f(x) - f(baseline)), with its sign: above zero, the scores overshoot."""
+        expected = self.expected_total
+        return None if expected is None else self.total - expected
+
+
+# A score counts as pointing one way only when it is at least this share of its method's largest
+# |score| in the sentence: below it, the sign of a near-zero score is noise, not a disagreement.
+MIN_SHARE = 0.05
+
+
+@dataclass(frozen=True)
+class SignDisagreement:
+    """A word that integrated gradients and gradient x input push in opposite directions."""
+
+    position: int
+    token: str
+    integrated: float     # integrated gradients' score
+    gradient: float       # gradient x input's score
+
+
+def sign_disagreements(integrated: Attribution, gradient: Attribution,
+                       min_share: float = MIN_SHARE) -> list[SignDisagreement]:
+    """Words whose two scores have opposite signs, each at least `min_share` of its method's largest |score|;
+    the largest disagreement first. Both attributions must explain the same class of the same tokens."""
+    if integrated.tokens != gradient.tokens or integrated.target != gradient.target:
+        raise ValueError("the two attributions explain different tokens or classes")
+    floor_ig = min_share * max((abs(v) for v in integrated.scores), default=0.0)
+    floor_gxi = min_share * max((abs(v) for v in gradient.scores), default=0.0)
+    found = [SignDisagreement(i, token, a, b)
+             for i, (token, a, b) in enumerate(zip(integrated.tokens, integrated.scores, gradient.scores))
+             if a * b < 0 and abs(a) >= floor_ig and abs(b) >= floor_gxi]
+    return sorted(found, key=lambda d: abs(d.integrated) + abs(d.gradient), reverse=True)
+
 
 def _embedded(model: nn.Module, encoded) -> tuple[torch.Tensor, torch.Tensor]:
     tokens = torch.tensor([encoded.ids], dtype=torch.long)  # (1, T)
@@ -69,7 +105,7 @@ def gradient_times_input(model: nn.Module, encoded, class_names: Sequence[str],
         (grad,) = torch.autograd.grad(probs[target], x)       # (1, T, E)
     probs = probs.detach()
     scores = (grad * x.detach()).sum(-1)[0]                   # (T,)
-    return Attribution("gradient x input", list(encoded.tokens), scores.tolist(), target,
+    return Attribution(GRADIENT_X_INPUT, list(encoded.tokens), scores.tolist(), target,
                        class_names[target], float(probs[target]))
 
 
@@ -101,5 +137,5 @@ def integrated_gradients(model: nn.Module, encoded, class_names: Sequence[str], 
             (grad,) = torch.autograd.grad(probs[:, target].sum(), path)
         grad_sum += grad.sum(0)
     scores = ((x - baseline)[0] * (grad_sum / steps)).sum(-1)              # (T,)
-    return Attribution("integrated gradients", list(encoded.tokens), scores.tolist(), target,
+    return Attribution(INTEGRATED_GRADIENTS, list(encoded.tokens), scores.tolist(), target,
                        class_names[target], float(ends[0, target]), float(ends[1, target]), steps)

@@ -85,4 +85,4 @@ def below_majority_note(accuracy: float, majority, config) -> str:
     reasons = reasons or ["the learning rate, the number of updates or the model's size may not suit the data"]
     return (f"This run's test accuracy, {accuracy:.1%}, is no better than always answering '{majority.label}' "
             f"({majority.accuracy:.1%}): it has not learned to read sentiment yet. Likely: " + "; ".join(reasons)
-            + ". The `quick` preset shows a network that learns in about 20 s.")
+            + ". The `quick` preset shows a network that learns in one short epoch.")

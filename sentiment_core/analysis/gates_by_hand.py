@@ -12,18 +12,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from sentiment_core import glossary
 from sentiment_core.analysis.lessons import build_without_init
 
 GATE_CELLS = ("lstm", "gru")
-# name -> (what it is, its activation): the page's legend and its colour scale (gates 0..1, states -1..1)
-PARTS = {
-    "lstm": {"i": "input gate (how much of the candidate to write)", "f": "forget gate (how much of c_{t-1} to keep)",
-             "g": "candidate (what could be written)", "o": "output gate (how much of the cell to show)",
-             "c": "cell state c_t", "h": "hidden state h_t"},
-    "gru": {"r": "reset gate (how much of h_{t-1} the candidate sees)", "z": "update gate (how much of h_{t-1} to keep)",
-            "n": "candidate (the new content)", "h": "hidden state h_t"},
-}
-GATES = {"i", "f", "o", "r", "z"}  # sigmoids, 0..1; the rest are tanh values or states
+# name -> what it is (the page's legend), named by sentiment_core.glossary like every other page
+PARTS = {cell: {letter: glossary.part_description(cell, letter) for letter in glossary.CELL_PARTS[cell]}
+         for cell in GATE_CELLS}
+GATES = {letter for cell in GATE_CELLS for letter in glossary.CELL_PARTS[cell]
+         if glossary.part_term(cell, letter).gate}  # sigmoids, 0..1; the rest are tanh values or states
 
 
 @dataclass

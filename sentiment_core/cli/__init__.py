@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Modules that add sub-commands through add_commands(subparsers): one module per command.
-EXTRA_COMMAND_MODULES: list[str] = ["train", "evaluate", "predict", "analyze", "bench", "health", "pretrained"]
+EXTRA_COMMAND_MODULES: list[str] = ["train", "evaluate", "predict", "analyze", "bench", "health", "pretrained", "worker"]
 
 
 def error_line(err: BaseException) -> str:

@@ -10,6 +10,8 @@ Checks, each reported on one line (ok / FAIL and a sentence):
   that is set holds a valid value;
 - probe sentences: the file SENTIMENT_PROBE_SENTENCES names (else the shipped one) is read as
   every training run reads it: a regular file within its caps (a device or a FIFO fails here);
+- queue: with SENTIMENT_QUEUE set, Redis answers and the live workers are counted (none live is
+  reported, not failed: a web server may start before its workers); unset, runs train locally;
 - with --url: the running app answers its health endpoint URL/_stcore/health with "ok".
 Exit status 0 when every check passes, 1 otherwise (for a container's health check).
 
@@ -110,6 +112,18 @@ def check_probe_sentences(env: Mapping[str, str]) -> tuple[bool, str]:
     return True, f"{len(sentences)} sentences in {path}"
 
 
+def check_queue(env: Mapping[str, str]) -> tuple[bool, str]:
+    try:
+        url = settings.queue_url(env)
+    except ValueError as err:
+        return False, str(err)
+    if not url:
+        return True, "local: runs train on this machine (SENTIMENT_QUEUE is not set)"
+    from sentiment_core.training import redis_queue
+
+    return redis_queue.health(url)
+
+
 def check_app(url: str, timeout: float) -> tuple[bool, str]:
     endpoint = url.rstrip("/") + HEALTH_PATH
     try:
@@ -127,7 +141,7 @@ def health_report(env: Mapping[str, str], url: str | None = None, timeout: float
     """{check name: {"ok": bool, "detail": sentence}} for every check that applies."""
     checks = {"treebank": check_treebank(env), "runs": check_runs_folder(env),
               "training limits": check_training_limits(env), "playground limits": check_playground_limits(env),
-              "probe sentences": check_probe_sentences(env)}
+              "probe sentences": check_probe_sentences(env), "queue": check_queue(env)}
     if url:
         checks["app"] = check_app(url, timeout)
     return {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,18 @@ def float_or_none(text: str):
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'none', not {text!r}") from None
+
+
+def threads_option(text: str):
+    """--threads: a whole number (checked later, in one line, as every setting is) or 'auto'."""
+    from sentiment_core.settings import THREADS_AUTO
+
+    if text.strip().lower() == THREADS_AUTO:
+        return THREADS_AUTO
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or '{THREADS_AUTO}', not {text!r}") from None
 
 
 def option_for(s: Setting) -> dict:
@@ -86,8 +99,13 @@ def add_train_command(commands) -> None:
     target.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue a stopped / interrupted run "
                                                             "(--epochs may raise its epoch count)")
     where.add_argument("--runs-dir", default=None, help="runs folder (default: $SENTIMENT_RUNS_DIR, then data/runs)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
+    where.add_argument("--queue", metavar="URL", default=None,
+                       help="redis://HOST:PORT/DB: queue the run for a worker (`worker` command) and print its "
+                            "directory, instead of training here")
+    p.add_argument("--threads", type=threads_option, default=None, metavar="N|auto",
+                   help="CPU threads for torch (default: torch's choice, one per core; 'auto': the cores free "
+                        "as the run starts, from the load average, as the pages start runs; 1 is faster on a "
+                        "busy machine)")
     p.add_argument("--quiet", action="store_true", default=False, help="no progress bars")
     p.add_argument("--json", action="store_true", default=False, help="print the final status as one JSON object")
     p.set_defaults(run=run_train)
@@ -210,27 +228,73 @@ def checked_config(args) -> RunConfig | None:
             return None
     config = config_from_args(args)
     validate(config)
-    if args.threads is not None and args.threads < 1:
+    if isinstance(args.threads, int) and args.threads < 1:
         raise ValueError(f"--threads must be at least 1, not {args.threads}")
     return config
 
 
+def set_threads(threads) -> None:
+    """torch's thread count: as given, 'auto' (the cores free now, said on stderr), or torch's default (None)."""
+    from sentiment_core import settings
+
+    if threads is None:
+        return
+    if threads == settings.THREADS_AUTO:
+        threads = settings.free_cores()
+        print(f"threads: {threads} of {settings.usable_cores()} cores (the others are busy or in use)"
+              if threads < settings.usable_cores() else f"threads: {threads}, one per core", file=sys.stderr)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class StartupMarks:
+    """A trainer callback noting the run's first moments for `bench --startup` (training/timeline.py)."""
+
+    def __init__(self):
+        from sentiment_core.training import timeline
+
+        self.mark, self.batches = timeline.mark, 0
+
+    def on_train_begin(self, event, control):
+        self.mark("train_begin")
+
+    def on_batch_end(self, event, control):
+        self.batches += 1
+        if self.batches == 1:
+            self.mark("first_batch")
+
+    def on_epoch_end(self, event, control):
+        self.mark(f"epoch_end_{event['epoch']}")
+
+    def on_probe(self, event, control):
+        pass
+
+    def on_train_end(self, event, control):
+        self.mark("train_end")
+
+
 def run_train(args) -> int:
+    if args.queue:  # before torch loads (seconds): a worker trains it, elsewhere
+        from sentiment_core.cli.worker import enqueue_train
+
+        return enqueue_train(args, checked_config(args))
     from sentiment_core.training.distributed import close_world, init_world
     from sentiment_core.training.provenance import treebank_for
     from sentiment_core.training.runs import train_run
     from sentiment_core.training.store import RunError, claim_run
+    from sentiment_core.training import timeline
 
+    timeline.mark("imports")
     config = checked_config(args)
     data_dir, note = treebank_for(args.resume, args.data_dir) if args.resume else (args.data_dir, "")
     if note:
         print(note, file=sys.stderr)
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     world = init_world()  # under torchrun: join the other processes (distributed.py); else a world of one
     callbacks = [] if args.quiet or not world.is_main else [progress_printer()]
+    if os.environ.get(timeline.MARKS_ENV):
+        callbacks.append(StartupMarks())
     started = time.monotonic()
     new_out = args.out if world.is_main and not args.resume else None
     try:
@@ -249,6 +313,8 @@ def run_train(args) -> int:
         if world.is_main and (args.resume or args.out):
             hand_over_slot_quietly(Path(args.resume or args.out))
     close_world(world)
+    timeline.mark("evaluated")
+    timeline.write()
     if not world.is_main:  # rank 0 reports; the others trained the same weights silently
         return 1 if status["state"] == "failed" else 0
     minutes = (time.monotonic() - started) / 60

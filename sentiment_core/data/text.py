@@ -16,6 +16,7 @@ UNK_INDEX, PAD_INDEX, SOS_INDEX, EOS_INDEX = range(4)
 
 TOKENIZER_VERSION = "spacy-blank-en-lower-v1"  # part of the corpus cache key
 MAX_WORD_CHARS = 64  # longer runs without a space are cut before spaCy sees them (bounded_words)
+MAX_SAVED_WORDS_BYTES = 2 * 2**20  # a saved-words file (Tokenizer.save_words): 50 probe sentences take ~10 KB
 
 
 # spaCy's vocabulary keeps every string it has tokenized for as long as it lives: shared by a
@@ -96,6 +97,40 @@ class Tokenizer:
         self.prepare(piece for cut in pieces.values() for piece in cut)
         self._word_cache.update((w, [t for piece in cut for t in self._word_cache[piece]]) for w, cut in pieces.items())
         return [w for w in new if w not in pieces]
+
+    def load_words(self, path: Path) -> int:
+        """Add the word splits `save_words` wrote to `path` (same tokenizer version) to the cache; how many.
+
+        A run scores a dozen probe sentences (training/sentence_probes.py): with their words read
+        back here, spaCy (about 0.5 s to import, more on a busy machine) is not loaded at all. A
+        missing, damaged or other-version file adds nothing: the words then go to spaCy as before.
+        """
+        try:
+            data = read_json_bounded(Path(path), MAX_SAVED_WORDS_BYTES, 3)
+        except (OSError, ValueError):  # FileRefused is a ValueError
+            return 0
+        same = isinstance(data, dict) and data.get("tokenizer") == TOKENIZER_VERSION and data.get("lower") == self.lower
+        words = data.get("words") if same else None
+        if not isinstance(words, dict):
+            return 0
+        valid = {w: pieces for w, pieces in words.items()
+                 if isinstance(pieces, list) and all(isinstance(p, str) and p for p in pieces)}
+        self._word_cache.update(valid)
+        return len(valid)
+
+    def knows(self, words: Iterable[str]) -> bool:
+        """Every one of `words` is split already (tokenizing them needs no spaCy)."""
+        return all(w in self._word_cache for w in words if w)
+
+    def save_words(self, path: Path, words: Iterable[str]) -> None:
+        """Write how each of `words` splits (tokenizing the new ones first) for `load_words`; best effort."""
+        words = [w for w in dict.fromkeys(words) if w]
+        self.prepare(words)
+        data = {"tokenizer": TOKENIZER_VERSION, "lower": self.lower, "words": {w: self._word_cache[w] for w in words}}
+        try:
+            atomic_write_text(Path(path), json.dumps(data, ensure_ascii=False))
+        except OSError:
+            pass  # a read-only cache folder only costs the next run spaCy's load
 
     def tokenize_words(self, words: Iterable[str]) -> list[str]:
         words = list(words)

@@ -36,6 +36,10 @@ and this check makes sure nothing a browser sends can act on another visitor's r
 from a terminal has no owner: only the operator (OPERATOR: a terminal, a local dashboard, or the
 operator key typed on a public one) manages it. With `Limits.max_runs_per_visitor` one owner may
 have that many runs waiting or training at once (VisitorBusy names the one they have).
+
+With SENTIMENT_QUEUE set (a Redis URL), start_run and resume_run check the same limits and write the
+same job.json, marked `queue: "redis"`, and enqueue the run for a worker instead (redis_queue.py):
+this module then neither launches nor reaps it.
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from sentiment_core.settings import THREADS_AUTO
 from sentiment_core.training.config import SECTIONS, RunConfig, section_settings, validate
 from sentiment_core.training.limits import DataShape, Limits, check_limits
 # Re-exported: the pages and the CLI reach ownership and waits through this module (jobs.Requester, ...).
@@ -114,9 +119,9 @@ def visible_jobs(views: list["JobView"], requester: Requester, limits: Limits) -
 
 
 def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path | None = None,
-                  epochs: int | None = None, threads: int | None = None,
+                  epochs: int | None = None, threads: int | str | None = None,
                   program: Sequence[str] | None = None) -> list[str]:
-    """The `train` command line a terminal would type for this run (`threads`: torch's CPU threads).
+    """The `train` command line a terminal would type for this run (`threads`: torch's CPU threads, or 'auto').
 
     `program` replaces `python -m sentiment_core` (tests run a fake trainer with it; pages never
     pass it, so nothing a visitor sends can choose what runs).
@@ -132,7 +137,7 @@ def train_command(run_dir: Path, *, resume: bool = False, data_dir: str | Path |
     if data_dir is not None:
         command += ["--data-dir", str(data_dir)]
     if threads is not None:
-        command += ["--threads", str(int(threads))]
+        command += ["--threads", THREADS_AUTO if threads == THREADS_AUTO else str(int(threads))]
     return command
 
 
@@ -198,7 +203,8 @@ class JobView:
 
 
 def _launched_alive(job: dict | None) -> bool:
-    return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"), job.get("pid_started"))
+    return bool(job) and job.get("state") == LAUNCHED and is_process_alive(job.get("pid"), job.get("pid_started"),
+                                                                            job.get("host"))
 
 
 def _jobs_of(paths: list[Path]) -> dict[Path, dict | None]:
@@ -326,11 +332,12 @@ def _advance_locked(root: Path, limits: Limits, ending: Path | None = None) -> l
     # whose process is gone, which holds no slot and waits for none, before and after.
     jobs_of = _jobs_of(run_dirs(root))
     for path, job in jobs_of.items():
-        _record_if_ended(path, job)
+        if not _remote(job):  # a worker's run: the worker records how it ended (redis_queue.py)
+            _record_if_ended(path, job)
     active = [path for path in active_runs(root, jobs_of) if ending is None or path.resolve() != ending]
     free = limits.max_concurrent_runs - len(active)
     started = []
-    for path in _pending_order(root, jobs_of)[:max(free, 0)]:
+    for path in [p for p in _pending_order(root, jobs_of) if not _remote(jobs_of[p])][:max(free, 0)]:
         _launch(path)
         started.append(path)
     return started
@@ -466,10 +473,37 @@ def _check_visitor_room(root: Path, limits: Limits, owner: str | None) -> None:
                           "finished (or stop it).", mine.name)
 
 
-def _threads_per_run(limits: Limits, threads: int | None) -> int | None:
-    """Torch's threads for a run: one each when several train at once (a slot is a core), else torch's choice."""
-    if threads is None and limits.max_concurrent_runs > 1:
-        return 1
+def _remote(job: dict | None) -> bool:
+    """A run a queue worker trains (SENTIMENT_QUEUE, redis_queue.py): this module never launches or reaps it."""
+    return bool(job) and job.get("queue") == "redis"
+
+
+def _remote_queue() -> str | None:
+    """SENTIMENT_QUEUE's Redis URL once Redis answers (QueueUnreachable if not); None: runs train here."""
+    from sentiment_core.training import redis_queue
+
+    return redis_queue.remote_queue()
+
+
+def _enqueue(url: str, run_dir: Path, *, new: bool, **options) -> None:
+    from sentiment_core.training import redis_queue
+
+    redis_queue.enqueue_run(url, run_dir, new=new, options=options)
+
+
+def queue_note(root: str | Path):
+    """redis_queue.QueueNote for the page (live workers and waiting runs, or Redis unreachable) with
+    SENTIMENT_QUEUE set; None when runs train on this machine."""
+    from sentiment_core.training import redis_queue
+
+    return redis_queue.page_note(Path(root))
+
+
+def _threads_per_run(limits: Limits, threads: int | str | None) -> int | str | None:
+    """Torch's threads for a run: one each when several train at once (a slot is a core), else 'auto': the
+    cores free when it starts (settings.free_cores; torch's default of one per core spins on a loaded machine)."""
+    if threads is None:
+        return 1 if limits.max_concurrent_runs > 1 else THREADS_AUTO
     return threads
 
 
@@ -500,6 +534,7 @@ def start_runs(runs: Sequence[tuple[RunConfig, str | None]], *, root: str | Path
         check_limits(config, limits, shape)
     root = Path(root)
     started = []
+    remote = _remote_queue()
     with queue_lock(root):
         _advance_locked(root, limits)  # a slot may have freed since the last poll
         _check_visitor_room(root, limits, owner)
@@ -511,6 +546,8 @@ def start_runs(runs: Sequence[tuple[RunConfig, str | None]], *, root: str | Path
                       owner=owner_digest(owner) if owner is not None else None,
                       command=train_command(run_dir, data_dir=data_dir, threads=_threads_per_run(limits, threads),
                                             program=program))
+            if remote:  # threads: only the caller's own choice; else the worker's machine decides
+                _enqueue(remote, run_dir, new=True, data_dir=data_dir, threads=threads)
             started.append(run_dir)
         _advance_locked(root, limits)
     return started
@@ -526,6 +563,7 @@ def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | No
     """
     run_dir = Path(run_dir)
     root = run_dir.parent
+    remote = _remote_queue()
     with queue_lock(root):
         _advance_locked(root, limits)
         view = job_view(run_dir)
@@ -550,6 +588,8 @@ def resume_run(run_dir: str | Path, *, limits: Limits, data_dir: str | Path | No
                   command=train_command(run_dir, resume=True, data_dir=data_dir, epochs=epochs, program=program,
                                         threads=_threads_per_run(limits, None)))
         write_status(run_dir, state="queued", message="waiting to resume")
+        if remote:
+            _enqueue(remote, run_dir, new=False, data_dir=data_dir, epochs=epochs)
         _advance_locked(root, limits)
     return run_dir
 

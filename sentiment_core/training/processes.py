@@ -7,6 +7,7 @@ start time (from /proc) beside its pid, and a pid whose start time differs is no
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -25,9 +26,21 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
-def is_process_alive(pid: int | None, started: int | None = None) -> bool:
+def this_host() -> str:
+    """The name a process records beside its pid (status.json, job.json): a pid means something only there."""
+    return socket.gethostname()
+
+
+def is_process_alive(pid: int | None, started: int | None = None, host: str | None = None) -> bool:
     """True while a process with this id exists and is not a zombie (and, given `started`, is
-    the process that started then, not a later one that reuses the id)."""
+    the process that started then, not a later one that reuses the id).
+
+    `host`: the machine that recorded the pid. Another machine's process (a queue worker's,
+    training/redis_queue.py) cannot be seen from here: it counts as alive, and the job queue's
+    heartbeats decide when it is gone.
+    """
+    if host and host != this_host():
+        return True
     if not isinstance(pid, int) or pid <= 0:
         return False
     if started is not None:
@@ -58,8 +71,22 @@ def launch_detached(command: list[str], log_path: Path, cwd: Path) -> int:
         log.write(f"$ {' '.join(command)}\n".encode())
         log.flush()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=cwd, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   cwd=cwd, start_new_session=True, env=training_env())
     return process.pid
+
+
+def training_env(env: dict | None = None) -> dict:
+    """The environment of a training process started for a page or a worker.
+
+    OMP_WAIT_POLICY=PASSIVE (unless the operator chose a policy): an OpenMP thread (torch's, and the
+    compiled recurrences') that waits for the others sleeps instead of spinning. On a loaded machine
+    spinning threads fought the busy ones for the cores: a page's run burnt about ten times the CPU
+    of the same run on one thread (issue 23). It is read as OpenMP loads, so it must be set in the
+    child's environment, before torch is imported.
+    """
+    env = dict(os.environ if env is None else env)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return {**env, "PYTHONUNBUFFERED": "1"}
 
 
 def reap(pid: int | None) -> tuple[bool, int | None]:

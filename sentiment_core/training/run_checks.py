@@ -13,7 +13,7 @@ from sentiment_core.training.config import ModelConfig, validate_model
 # `created_at: "yesterday"` or `results: 7` is refused as damaged rather than crash them.
 NUMBER = (int, float)
 STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "state": str, "message": str, "name": str, "preset": str, "shipped": bool,
+    "state": str, "message": str, "name": str, "preset": str, "shipped": bool, "host": str,
     "pid": int, "pid_started": int, "epoch": int, "epochs": int, "step": int, "best_epoch": int,
     "parameters": int, "train_size": int,
     "created_at": NUMBER, "started_at": NUMBER, "updated_at": NUMBER, "ended_at": NUMBER, "elapsed": NUMBER,

@@ -21,7 +21,7 @@ from sentiment_core import settings
 from sentiment_core.data.text import LabelScheme, Vocab, label_scheme
 from sentiment_core.training.config import ModelConfig, RunConfig, validate
 from sentiment_core.training.metrics import MetricsWriter
-from sentiment_core.training.processes import process_start_time
+from sentiment_core.training.processes import process_start_time, this_host
 from sentiment_core.training.store import (CHECKPOINT, CONFIG, LAST, STOP_FILE, VOCAB, RunError, RunNotFound,
                                            check_run_target, claim_run, create_run, load_checkpoint, load_torch,
                                            read_config, read_status, read_vocab, sanitize_run_name, save_checkpoint,
@@ -206,7 +206,7 @@ def _create_claimed(config: RunConfig, vocab: Vocab, run_dir, root, name, claims
 def _mark_running(run_dir: Path, config: RunConfig, resumed: bool) -> None:
     write_json(Path(run_dir) / CONFIG, config.to_dict())
     write_status(run_dir, state="running", pid=os.getpid(), pid_started=process_start_time(os.getpid()),
-                 started_at=time.time(), ended_at=None,
+                 host=this_host(), started_at=time.time(), ended_at=None,
                  message="resuming" if resumed else "starting", epochs=config.train.epochs)
 
 

@@ -13,6 +13,7 @@ bounded before it is used: the file's size, the number of sentences, each one's 
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -23,11 +24,10 @@ from sentiment_core import settings
 from sentiment_core.analysis.caps import bounded_tokens
 from sentiment_core.analysis.errors import InferenceError
 from sentiment_core.data.batching import pad_collate
-from sentiment_core.data.text import Tokenizer, Vocab
+from sentiment_core.data.text import TOKENIZER_VERSION, Tokenizer, Vocab, bounded_words
 from sentiment_core.fileio import FileRefused, read_bytes_bounded
 from sentiment_core.models.modes import evaluating
 from sentiment_core.training.metrics import SENTENCE_PROBES
-
 
 
 class ProbeSentencesError(ValueError):
@@ -74,12 +74,32 @@ def read_probe_sentences(path: str | Path, max_sentences: int = settings.MAX_PRO
     return sentences
 
 
+def saved_words_path(sentences: Sequence[str]) -> Path:
+    """Where the probe sentences' word splits are kept between runs: one small file per set of sentences."""
+    digest = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()[:16]
+    return settings.default_cache_dir() / f"probe-words-{digest}-{TOKENIZER_VERSION}.json"
+
+
+def probe_tokenizer(sentences: Sequence[str]) -> Tokenizer:
+    """A tokenizer that already knows how the sentences' words split, from the last run's saved file.
+
+    Without it every run would load spaCy (0.5 s, seconds on a busy machine) before its first batch
+    for a dozen fixed sentences; the first run with new sentences saves their splits for the next.
+    """
+    tokenizer, path = Tokenizer(), saved_words_path(sentences)
+    words = [w for text in sentences for w in bounded_words(text)]
+    tokenizer.load_words(path)
+    if not tokenizer.knows(words):
+        tokenizer.save_words(path, words)
+    return tokenizer
+
+
 class ProbeScorer:
     """Scores fixed sentences with a model: call it with the model, get the epoch fields."""
 
     def __init__(self, sentences: Sequence[str], vocab: Vocab, add_sos_eos: bool = True):
-        tokenizer = Tokenizer()
         self.sentences = list(sentences)
+        tokenizer = probe_tokenizer(self.sentences)
         encoded = []
         for text in self.sentences:
             try:

@@ -266,7 +266,8 @@ def read_status(run_dir: str | Path) -> dict:
     problem = status_problem(status)
     if problem:
         raise RunError(f"{run_dir / STATUS} is damaged: {problem}")
-    if status.get("state") == "running" and not is_process_alive(status.get("pid"), status.get("pid_started")):
+    if status.get("state") == "running" and not is_process_alive(status.get("pid"), status.get("pid_started"),
+                                                                 status.get("host")):
         # What happened, not what to type: a page offers Resume when there is a saved state (last.pt).
         status = {**status, "state": "interrupted",
                   "message": f"The training process (pid {status.get('pid')}) ended without finishing (it was "

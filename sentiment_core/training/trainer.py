@@ -41,7 +41,9 @@ from sentiment_core.training.config import TrainConfig
 from sentiment_core.training.distributed import World
 from sentiment_core.training.evaluation import TrainingError, evaluate
 from sentiment_core.training.losses import loss_weight_tensor
+from sentiment_core.training.optim import Adam, clip_grad_norm
 from sentiment_core.training.probe import probe_batch, run_probe
+from sentiment_core.training.test_hooks import after_batch
 
 FINISHED, STOPPED, FAILED = "finished", "stopped", "failed"
 # A batch loss this many times the run's first one is divergence, even while still finite.
@@ -115,6 +117,7 @@ class LoopState:
     best_model: dict | None = None      # state_dict of the best epoch so far
     history: list[dict] = field(default_factory=list)  # epoch_end events of this call
     batches_here: int = 0               # batches trained in this call (speed and eta)
+    epoch_sums: tuple = (0.0, 0.0, 0.0)  # the epoch so far: loss sum, correct, seen (a mid-epoch resume goes on)
     started: float = field(default_factory=time.monotonic)
     cpu_started: float = field(default_factory=time.process_time)
 
@@ -129,6 +132,8 @@ class LoopState:
                     elapsed_before=saved.get("elapsed", 0.0), best_model=saved.get("best_model"))
         if state.batch >= batches_per_epoch:  # saved after the epoch's last batch
             state.epoch, state.batch = state.epoch + 1, 0
+        elif len(saved.get("epoch_sums") or ()) == 3:  # so the epoch's train loss counts its batches before the save
+            state.epoch_sums = tuple(float(x) for x in saved["epoch_sums"])
         return state
 
 
@@ -181,19 +186,16 @@ class _RunEnds(Exception):
 
 
 def make_optimizer(parameters, name: str, lr: float, weight_decay: float = 0.0,
-                   momentum: float = 0.9) -> torch.optim.Optimizer:
-    """Adam or SGD over the trainable parameters, with torch's fused kernel where it exists.
-
-    The fused update is one pass over all weights: on a CPU it makes Adam's step several
-    times faster (the embedding table dominates it), with the same arithmetic.
-    """
+                   momentum: float = 0.9):
+    """optim.Adam (torch's fused kernel without torch.optim's 1-2 s import of torch._dynamo; dense
+    gradients: lazy embedding rows cost accuracy, see training/optim.py) or torch's SGD (fused)."""
     parameters = [p for p in parameters if p.requires_grad]
     if name not in ("adam", "sgd"):
         raise TrainingError(f"optimizer must be adam or sgd, not {name!r}")
+    if name == "adam":
+        return Adam(parameters, lr=lr, weight_decay=weight_decay)
     for fused in (True, False):
         try:
-            if name == "adam":
-                return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay, fused=fused or None)
             return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                    fused=fused or None)
         except (RuntimeError, TypeError, ValueError):
@@ -253,7 +255,8 @@ def fit(model: nn.Module, train_data: EncodedDataset, dev_data: EncodedDataset, 
             _end_epoch(run, state, tally)
     except _RunEnds as ending:
         return _end(run, state, ending.state, ending.message, ending.epochs_done)
-    return _end(run, state, FINISHED, f"Finished {config.epochs} epochs; best dev accuracy "
+    epochs = f"{config.epochs} epoch{'' if config.epochs == 1 else 's'}"
+    return _end(run, state, FINISHED, f"Finished {epochs}; best dev accuracy "
                                       f"{state.best_dev_accuracy:.1%} at epoch {state.best_epoch}.", config.epochs)
 
 
@@ -276,14 +279,14 @@ def training_state(run: _Setup, state: LoopState) -> dict:
     return {"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(), "epoch": state.epoch,
             "batch": state.batch, "step": state.step, "best_dev_accuracy": state.best_dev_accuracy,
             "best_epoch": state.best_epoch, "stale_epochs": state.stale_epochs, "first_loss": state.first_loss,
-            "elapsed": state.elapsed()}
+            "elapsed": state.elapsed(), "epoch_sums": list(state.epoch_sums)}
 
 
 def _train_epoch(run: _Setup, state: LoopState) -> _Tally:
     """The batches of `state.epoch` from `state.batch` on; raises _RunEnds on a stop or divergence."""
     torch.manual_seed(run.config.seed * 1_000_003 + state.epoch)  # dropout masks reproducible, also after a resume
     shard = run.world.shard(run.sampler.batches(state.epoch - 1)[:run.total_batches])  # this rank's share
-    tally = _Tally()
+    tally = _Tally(*state.epoch_sums)
     while state.batch < run.batches_per_epoch:
         if run.world.any(run.control.should_stop):  # a stop seen by any rank (rank 0 watches the stop file)
             run.control.should_stop = True
@@ -292,9 +295,12 @@ def _train_epoch(run: _Setup, state: LoopState) -> _Tally:
         loss_sum, correct, size, grad_norm = _train_step(run, state, batch)
         state.batch, state.step, state.batches_here = state.batch + 1, state.step + 1, state.batches_here + 1
         tally.loss_sum, tally.correct, tally.seen = tally.loss_sum + loss_sum, tally.correct + correct, tally.seen + size
+        state.epoch_sums = (tally.loss_sum, tally.correct, tally.seen)
         run.emit(_batch_event(run, state, tally, loss_sum / size, correct / size, grad_norm))
+        after_batch()  # a no-op unless SENTIMENT_TEST_BATCH_DELAY slows training for browser tests
         if _periodic_save_due(run, state):
             run.save_state(training_state(run, state))  # after the event: a kill then only repeats batches
+    state.epoch_sums = (0.0, 0.0, 0.0)  # the next epoch starts from nothing
     return tally
 
 
@@ -314,8 +320,8 @@ def _train_step(run: _Setup, state: LoopState, batch: Batch) -> tuple[float, flo
     finite, loss_sum, size = run.world.sum(float(torch.isfinite(loss)), loss.item() * len(batch), len(batch))
     _check_loss(run, state, finite == run.world.size, loss_sum / size)
     loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_([p for p in run.model.parameters() if p.requires_grad],
-                                               run.config.clip or math.inf)
+    grad_norm = clip_grad_norm([p for p in run.model.parameters() if p.requires_grad],
+                               run.config.clip or math.inf)  # torch's rule and bits (optim.py)
     if not torch.isfinite(grad_norm):  # gradients are averaged over ranks: every rank agrees
         raise _diverged(run, state, f"the gradient norm became {grad_norm.item()}")
     run.optimizer.step()

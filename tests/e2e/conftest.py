@@ -291,27 +291,85 @@ def busy(page) -> bool:
             or page.locator(SKELETON).count() > 0)
 
 
-def wait_until_idle(page, timeout: float = SCRIPT_SECONDS) -> None:
+# After an action, how long to give a rerun it may have caused to be asked for before deciding it
+# caused none: debounced widgets (sliders, text) send their value a moment later (Streamlit's own
+# browser tests wait 210 ms for them). A run asked for is then followed to its end however long it takes.
+RERUN_GRACE_SECONDS = 0.4
+QUIET_SECONDS = 0.25   # idle this long in a row: a script that reruns itself has had time to start again
+
+
+class ScriptRuns:
+    """Which script runs a tab asked the server for and which the server finished, read from the
+    websocket's frames (Streamlit's BackMsg / ForwardMsg protobufs): a run asked for is known at
+    once, before the page's own "running" state shows it."""
+
+    def __init__(self, page):
+        self.seq = self.last_request = self.last_finish = self.mark = 0
+        page.on("websocket", self._watch)
+
+    def _watch(self, websocket) -> None:
+        websocket.on("framesent", self._sent)
+        websocket.on("framereceived", self._received)
+
+    def _sent(self, payload) -> None:
+        if _message_type(payload, "BackMsg") == "rerun_script":
+            self.seq += 1
+            self.last_request = self.seq
+
+    def _received(self, payload) -> None:
+        if _message_type(payload, "ForwardMsg") == "script_finished":
+            self.seq += 1
+            self.last_finish = self.seq
+
+    def pending(self) -> bool:
+        """A run was asked for after the last one finished (requests asked during a run are merged)."""
+        return self.last_request > self.last_finish
+
+    def asked_since_mark(self) -> bool:
+        return self.last_request > self.mark
+
+    def set_mark(self) -> None:
+        self.mark = self.seq
+
+
+def _message_type(payload, kind: str) -> str | None:
+    """The oneof `type` of a binary Streamlit frame, or None (text frames, unparsable bytes)."""
+    if not isinstance(payload, bytes):
+        return None
+    from google.protobuf.message import DecodeError
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    try:
+        return (BackMsg if kind == "BackMsg" else ForwardMsg).FromString(payload).WhichOneof("type")
+    except DecodeError:
+        return None
+
+
+def wait_until_idle(page, runs: ScriptRuns, timeout: float = SCRIPT_SECONDS) -> None:
     """Wait until the script has run and its output is drawn (no fixed sleeps).
 
-    A rerun starts a moment after the click that caused it, so first give it a short chance to
-    start, then wait until the page has been quiet for half a second in a row.
+    A run the last action asked for is seen in the websocket's frames (`runs`); when none has
+    been asked for yet, give one RERUN_GRACE_SECONDS to be asked for. Then wait until no run is
+    pending and the page has been quiet for QUIET_SECONDS in a row.
     """
     page.locator(f'{APP}[data-test-connection-state="CONNECTED"]').wait_for(state="attached",
                                                                             timeout=timeout * 1000)
     started = time.monotonic()
-    while time.monotonic() - started < 1.0 and not busy(page):
-        page.wait_for_timeout(100)
+    while (time.monotonic() - started < RERUN_GRACE_SECONDS and not runs.asked_since_mark()
+           and not busy(page)):
+        page.wait_for_timeout(50)
     deadline = time.monotonic() + timeout
     quiet_since = None
     while time.monotonic() < deadline:
-        if busy(page):
+        if runs.pending() or busy(page):
             quiet_since = None
         else:
             quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= 0.5:
+            if time.monotonic() - quiet_since >= QUIET_SECONDS:
+                runs.set_mark()
                 return
-        page.wait_for_timeout(100)
+        page.wait_for_timeout(50)
     raise AssertionError(f"the app was still running after {timeout:.0f} s")
 
 
@@ -336,6 +394,7 @@ class AppPage:
     def __init__(self, page, log_path: Path):
         self.page = page
         self.log_path = log_path
+        self.runs = ScriptRuns(page)  # before the first goto: it listens for the page's websocket
 
     def open(self, path: str = "/") -> None:
         """Load a page of the app, wait until its script has run, check it shows no exception."""
@@ -345,7 +404,7 @@ class AppPage:
 
     def idle(self, timeout: float = SCRIPT_SECONDS) -> None:
         """Wait for the rerun an action caused to finish; then no exception box may show."""
-        wait_until_idle(self.page, timeout)
+        wait_until_idle(self.page, self.runs, timeout)
         self.no_exception()
 
     def no_exception(self) -> None:

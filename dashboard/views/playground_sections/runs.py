@@ -6,12 +6,13 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import resources, visitor
+from dashboard.components import run_choice
 from dashboard.components.run_watcher import watch_runs
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, explain_failure
 from dashboard.components.run_labels import run_label
-from sentiment_core.analysis import run_progress
+from sentiment_core.analysis import model_choice, run_progress
 from sentiment_core import settings
 from sentiment_core.analysis.inference import QUICK_PRESET, playground_runs, quick_run_config
 from sentiment_core.training import jobs
@@ -34,7 +35,8 @@ def offered_runs(root: Path) -> list:
 def quick_model_section(root: Path, has_default: bool) -> None:
     default = ", so the answers below come from the shipped default model (read-only)" if has_default else ""
     st.info(f"You have no trained model yet{default}. Train a small one of your own here (a GRU over the training "
-            "sentences, 2 epochs, about a minute on this machine), or a bigger one on the **Training runner** page.")
+            "sentences, 2 epochs; how long depends on this server and its load), or a bigger one on the **Training "
+            "runner** page, which estimates the time from the runs this server finished.")
     try:
         limits = limits_from_env()
         requester = visitor.requester()
@@ -82,6 +84,23 @@ def training_progress(root: Path, name: str, limits) -> None:
     watch_runs(root, limits, draw, follows=lambda views: any(v.name == name and v.active for v in views))
 
 
+
+
+def pick_answering_run(runs: list, label: str, key: str):
+    """The run that answers: the best by dev accuracy unless a run just trained, a link or the visitor chose
+    another (dashboard.components.run_choice), with one line saying why under the selector."""
+    by_name = {r.name: r for r in runs}
+    choice = model_choice.default_run(runs)
+    wanted = run_choice.override(runs, key)
+    if wanted is not None:
+        st.session_state[key] = wanted
+    elif st.session_state.get(key) not in by_name:
+        st.session_state[key] = choice.run.name
+    chosen = by_name[st.selectbox(label, list(by_name), key=key, format_func=lambda n: run_label(by_name[n]),
+                                  help="Your finished runs (newest first), then the shipped default. The page "
+                                       "opens on the best by dev accuracy on the whole dev split.")]
+    run_choice.explain_choice(chosen, choice, run_choice.why_chosen(key, chosen.name, choice))
+    return chosen
 
 
 def pick_run(runs: list, label: str, key: str, default: int = 0):

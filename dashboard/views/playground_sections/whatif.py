@@ -53,8 +53,8 @@ def word_by_word(sentence: Sentence):
         target = chosen_class(sentence.prediction, "Effect on the class", K + "occlude_class", "Colouring by")
     names = result.class_names
     top = result.by_effect(target)[0]
-    edit = "Removing" if replacement is None else f"Replacing with {escape_markdown(result.replacement)}"
-    st.markdown(f"{edit} **{escape_markdown(top.word)}** moves p({escape_markdown(names[target])}) most: "
+    st.markdown(f"{edit_phrase(top.word, None if replacement is None else result.replacement)} moves "
+                f"p({escape_markdown(names[target])}) most: "
                 f"{result.probabilities[target]:.1%} to {top.probabilities[target]:.1%} "
                 f"({100 * top.changes[target]:+.1f} pts); the model then says **{names[top.index]}**.")
     effects = [100 * e for e in result.token_effects(target)]
@@ -67,6 +67,13 @@ def word_by_word(sentence: Sentence):
         st.dataframe(pd.DataFrame(result.rows(target)), hide_index=True, column_config=columns,
                      key=K + "occlusion_table")
     return result
+
+
+def edit_phrase(word: str, replacement: str | None) -> str:
+    """'Removing **not**' or 'Replacing **not** with **great**': the word first, then what it became."""
+    if replacement is None:
+        return f"Removing **{escape_markdown(word)}**"
+    return f"Replacing **{escape_markdown(word)}** with **{escape_markdown(replacement)}**"
 
 
 def default_second_version(result) -> str:

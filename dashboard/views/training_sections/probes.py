@@ -40,14 +40,40 @@ def probe_section(metrics: RunMetrics, class_names: Sequence[str], run_name: str
                "epoch before (in percentage points).")
     epochs = sorted(history)
     if len(epochs) > 1:
-        # The run's name in the key: another run's slider position never carries over.
-        epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1], key=f"{SLIDER}_{run_name}",
-                                 format_func=epoch_label)
+        epoch = epoch_slider(epochs, run_name)
     else:
         epoch = epochs[0]
         st.caption(f"Only {epoch_label(epoch)} so far: the slider appears with the next epoch.")
     rows = probe_changes(history, epoch, class_names)
     st.markdown(probe_table_html(rows, class_names, epoch), unsafe_allow_html=True)
+
+
+def epoch_slider(epochs: list[int], run_name: str) -> int:
+    """The slider over `epochs`; it follows each new epoch of a live run until the visitor moves it.
+
+    A keyed select_slider keeps its value when its options grow, so it stayed at "after epoch 1"
+    while a run went on to epoch 3 (issue 22). Setting its value through session state was not
+    enough on a loaded machine: a poll the browser sent before it had the new value carried the
+    old one back, and the table fell back an epoch for seconds (seen in Chromium at load 16 on 2
+    cores). So the choice lives in session state of its own, and the widget is keyed by the number
+    of epochs too: a new epoch is a new widget, and a late answer of the old one is only a late
+    answer. The choice follows the latest epoch until the visitor picks an earlier one, and again
+    once they pick the latest. The run's name in the keys: another run's position never carries over.
+    """
+    base = f"{SLIDER}_{run_name}"
+    choice, follows = base + "_choice", base + "_follows"
+    if st.session_state.get(follows, True) or st.session_state.get(choice) not in epochs:
+        st.session_state[choice] = epochs[-1]
+    key = f"{base}_{len(epochs)}"
+
+    def moved(latest: int, widget: str) -> None:
+        picked = st.session_state[widget]
+        st.session_state[follows] = picked == latest
+        st.session_state[choice] = picked
+
+    with st.container(key=base):  # the CSS class st-key-<base> stays while the widget's key changes
+        return st.select_slider("Epoch", options=epochs, value=st.session_state[choice], key=key,
+                                format_func=epoch_label, on_change=moved, args=(epochs[-1], key))
 
 
 def probe_table_html(rows: Sequence[dict], class_names: Sequence[str], epoch: int) -> str:

@@ -14,6 +14,7 @@ from dashboard import resources
 from dashboard.views.training_form import K
 from sentiment_core.fileio import cached_read
 from sentiment_core.training import jobs
+from sentiment_core.training import estimates
 from sentiment_core.training.limits import estimate_run
 from sentiment_core.training.store import CONFIG, RunError, read_config
 
@@ -43,20 +44,27 @@ def queue_wait_text(view: jobs.JobView, views: list[jobs.JobView], limits, corpu
         return None
     text = f"{ordinal(view.queue_place)} in the queue"
 
-    def settings_seconds(run: jobs.JobView) -> float | None:  # the settings' estimate, for a kind never measured
-        if corpus is None:
-            return None
+    def model_seconds(config) -> float | None:
+        return None if corpus is None else estimate_run(config, resources.data_shape(corpus, config)).seconds
+
+    finished, load, cores = estimates.measured_runs(views, model_seconds), estimates.load_now(), estimates.cores_here()
+    threads = estimates.new_run_threads(limits.max_concurrent_runs, cores, load)
+
+    def settings_seconds(run: jobs.JobView) -> float | None:  # for a kind never finished: estimates.estimate_time
         try:
             config = cached_read(read_config, run.path, CONFIG)  # every second, for up to a class of runs
         except RunError:
             return None
-        return estimate_run(config, resources.data_shape(corpus, config)).seconds
+        seconds = model_seconds(config)
+        if seconds is None:
+            return None
+        return estimates.estimate_time(config, seconds, finished, threads=threads, load=load, cores=cores).wall_seconds
 
     estimate = jobs.wait_estimate(view, views, limits, settings_seconds)
     if estimate is None:
         return text + "."
     basis = ("from how long runs like these took on this server" if estimate.measured
-             else "from the settings' time estimate: no run like these has finished here yet")
+             else "from this server's measured speed and load: no run like these has finished here yet")
     when = "any moment now" if estimate.seconds < 5 else f"in about {format_duration(estimate.seconds)}"
     return f"{text}; it should start {when} ({basis})."
 

@@ -10,6 +10,7 @@ from dashboard.charts.unrolled import unrolled_svg
 from dashboard.escape import escape_markdown
 from dashboard.views.walkthrough_sections.code import follow_step_script, show_cell_code, show_unrolled_code
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
+from sentiment_core import glossary
 from sentiment_core.analysis import lessons
 
 WALK = "wt_cell_walk"   # session_state: the lessons.CellWalk being stepped by hand
@@ -98,7 +99,7 @@ def cell_equation(layer) -> str:
 def symbol_table(walk: lessons.CellWalk) -> str:
     sizes, layer = walk.sizes, walk.layer
     rows = [("$x_t$", "the vector of word *t*", "`x_t`", (1, sizes.in_dim)),
-            ("$h_{t-1}$, $h_t$", "the hidden state before and after step *t*; $h_0 = 0$", "`h_prev`, `h_t`",
+            ("$h_{t-1}$, $h_t$", f"the {glossary.TERMS['hidden state'].name} before and after step *t*; $h_0 = 0$", "`h_prev`, `h_t`",
              (1, sizes.h_dim)),
             ("$W_{xh}$", "reads the input into the state", "`fc_xh.weight`", tuple(layer.fc_xh.weight.shape)),
             ("$W_{hh}$", "mixes the previous state into the new one: the memory", "`fc_hh.weight`",

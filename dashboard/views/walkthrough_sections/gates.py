@@ -18,6 +18,7 @@ from dashboard.messages import user_message
 from dashboard.views.walkthrough_sections import WALKTHROUGH, page_link
 from dashboard.views.walkthrough_sections.measured import read_shipped_runs, visible_runs
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
+from sentiment_core import glossary
 from sentiment_core.analysis import gates_by_hand
 from sentiment_core.analysis.walk_sentence import sentence_inputs, token_labels
 from sentiment_core.data.text import Tokenizer
@@ -153,7 +154,7 @@ def show_gates_over_sentence(cell: str, chosen: GateCell, steps: list, labels: l
     if st.session_state.get("wt_gate_part") not in names:
         st.session_state["wt_gate_part"] = keep
     part = st.radio("show", names, key="wt_gate_part", horizontal=True,
-                    format_func=lambda n: f"{n}: {gates_by_hand.PARTS[cell][n].split(' (')[0]}")
+                    format_func=lambda n: f"{n}: {glossary.part_term(cell, n).name}")  # one name per concept
     values = [s.parts[part][:units].tolist() for s in steps]
     st.plotly_chart(presented(charts.gate_over_sentence_figure(values, labels, part, part in gates_by_hand.GATES,
                                                      list(range(1, units + 1)),

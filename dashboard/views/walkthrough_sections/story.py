@@ -45,7 +45,8 @@ def show_memory() -> None:
 def show_try_it() -> None:
     st.markdown(
         "1. **Watch a network learn.** The `quick` preset trains a small GRU on every labelled phrase for one "
-        "epoch: about 20 seconds, and the dev accuracy climbs well above the majority-class line.")
+        "epoch (the training page estimates how long from this server's own runs), and the dev accuracy climbs "
+        "well above the majority-class line.")
     page_link(TRAINING, "Training: watch it learn (the quick preset)", {"preset": "quick"},
               icon=":material/model_training:")
     st.markdown(
