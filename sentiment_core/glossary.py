@@ -23,7 +23,7 @@ class Term:
     gate: bool = False   # a sigmoid gate (0 closed .. 1 open); otherwise a tanh value or a state (-1 .. 1)
 
 
-CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU"}
+CELLS = {"rnn": "vanilla RNN", "lstm": "LSTM", "gru": "GRU", "scratch": "from-scratch RNN"}
 
 TERMS = {
     "input gate": Term("input gate", "how much of the candidate to write", gate=True),

@@ -50,7 +50,7 @@ def test_finished_runs_of_the_same_cell_teach_the_speed(tmp_path):
     estimate = estimates.estimate_time(config, 10.0, finished, threads=1, load=0.0, cores=2)
     assert estimate.basis == estimates.MEASURED and estimate.runs == 2
     assert estimate.wall_seconds == pytest.approx(10.0 * 6.0)  # the median of 4x and 8x
-    assert "measured on the 2 gru runs this server finished" in estimates.basis_text(estimate, "gru")
+    assert "measured on the 2 GRU runs this server finished" in estimates.basis_text(estimate, "gru")
 
 
 def test_a_cell_never_finished_learns_from_the_others(tmp_path):
@@ -59,7 +59,7 @@ def test_a_cell_never_finished_learns_from_the_others(tmp_path):
     estimate = estimates.estimate_time(with_changes(RunConfig(), {"cell": "gru"}), 10.0, finished, threads=1,
                                        load=0.0, cores=2)
     assert estimate.basis == estimates.OTHER_CELLS and estimate.wall_seconds == pytest.approx(36.0)
-    assert "none with a gru yet" in estimates.basis_text(estimate, "gru")
+    assert "none with a GRU yet" in estimates.basis_text(estimate, "gru")
     # Start-up and the final evaluation (6 s) do not grow with the run: a 10x bigger one takes 10x the training.
     bigger = estimates.estimate_time(with_changes(RunConfig(), {"cell": "gru"}), 100.0, finished, threads=1,
                                      load=0.0, cores=2)

@@ -21,6 +21,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from sentiment_core import glossary
 from sentiment_core.fileio import cached_read
 from sentiment_core.training.config import RunConfig
 from sentiment_core.training.store import CONFIG, RunError, read_config
@@ -150,10 +151,12 @@ def estimate_time(config: RunConfig, model_seconds: float, finished: Sequence[Fi
 def basis_text(estimate: TimeEstimate, cell: str) -> str:
     """Where an estimate came from, in words a page shows beside it."""
     if estimate.basis == MEASURED:
-        source = f"measured on the {estimate.runs} {cell} run{'s' if estimate.runs != 1 else ''} this server finished"
+        runs = "the one" if estimate.runs == 1 else f"the {estimate.runs}"
+        source = f"measured on {runs} {glossary.cell_name(cell)} run{'s' if estimate.runs != 1 else ''} this server finished"
     elif estimate.basis == OTHER_CELLS:
-        source = (f"measured on the {estimate.runs} run{'s' if estimate.runs != 1 else ''} this server finished "
-                  f"(none with a {cell} yet)")
+        runs = "the one run" if estimate.runs == 1 else f"the {estimate.runs} runs"
+        source = (f"measured on {runs} this server finished "
+                  f"(none with a {glossary.cell_name(cell)} yet)")
     else:
         source = "from the settings alone: no run has finished on this server yet to measure its speed"
     if estimate.load is None:

@@ -39,8 +39,8 @@ def estimate_caption(config: RunConfig, shape: DataShape, views: list[jobs.JobVi
     return (f"{work.examples_per_epoch:,} training examples and {work.batches_per_epoch:,} batches per epoch. "
             f"Expected time on this server now: about {format_duration(estimate.wall_seconds)}{cpu} "
             f"({estimates.basis_text(estimate, config.model.cell)}). "
-            f"This server's limit, {limits.max_run_minutes:g} min, applies to the settings' cost model, which "
-            f"puts this run at {format_duration(work.seconds)}.")
+            f"The server's {limits.max_run_minutes:g} min limit on a run is checked against the settings' own "
+            f"estimate of its work, {format_duration(work.seconds)} of one quiet core.")
 
 
 def time_left_text(state: str, seconds_left: float | None, batch: int, batches: int, epoch: int, epochs: int,
