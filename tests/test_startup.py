@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -151,3 +152,11 @@ def test_a_command_that_fails_still_says_why_and_exits_with_its_code(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sentiment_core", "train", "--lr", "inf", "--out",
                            str(tmp_path / "x")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.startswith("error: learning rate must be a finite number")
+
+
+def test_the_quick_exit_prints_a_message_code_as_sys_exit_does():
+    result = subprocess.run([sys.executable, "-c", "from sentiment_core.cli.quick_exit import quick_exit; "
+                             "print('done'); quick_exit('no treebank here')"],
+                            capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 1
+    assert result.stdout == "done\n" and result.stderr.strip() == "no treebank here"

@@ -19,6 +19,8 @@ import threading
 def quick_exit(code) -> None:
     """sys.exit(code), minus the tear-down when nothing else is running (never returns)."""
     status = code if isinstance(code, int) else (0 if code is None else 1)
+    if not isinstance(code, int) and code is not None:
+        print(code, file=sys.stderr)  # as sys.exit("message") prints it
     main = threading.main_thread()
     if any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate()):
         sys.exit(code)
