@@ -127,6 +127,17 @@ def test_a_stop_request_from_a_callback_ends_between_batches_with_saved_state(vo
     assert best and best[-1]["provisional"]  # a usable checkpoint even before the first epoch ended
 
 
+def test_a_stop_between_epochs_names_the_end_of_the_last_one(vocab, data):
+    class StopAtFirstEpochEnd(Callback):
+        def on_epoch_end(self, event, control):
+            control.should_stop = True
+
+    _, result, log = run_fit(vocab, data, callbacks=[StopAtFirstEpochEnd()], epochs=3)
+    last = log.of_kind("batch_end")[-1]
+    assert result.state == "stopped" and last["epoch"] == 1
+    assert f"epoch 1, batch {last['batch']} of {last['batch']}" in result.message  # not "epoch 2, batch 0"
+
+
 def test_a_huge_learning_rate_fails_with_a_clear_message(vocab, data):
     # Gated cells saturate instead of overflowing; a step this large overflows float32 at once.
     _, result, log = run_fit(vocab, data, optimizer="sgd", lr=1e38, clip=None, epochs=2)

@@ -358,7 +358,10 @@ def _stop(run: _Setup, state: LoopState) -> None:
         run.save_state(training_state(run, state))
     best = f"best dev accuracy {state.best_dev_accuracy:.1%} at epoch {state.best_epoch}" if state.best_epoch \
         else "no epoch was completed"
-    raise _RunEnds(STOPPED, f"Stopped on request at epoch {state.epoch}, batch {state.batch} of "
+    epoch, batch = state.epoch, state.batch
+    if batch == 0 and epoch > 1:  # between epochs: name the batch that ended the last one, not "epoch 2, batch 0"
+        epoch, batch = epoch - 1, run.batches_per_epoch
+    raise _RunEnds(STOPPED, f"Stopped on request at epoch {epoch}, batch {batch} of "
                             f"{run.batches_per_epoch}; {best}.", state.epoch - 1)
 
 

@@ -85,7 +85,8 @@ def test_training_runs_live_and_stops(app, e2e_dirs):
     # (an epoch of the seed preset is a few seconds): the page must say it, and say it truly.
     stopped_at = app.main().get_by_text(re.compile(r"Stopped on request at epoch \d+, batch \d+"))
     expect(stopped_at).to_be_visible()
-    epoch, batch = map(int, re.search(r"epoch (\d+), batch (\d+)", stopped_at.first.inner_text()).groups())
+    epoch, batch, per_epoch = map(int, re.search(r"epoch (\d+), batch (\d+) of (\d+)",
+                                                 stopped_at.first.inner_text()).groups())
     # A stopped run keeps its training state: it can be resumed.
     expect(app.main().get_by_role("button", name="Resume").first).to_be_visible()
     app.idle()  # polling ends with the run: the page is still now
@@ -96,7 +97,8 @@ def test_training_runs_live_and_stops(app, e2e_dirs):
     # The page told the truth: the run directory holds the same story.
     run_dir = e2e_dirs["runs"] / RUN_NAME
     status = read_status(run_dir)
-    assert status["state"] == "stopped" and status["epoch"] == epoch - 1  # epochs completed
+    completed = epoch if batch == per_epoch else epoch - 1  # a stop between epochs names the last one's end
+    assert status["state"] == "stopped" and status["epoch"] == completed
     events, _ = read_metrics(run_dir)
     batches = [e for e in events if e["event"] == "batch_end"]
     assert len(batches) >= grown and (batches[-1]["epoch"], batches[-1]["batch"]) == (epoch, batch)
