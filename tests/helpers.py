@@ -85,3 +85,29 @@ def synthetic_treebank_fixtures():
 def run_picker(at: AppTest):
     """The training page's run selector: keyed train_watch plus a digest of its labels (components/live_select.py)."""
     return next(w for w in at.selectbox if str(w.key).startswith("train_watch__"))
+
+
+PLAYGROUND = "views/playground.py"
+
+
+def open_playground_on(name: str) -> AppTest:
+    """The playground opened from a link about run `name` (?run=NAME), as the analysis page links to it."""
+    return open_page(PLAYGROUND, {"run": name})
+
+
+def all_text(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def type_text(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="pg_text").input(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_section(at: AppTest, title: str) -> AppTest:
+    """Open one of the playground sentence's tabs: only the open one is computed (issue 19, M3)."""
+    at.session_state["pg_section"] = title
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -15,7 +15,8 @@ from sentiment_core.analysis.attributions import sign_disagreements
 from sentiment_core.analysis.inference import Predictor
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
 from sentiment_core.training.runs import train_run
-from tests.helpers import APP, open_page, tiny_config
+from tests.helpers import APP, open_page, tiny_config, all_text, open_section, type_text
+from tests.helpers import open_playground_on as open_run
 from tests.ranked_runs import ranked_copy
 
 PAGE = "views/playground.py"
@@ -38,28 +39,6 @@ def env(monkeypatch, sst_dir, runs_dir):
     monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(runs_dir))
     monkeypatch.delenv("SENTIMENT_MAX_INPUT_TOKENS", raising=False)
     return runs_dir
-
-
-def open_run(name: str) -> AppTest:
-    """The playground opened from a link about run `name` (?run=NAME)."""
-    return open_page(PAGE, {"run": name})
-
-
-def all_text(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def type_text(at: AppTest, text: str) -> AppTest:
-    at.text_area(key="pg_text").input(text).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def open_section(at: AppTest, title: str) -> AppTest:
-    at.session_state["pg_section"] = title
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 SHIPPED = SHIPPED_PREFIX + PLAYGROUND_MODEL

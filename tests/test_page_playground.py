@@ -16,7 +16,8 @@ from sentiment_core.training.runs import train_run
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
 from sentiment_core.analysis.hidden_units import most_moving_units, order_by_last_value
 from sentiment_core.analysis.occlusion import occlude
-from tests.helpers import chart_spec, metric, open_page, tiny_config
+from tests.helpers import chart_spec, metric, open_page, tiny_config, all_text, open_section, type_text
+from tests.helpers import open_playground_on as open_run
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/playground.py"
@@ -47,29 +48,6 @@ def env(monkeypatch, sst_dir, runs_dir):
 
 
 NEWER = "newer-gru"
-
-
-def open_run(name: str) -> AppTest:
-    """The playground opened from a link about run `name` (?run=NAME), as the analysis page links to it."""
-    return open_page(PAGE, {"run": name})
-
-
-def all_text(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
-
-
-def type_text(at: AppTest, text: str) -> AppTest:
-    at.text_area(key="pg_text").input(text).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def open_section(at: AppTest, title: str) -> AppTest:
-    """Open one of the sentence's tabs: only the open one is computed (issue 19, M3)."""
-    at.session_state["pg_section"] = title
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_predicts_a_sentence_with_its_trajectory(env):

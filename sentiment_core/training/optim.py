@@ -31,6 +31,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from sentiment_core.training.evaluation import TrainingError
+
 __all__ = ["Adam", "clip_grad_norm", "sparse_embedding"]
 
 
@@ -203,3 +205,22 @@ def sparse_embedding(model: nn.Module) -> bool:
         return False  # frozen vectors have no gradient; accelerators keep the dense path
     embedding.sparse = True
     return True
+
+
+def make_optimizer(parameters, name: str, lr: float, weight_decay: float = 0.0,
+                   momentum: float = 0.9):
+    """optim.Adam (torch's fused kernel without torch.optim's 1-2 s import of torch._dynamo; dense
+    gradients: lazy embedding rows cost accuracy, see training/optim.py) or torch's SGD (fused)."""
+    parameters = [p for p in parameters if p.requires_grad]
+    if name not in ("adam", "sgd"):
+        raise TrainingError(f"optimizer must be adam or sgd, not {name!r}")
+    if name == "adam":
+        return Adam(parameters, lr=lr, weight_decay=weight_decay)
+    for fused in (True, False):
+        try:
+            return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                   fused=fused or None)
+        except (RuntimeError, TypeError, ValueError):
+            if not fused:
+                raise
+    raise AssertionError("unreachable")

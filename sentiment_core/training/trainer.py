@@ -41,7 +41,7 @@ from sentiment_core.training.config import TrainConfig
 from sentiment_core.training.distributed import World
 from sentiment_core.training.evaluation import TrainingError, evaluate
 from sentiment_core.training.losses import loss_weight_tensor
-from sentiment_core.training.optim import Adam, clip_grad_norm
+from sentiment_core.training.optim import clip_grad_norm, make_optimizer
 from sentiment_core.training.probe import probe_batch, run_probe
 from sentiment_core.training.test_hooks import after_batch
 
@@ -183,25 +183,6 @@ class _RunEnds(Exception):
     def __init__(self, state: str, message: str, epochs_done: int):
         super().__init__(message)
         self.state, self.message, self.epochs_done = state, message, epochs_done
-
-
-def make_optimizer(parameters, name: str, lr: float, weight_decay: float = 0.0,
-                   momentum: float = 0.9):
-    """optim.Adam (torch's fused kernel without torch.optim's 1-2 s import of torch._dynamo; dense
-    gradients: lazy embedding rows cost accuracy, see training/optim.py) or torch's SGD (fused)."""
-    parameters = [p for p in parameters if p.requires_grad]
-    if name not in ("adam", "sgd"):
-        raise TrainingError(f"optimizer must be adam or sgd, not {name!r}")
-    if name == "adam":
-        return Adam(parameters, lr=lr, weight_decay=weight_decay)
-    for fused in (True, False):
-        try:
-            return torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                   fused=fused or None)
-        except (RuntimeError, TypeError, ValueError):
-            if not fused:
-                raise
-    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------------------------------------
