@@ -5,7 +5,7 @@ browser holds a random key (secrets.token_urlsafe) in a cookie this module sets 
 (SameSite=Strict, path=/, a year long), so a reload or a new tab of the same browser is the same
 visitor; the server reads it back from the WebSocket's handshake (st.context.cookies). The key is
 never put in a URL or shown, and a run's folder records only a hash of it
-(sentiment_core.training.jobs.owner_digest). The library checks ownership itself (jobs.Requester):
+(sentiment_core.runs.jobs.owner_digest). The library checks ownership itself (jobs.Requester):
 this module only says who the requester is.
 
 The operator types SENTIMENT_OPERATOR_KEY into a password field (operator_key_field) to manage every
@@ -20,7 +20,7 @@ import secrets
 import streamlit as st
 
 from sentiment_core import settings
-from sentiment_core.training import jobs
+from sentiment_core.runs import jobs
 
 COOKIE = "sentiment_visitor"
 COOKIE_MAX_AGE = 365 * 24 * 3600          # seconds: a course lasts a term; browsers cap it at about 400 days

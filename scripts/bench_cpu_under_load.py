@@ -6,7 +6,7 @@
 The machine is loaded on purpose with ../shared/tools/busy (--busy processes spinning, default two per
 core) for the whole measurement. Then, in turns, the same run:
 
-    page      sentiment_core.training.jobs.start_run as the training page calls it (the server's limits,
+    page      sentiment_core.runs.jobs.start_run as the training page calls it (the server's limits,
               no thread count: `--threads auto`, chosen from the free cores as the run starts, and
               OMP_WAIT_POLICY=PASSIVE in the process's environment, processes.training_env)
     threads1  python -m sentiment_core train --config ... --threads 1
@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sentiment_core.settings import limits_from_env  # noqa: E402
-from sentiment_core.training import jobs  # noqa: E402
-from sentiment_core.training.config import RunConfig, preset  # noqa: E402
+from sentiment_core.runs import jobs  # noqa: E402
+from sentiment_core.config import RunConfig, preset  # noqa: E402
 
 BUSY = ROOT.parent / "shared" / "tools" / "busy"
 

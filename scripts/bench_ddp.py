@@ -37,8 +37,8 @@ def train(launcher: list[str], settings: list[str], out: Path, env: dict | None 
 
 
 def figures(run_dir: Path, wall: float) -> dict:
-    from sentiment_core.training.metrics import read_metrics
-    from sentiment_core.training.store import read_status
+    from sentiment_core.runs.metrics import read_metrics
+    from sentiment_core.runs.store import read_status
 
     events, _ = read_metrics(run_dir)
     epochs = [e for e in events if e["event"] == "epoch_end"]

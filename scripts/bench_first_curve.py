@@ -3,7 +3,7 @@
     python scripts/bench_first_curve.py                       # the page's default preset (quick), 3 rounds
     python scripts/bench_first_curve.py --preset seed --rounds 5 --data-dir /work/shared/data/sst
 
-Page path: sentiment_core.training.jobs.start_run, called as the training page's Start button
+Page path: sentiment_core.runs.jobs.start_run, called as the training page's Start button
 calls it (the server's limits from the environment, the settings' data shape, no thread count:
 the queue picks it), which queues the run and launches its `train` process at once when a slot is
 free. CLI path: `python -m sentiment_core train --config CONFIG --out RUN` started directly.
@@ -34,13 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from sentiment_core.data.corpus import load_corpus  # noqa: E402
 from sentiment_core.settings import limits_from_env  # noqa: E402
-from sentiment_core.training import jobs  # noqa: E402
-from sentiment_core.training.config import RunConfig, preset  # noqa: E402
-from sentiment_core.training.limits import data_shape  # noqa: E402
-from sentiment_core.training.metrics import MetricsFollower  # noqa: E402
-from sentiment_core.training import processes  # noqa: E402
-from sentiment_core.training.processes import is_process_alive  # noqa: E402
-from sentiment_core.training.store import STOP_FILE, read_status  # noqa: E402
+from sentiment_core.runs import jobs  # noqa: E402
+from sentiment_core.config import RunConfig, preset  # noqa: E402
+from sentiment_core.runs.limits import data_shape  # noqa: E402
+from sentiment_core.runs.metrics import MetricsFollower  # noqa: E402
+from sentiment_core.runs import processes  # noqa: E402
+from sentiment_core.runs.processes import is_process_alive  # noqa: E402
+from sentiment_core.runs.store import STOP_FILE, read_status  # noqa: E402
 
 PAGE_POLL_SECONDS = 1.0  # run_watcher.POLL_SECONDS (not imported: that module imports Streamlit)
 TIMEOUT_SECONDS = 300

@@ -137,7 +137,7 @@ def fifo(folder: Path) -> Path:
 
 
 TOKENS = "from sentiment_core.data.text import Tokenizer\nTokenizer()('warm up')"
-CHECK = ("from sentiment_core.analysis.caps import bounded_tokens, max_input_chars, max_input_tokens\n" + TOKENS)
+CHECK = ("from sentiment_core.data.caps import bounded_tokens, max_input_chars, max_input_tokens\n" + TOKENS)
 ROWS = ("from sentiment_core.analysis import explore\n"
         "rows = [explore.Row('train', i, 'a' * 100, ('a' * 100,), 0) for i in range(150_000)]")
 
@@ -182,9 +182,9 @@ def cases(folder: Path) -> list[tuple[str, str, Path]]:
          case(install, "install_treebank_folder(path, path.parent / 'installed-deep')"),
          treebank_folder(folder, "deep", "(2 " * 2_399 + "(2 x)" + ")" * 2_399 + "\n")),
         ("a `status.json` of 100,000 nested brackets (m1)",
-         case("from sentiment_core.training.store import read_status", "read_status(path)"), nested_status(folder)),
+         case("from sentiment_core.runs.store import read_status", "read_status(path)"), nested_status(folder)),
         ("a checkpoint claiming an embedding of 200,000 (m2)",
-         case("import sentiment_core.models, torch\nfrom sentiment_core.training.runs import load_model", "load_model(path)"),
+         case("import sentiment_core.models, torch\nfrom sentiment_core.runs.execution import load_model", "load_model(path)"),
          huge_claim_checkpoint(folder)),
         ("`SENTIMENT_PROBE_SENTENCES=/dev/zero` (m4)",
          case("from sentiment_core.training.sentence_probes import read_probe_sentences",
@@ -196,7 +196,7 @@ def cases(folder: Path) -> list[tuple[str, str, Path]]:
          case("from sentiment_core.cli.train import read_config_file", "read_config_file(path)"),
          text_file(folder, "config.json", "[1, 2, 3]")),
         ("`--seed 100000000000000` (m5)",
-         case("from dataclasses import replace\nfrom sentiment_core.training.config import RunConfig, validate\n"
+         case("from dataclasses import replace\nfrom sentiment_core.config import RunConfig, validate\n"
               "config = RunConfig()",
               "validate(replace(config, train=replace(config.train, seed=int(path.read_text()))))"),
          text_file(folder, "seed.txt", "100000000000000")),

@@ -5,7 +5,7 @@
     python scripts/bench_page_vs_cli.py --estimate           # limits.estimate_run against measured CPU time
     python scripts/bench_page_vs_cli.py --peak-memory        # peak memory of the largest allowed model
 
-Page path: sentiment_core.training.jobs.start_run (the page's own call: a background `train` process),
+Page path: sentiment_core.runs.jobs.start_run (the page's own call: a background `train` process),
 watched every second from this process the way the page's live fragment watches it: the queue
 advanced, the runs listed, the new metrics read, the four live charts built and serialised
 (`--watch page` reruns the whole training page through AppTest instead, an upper bound that
@@ -31,13 +31,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentiment_core.analysis.run_progress import progress, smooth  # noqa: E402
-from sentiment_core.training import jobs  # noqa: E402
-from sentiment_core.training.metrics import MetricsFollower  # noqa: E402
-from sentiment_core.training.processes import is_process_alive  # noqa: E402
-from sentiment_core.training.config import RunConfig, preset  # noqa: E402
-from sentiment_core.training.limits import Limits  # noqa: E402
-from sentiment_core.training.store import read_json  # noqa: E402
+from sentiment_core.analysis.evaluation.run_progress import progress, smooth  # noqa: E402
+from sentiment_core.runs import jobs  # noqa: E402
+from sentiment_core.runs.metrics import MetricsFollower  # noqa: E402
+from sentiment_core.runs.processes import is_process_alive  # noqa: E402
+from sentiment_core.config import RunConfig, preset  # noqa: E402
+from sentiment_core.runs.limits import Limits  # noqa: E402
+from sentiment_core.runs.store import read_json  # noqa: E402
 
 
 def make_config(args) -> RunConfig:
@@ -215,9 +215,9 @@ def measure_estimate(args) -> None:
     from torch import nn
 
     from sentiment_core.data.batching import BucketBatchSampler, EncodedDataset, pad_collate
-    from sentiment_core.training.config import ModelConfig
+    from sentiment_core.config import ModelConfig
     from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.limits import milliseconds_per_sentence
+    from sentiment_core.runs.limits import milliseconds_per_sentence
     from sentiment_core.models import build_model
 
     torch.set_num_threads(1)
@@ -261,9 +261,9 @@ def peak_memory(args) -> None:
     from torch import nn
 
     from sentiment_core.data.batching import EncodedDataset, pad_collate
-    from sentiment_core.training.config import ModelConfig
+    from sentiment_core.config import ModelConfig
     from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.limits import limits_from_env
+    from sentiment_core.runs.limits import limits_from_env
     from sentiment_core.models import build_model
 
     limits = limits_from_env()  # the defaults, or what the SENTIMENT_MAX_* variables say

@@ -39,10 +39,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sentiment_core.training import jobs  # noqa: E402
-from sentiment_core.training.config import RunConfig  # noqa: E402
-from sentiment_core.training.limits import Limits  # noqa: E402
-from sentiment_core.training.store import STATUS, create_run, list_runs, write_status  # noqa: E402
+from sentiment_core.runs import jobs  # noqa: E402
+from sentiment_core.config import RunConfig  # noqa: E402
+from sentiment_core.runs.limits import Limits  # noqa: E402
+from sentiment_core.runs.store import STATUS, create_run, list_runs, write_status  # noqa: E402
 
 APP = ROOT / "dashboard" / "app.py"
 TRAINING_PAGE = "views/training.py"

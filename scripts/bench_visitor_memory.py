@@ -34,14 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from sentiment_core.analysis import caps, occlusion  # noqa: E402
-from sentiment_core.analysis.inference import Predictor  # noqa: E402
+from sentiment_core.data import caps  # noqa: E402
+
+from sentiment_core.analysis.inference import occlusion  # noqa: E402
+from sentiment_core.analysis.inference.predictor import Predictor  # noqa: E402
 from sentiment_core.data import text as text_module  # noqa: E402
 from sentiment_core.data.text import SPECIALS, Tokenizer, Vocab, label_scheme  # noqa: E402
 from sentiment_core.models import build_model  # noqa: E402
 from sentiment_core.settings import is_public, limits_from_env  # noqa: E402
-from sentiment_core.training.config import ModelConfig, RunConfig  # noqa: E402
-from sentiment_core.training.limits import check_limits  # noqa: E402
+from sentiment_core.config import ModelConfig, RunConfig  # noqa: E402
+from sentiment_core.runs.limits import check_limits  # noqa: E402
 
 VOCAB_WORDS = 20_000
 CLASSES = 5

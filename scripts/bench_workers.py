@@ -33,7 +33,7 @@ def free_port() -> int:
 
 
 def start_redis(port: int, log: Path) -> subprocess.Popen:
-    from sentiment_core.training import redis_queue
+    from sentiment_core.runs import redis_queue
 
     process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no", "--daemonize", "no"], stdout=open(log, "ab"),
@@ -49,10 +49,10 @@ def start_redis(port: int, log: Path) -> subprocess.Popen:
 
 def batch(workers: int, runs: int, train_limit: int | None, base: Path) -> dict:
     """Queue `runs` quick runs, train them on `workers` workers; wall seconds and per-run CPU seconds."""
-    from sentiment_core.training import jobs
-    from sentiment_core.training.config import preset, with_changes
-    from sentiment_core.training.limits import Limits
-    from sentiment_core.training.store import read_status
+    from sentiment_core.runs import jobs
+    from sentiment_core.config import preset, with_changes
+    from sentiment_core.runs.limits import Limits
+    from sentiment_core.runs.store import read_status
 
     port = free_port()
     url = f"redis://127.0.0.1:{port}/0"

@@ -8,7 +8,7 @@ $SST_DIR or data/sst.
 1. A small model is trained with the CLI for the playground (or --model RUN_DIR is copied in).
 2. Optionally (--baseline) the background run's settings are trained alone, for comparison.
 3. The app is started with `streamlit run` (a real server on a free port).
-4. One training run starts in the background through sentiment_core.training.jobs, as the training
+4. One training run starts in the background through sentiment_core.runs.jobs, as the training
    page starts one (a separate `python -m sentiment_core train` process).
 5. One warm-up visitor fills the server's caches (as on a server that has had a visitor), then
    N visitors at once, each a thread with its own WebSocket session speaking Streamlit's own
@@ -425,8 +425,8 @@ def train_and_play(session: Session, student: Student, plan: ClassPlan, sentence
 
 def stop_training(runs: Path) -> int:
     """Stop every training process still running for a run in `runs` (they outlive the server); how many."""
-    from sentiment_core.training import jobs
-    from sentiment_core.training.processes import is_process_alive
+    from sentiment_core.runs import jobs
+    from sentiment_core.runs.processes import is_process_alive
 
     alive = []
     for run_dir in sorted(p for p in runs.iterdir() if p.is_dir()):
@@ -534,8 +534,8 @@ def main_class(args) -> int:
     """--train: the class in public mode; returns the exit status (0: every run finished, nothing wrong)."""
     from sentiment_core.data.corpus import load_corpus
     from sentiment_core.data.treebank import locate_treebank
-    from sentiment_core.training import jobs
-    from sentiment_core.training.limits import limits_from_env
+    from sentiment_core.runs import jobs
+    from sentiment_core.runs.limits import limits_from_env
 
     if not 1 <= args.visitors <= 200:
         raise SystemExit("--visitors: between 1 and 200 for a class")
@@ -668,7 +668,7 @@ def train_cli(args: list[str], env: dict) -> float:
 
 
 def background_config(epochs: int):
-    from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     return RunConfig(data=DataConfig(labels=3), model=ModelConfig(cell="gru", embedding_dim=64, hidden_dim=64),
                      train=TrainConfig(epochs=epochs, batch_size=32, patience=None), preset="load-test")
@@ -682,7 +682,7 @@ def config_args(config) -> list[str]:
 
 
 def wait_for_run(run_dir: Path, limits, root: Path, timeout: float) -> dict:
-    from sentiment_core.training import jobs
+    from sentiment_core.runs import jobs
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -720,9 +720,9 @@ def main(argv=None) -> int:
     if args.train:
         return main_class(args)
 
-    from sentiment_core.training import jobs
+    from sentiment_core.runs import jobs
     from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.limits import limits_from_env
+    from sentiment_core.runs.limits import limits_from_env
     from sentiment_core.data.treebank import locate_treebank
 
     treebank = locate_treebank()

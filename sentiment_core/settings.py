@@ -50,8 +50,8 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get(CACHE_DIR_ENV) or data_root(env) / "cache")
 
 
-# The job queue: unset, runs train on this machine (training/jobs.py's local queue); a Redis URL
-# (redis://HOST:PORT/DB), the server only enqueues and workers train (training/redis_queue.py).
+# The job queue: unset, runs train on this machine (runs/jobs.py's local queue); a Redis URL
+# (redis://HOST:PORT/DB), the server only enqueues and workers train (runs/redis_queue.py).
 QUEUE_ENV = "SENTIMENT_QUEUE"
 QUEUE_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -85,12 +85,12 @@ MAX_TREE_SYMBOL_CHARS = 50_000      # non-alphanumeric characters in a split's d
 MAX_INPUT_CHARS = 20_000            # one typed or uploaded text, checked before it is tokenized
 MAX_INPUT_TOKENS = 1_000            # one text after tokenizing
 MAX_BATCH_ROWS = 5_000              # texts in one pasted list or CSV file
-# (each playground cap can be set by an environment variable: analysis/caps.py reads them)
+# (each playground cap can be set by an environment variable: data/caps.py reads them)
 MAX_CSV_BYTES = 2 * 2**20           # one uploaded CSV file (or `predict --file`), checked before it is parsed
 MAX_PATTERN_CHARS = 200             # one regular expression typed in the explorer (matched by RE2, linear time)
 MAX_PATTERN_MEMORY = 1 * 2**20      # RE2's budget for one compiled pattern (bytes); larger ones are refused
 MAX_QUERY_DIGITS = 9                # a number in a link (?section=, ?index=): ASCII digits, at most this many
-# A run's own files (training/store.py, metrics.py), read by every page that lists runs, checked before parsing:
+# A run's own files (runs/store.py, metrics.py), read by every page that lists runs, checked before parsing:
 MAX_RUN_JSON_BYTES = 4 * 2**20      # config.json, status.json, vocab.json (real: 1 KB, 3 KB, under 0.5 MB)
 MAX_RUN_JSON_DEPTH = 32             # arrays and objects nested in one of them or a metrics.jsonl line (real: 5)
 MAX_CHECKPOINT_BYTES = 2**30        # checkpoint.pt or last.pt, before torch.load (at the page's default limits the
@@ -211,7 +211,7 @@ def effective_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Operator limits on training from the dashboard (training/limits.py checks a run against them)
+# Operator limits on training from the dashboard (runs/limits.py checks a run against them)
 #
 # The dashboard lets anyone start training runs on the machine that serves it. These keep one run
 # small enough for a 2-core machine (the defaults: about 10 minutes and well under 2 GB each) and

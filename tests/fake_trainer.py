@@ -1,4 +1,4 @@
-"""A stand-in for `python -m sentiment_core train` as the queue (training/jobs.py) sees it.
+"""A stand-in for `python -m sentiment_core train` as the queue (runs/jobs.py) sees it.
 
     python tests/fake_trainer.py train --config CONFIG --out RUN [--data-dir D] [--threads N]
     python tests/fake_trainer.py train --resume RUN [--epochs N] [--data-dir D]
@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sentiment_core.training.metrics import MetricsWriter, read_metrics  # noqa: E402
-from sentiment_core.training.processes import process_start_time  # noqa: E402
-from sentiment_core.training.store import (CHECKPOINT, LAST, STOP_FILE, claim_run, read_status,  # noqa: E402
+from sentiment_core.runs.metrics import MetricsWriter, read_metrics  # noqa: E402
+from sentiment_core.runs.processes import process_start_time  # noqa: E402
+from sentiment_core.runs.store import (CHECKPOINT, LAST, STOP_FILE, claim_run, read_status,  # noqa: E402
                                            write_status)
 
 BATCHES = 3  # written before waiting on the gate
@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
                 return 2
             train(run_dir, resumed=bool(args.resume))
     finally:
-        from sentiment_core.training.jobs import hand_over_slot  # as the CLI does when training ends
+        from sentiment_core.runs.jobs import hand_over_slot  # as the CLI does when training ends
 
         for path in hand_over_slot(run_dir):
             print(f"started the next queued run: {path.name}", flush=True)

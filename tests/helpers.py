@@ -10,8 +10,8 @@ import pytest
 
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.training.store import request_stop
-from sentiment_core.training.config import RunConfig, with_changes
+from sentiment_core.runs.store import request_stop
+from sentiment_core.config import RunConfig, with_changes
 from sentiment_core.training.trainer import Callback
 
 

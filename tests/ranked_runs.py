@@ -1,6 +1,6 @@
 """Copies of a trained run whose status records a chosen dev figure, for the default-model tests.
 
-The ranking (sentiment_core.analysis.model_choice) reads only what a run records: its dev accuracy,
+The ranking (sentiment_core.analysis.inference.model_choice) reads only what a run records: its dev accuracy,
 how many dev sentences it was measured on and its eval_limit. A copy keeps the model (so the page can
 load it) and records the figure the test wants to rank.
 """

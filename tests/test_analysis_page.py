@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dashboard.theme import run_colours
-from sentiment_core.analysis.confusion import cell_sentences, score_sentences
+from sentiment_core.analysis.evaluation.confusion import cell_sentences, score_sentences
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_NAMES, SHIPPED_PREFIX
-from sentiment_core.training.runs import load_model, train_run
+from sentiment_core.runs.execution import load_model, train_run
 from tests.helpers import chart_spec, open_page, tiny_config
 from tests.ranked_runs import ranked_copy
 

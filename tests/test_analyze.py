@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from sentiment_core.analysis.analyze import analyze_split, split_phrases
+from sentiment_core.analysis.evaluation.report import analyze_split, split_phrases
 from sentiment_core.data.text import label_scheme
-from sentiment_core.training.runs import load_model, train_run
+from sentiment_core.runs.execution import load_model, train_run
 from tests.helpers import tiny_config
 from tests.synthetic_treebank import SIZES
 

@@ -15,8 +15,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from sentiment_core import settings
-from sentiment_core.analysis import explore
-from sentiment_core.analysis.tree_view import tree_nodes
+from sentiment_core.analysis.exploration import explore
+from sentiment_core.analysis.exploration.tree_view import tree_nodes
 from sentiment_core.cli import main
 from sentiment_core.data import text
 from sentiment_core.data.corpus import load_corpus
@@ -25,10 +25,10 @@ from sentiment_core.data.text import MAX_WORD_CHARS, Tokenizer
 from sentiment_core.data.treebank import TreebankFormatError, install_treebank_folder, split_paths, treebank_checksum
 from sentiment_core.fileio import FileRefused, json_depth, loads_bounded, read_bytes_bounded
 from sentiment_core.pretrained import PRETRAINED_DIR
-from sentiment_core.training.metrics import MetricsFollower, read_metrics
-from sentiment_core.training.provenance import recorded_treebank
-from sentiment_core.training.runs import load_model
-from sentiment_core.training.store import (BROKEN, RunError, list_runs, load_checkpoint, read_config, read_status,
+from sentiment_core.runs.metrics import MetricsFollower, read_metrics
+from sentiment_core.runs.provenance import recorded_treebank
+from sentiment_core.runs.execution import load_model
+from sentiment_core.runs.store import (BROKEN, RunError, list_runs, load_checkpoint, read_config, read_status,
                                            read_vocab)
 
 SPLITS = ("train.txt", "dev.txt", "test.txt")
@@ -403,7 +403,7 @@ def test_a_checkpoint_past_the_size_cap_is_refused_before_torch_load(tmp_path):
 
 
 def test_writing_a_status_over_a_damaged_one_replaces_it_without_parsing_it_unbounded(tmp_path):
-    from sentiment_core.training.store import read_json, write_status
+    from sentiment_core.runs.store import read_json, write_status
 
     run = tmp_path / "run"
     run.mkdir()

@@ -1,4 +1,4 @@
-"""Dev-calibrated class bias (training/calibration.py): the search, the model's buffer, a run that uses it."""
+"""Dev-calibrated class bias (runs/calibration.py): the search, the model's buffer, a run that uses it."""
 from __future__ import annotations
 
 import pytest
@@ -6,11 +6,11 @@ import torch
 
 from sentiment_core.data.text import label_scheme
 from sentiment_core.models import build_model
-from sentiment_core.training.calibration import calibrate, fit_class_bias, raw_logits
-from sentiment_core.training.config import ModelConfig, preset, validate
+from sentiment_core.runs.calibration import calibrate, fit_class_bias, raw_logits
+from sentiment_core.config import ModelConfig, preset, validate
 from sentiment_core.training.evaluation import classification_metrics, evaluate
-from sentiment_core.training.runs import evaluation_data, load_model, train_run
-from sentiment_core.training.store import CHECKPOINT, load_checkpoint
+from sentiment_core.runs.execution import evaluation_data, load_model, train_run
+from sentiment_core.runs.store import CHECKPOINT, load_checkpoint
 from tests.helpers import synthetic_treebank_fixtures, tiny_config
 
 corpus, vocab = synthetic_treebank_fixtures()

@@ -13,9 +13,9 @@ if str(ROOT) not in sys.path:  # the dashboard is a folder of the repository, no
 
 from dashboard import theme  # noqa: E402
 from dashboard.charts import data as charts  # noqa: E402
-from sentiment_core.analysis import explore, vocab_stats  # noqa: E402
+from sentiment_core.analysis.exploration import explore, vocab_stats  # noqa: E402
 from sentiment_core.data.treebank import parse_tree  # noqa: E402
-from sentiment_core.analysis.stats import data_summary  # noqa: E402
+from sentiment_core.analysis.exploration.stats import data_summary  # noqa: E402
 
 THREE = ("positive", "negative", "neutral")
 

@@ -17,9 +17,9 @@ from sentiment_core import settings
 from sentiment_core.cli import build_parser, main
 from sentiment_core.cli.progress import CallbackBar, progress_bar
 from sentiment_core.cli.train import config_from_args
-from sentiment_core.training.metrics import read_metrics
-from sentiment_core.training.store import read_status
-from sentiment_core.training.provenance import record_treebank, recorded_treebank, treebank_for
+from sentiment_core.runs.metrics import read_metrics
+from sentiment_core.runs.store import read_status
+from sentiment_core.runs.provenance import record_treebank, recorded_treebank, treebank_for
 
 TINY = ["--cell", "gru", "--embedding-dim", "16", "--hidden-dim", "16", "--batch-size", "25",
         "--train-limit", "200", "--eval-limit", "60"]

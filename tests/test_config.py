@@ -10,10 +10,10 @@ import pytest
 
 from sentiment_core.cli import build_parser
 from sentiment_core.cli.train import config_from_args, given_settings
-from sentiment_core.training import jobs
-from sentiment_core.training.config import (PRESETS, SETTINGS, DataConfig, ModelConfig, RunConfig, TrainConfig,
+from sentiment_core.runs import jobs
+from sentiment_core.config import (PRESETS, SETTINGS, DataConfig, ModelConfig, RunConfig, TrainConfig,
                                             allowed_text, preset, validate, validate_model, with_changes)
-from sentiment_core.training.limits import ENV_VARS, Limits
+from sentiment_core.runs.limits import ENV_VARS, Limits
 
 
 def parse(argv):

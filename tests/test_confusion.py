@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from dashboard.components.confusion_drill import cell_table, explorer_link, playground_link
-from sentiment_core.analysis.confusion import (ScoredSentence, cell_sentences, confusion_counts, in_slice,
+from sentiment_core.analysis.evaluation.confusion import (ScoredSentence, cell_sentences, confusion_counts, in_slice,
                                                kept_sentences, score_sentences)
-from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
+from sentiment_core.analysis.evaluation.slices import overall_side_by_side, slices_side_by_side
 from sentiment_core.data.batching import EncodedDataset
 from sentiment_core.data.text import label_scheme
 from sentiment_core.training.evaluation import evaluate

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentiment_core.training.config import ModelConfig, RunConfig
+from sentiment_core.config import ModelConfig, RunConfig
 from sentiment_core.training.distributed import RANK_WEIGHTS_ENV, DistributedError, World, world_from_env
 from sentiment_core.models import build_model
-from sentiment_core.training.metrics import read_metrics
-from sentiment_core.training.store import create_run, read_status, request_stop
+from sentiment_core.runs.metrics import read_metrics
+from sentiment_core.runs.store import create_run, read_status, request_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Time estimates learned from this server's finished runs and its load (sentiment_core.training.estimates),
+"""Time estimates learned from this server's finished runs and its load (sentiment_core.runs.estimates),
 the trainer's test hook that slows it on purpose, and the finish message's plural (issue 22)."""
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from sentiment_core.training import estimates, jobs, test_hooks
-from sentiment_core.training.config import RunConfig, with_changes
-from sentiment_core.training.store import create_run, write_json, write_status
+from sentiment_core.runs import estimates, jobs
+
+from sentiment_core.training import test_hooks
+from sentiment_core.config import RunConfig, with_changes
+from sentiment_core.runs.store import create_run, write_json, write_status
 from tests.helpers import synthetic_treebank_fixtures
 from tests.test_training import data, run_fit  # noqa: F401 - `data` is a fixture
 

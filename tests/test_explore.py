@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from sentiment_core.analysis import explore
-from sentiment_core.analysis.explore import Row
+from sentiment_core.analysis.exploration import explore
+from sentiment_core.analysis.exploration.explore import Row
 from sentiment_core.data.treebank import SPLITS, parse_tree
-from sentiment_core.analysis.stats import data_summary
+from sentiment_core.analysis.exploration.stats import data_summary
 
 
 def row(text: str, label: int = 0, split: str = "train", index: int = 0) -> Row:

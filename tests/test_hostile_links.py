@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.query_params import bounded_text, one_of, shown_value, whole_number
-from sentiment_core.analysis import explore
+from sentiment_core.analysis.exploration import explore
 from sentiment_core.settings import MAX_PATTERN_CHARS, MAX_QUERY_DIGITS
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")

@@ -1,4 +1,4 @@
-"""The playground's library (sentiment_core.analysis.inference) without Streamlit, on random-weight models."""
+"""The playground's library (sentiment_core.analysis.inference.predictor) without Streamlit, on random-weight models."""
 from __future__ import annotations
 
 import math
@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from sentiment_core.training.config import ModelConfig
-from sentiment_core.analysis.inference import (EmptyInput, InferenceError, InputTooLong, Predictor, limit_from_env,
+from sentiment_core.config import ModelConfig
+from sentiment_core.analysis.inference.predictor import (EmptyInput, InferenceError, InputTooLong, Predictor, limit_from_env,
                                                max_batch_rows, max_input_tokens)
-from sentiment_core.analysis.tables import TableError, rows_to_csv, texts_from_csv, texts_from_lines
+from sentiment_core.analysis.inference.tables import TableError, rows_to_csv, texts_from_csv, texts_from_lines
 from sentiment_core.models import build_model
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS, UNK_INDEX, Vocab, label_scheme
 
@@ -114,7 +114,7 @@ def test_trajectory_ends_at_the_whole_sentence_prediction(small_vocab, cell, bid
 
 
 def test_prefix_chunks_cover_every_length_within_the_budget():
-    from sentiment_core.analysis.inference import prefix_chunks
+    from sentiment_core.analysis.inference.predictor import prefix_chunks
 
     assert prefix_chunks(4, 100) == [(0, 4)]
     chunks = prefix_chunks(50, 200)
@@ -125,7 +125,7 @@ def test_prefix_chunks_cover_every_length_within_the_budget():
 
 
 def test_chunked_trajectory_equals_one_batch(small_vocab, monkeypatch):
-    import sentiment_core.analysis.inference as inference
+    import sentiment_core.analysis.inference.predictor as inference
 
     predictor = make_predictor(small_vocab, "gru", True)
     encoded = predictor.encode(SENTENCE)

@@ -1,5 +1,5 @@
-"""Bounded text in, neutralised CSV out: the caps every text and file goes through (analysis/caps.py,
-analysis/tables.py), on a random-weight model."""
+"""Bounded text in, neutralised CSV out: the caps every text and file goes through (data/caps.py,
+analysis/inference/tables.py), on a random-weight model."""
 from __future__ import annotations
 
 import csv
@@ -9,14 +9,14 @@ import random
 import pytest
 import torch
 
-from sentiment_core.analysis.caps import (bounded_tokens, max_csv_bytes, max_input_chars, max_input_tokens)
-from sentiment_core.analysis.errors import EmptyInput, InferenceError, InputTooLong, TableError
-from sentiment_core.analysis.inference import Predictor
-from sentiment_core.analysis.tables import read_csv_file, rows_to_csv, texts_from_csv
+from sentiment_core.data.caps import (bounded_tokens, max_csv_bytes, max_input_chars, max_input_tokens)
+from sentiment_core.errors import EmptyInput, InferenceError, InputTooLong, TableError
+from sentiment_core.analysis.inference.predictor import Predictor
+from sentiment_core.analysis.inference.tables import read_csv_file, rows_to_csv, texts_from_csv
 from sentiment_core.data.text import MAX_WORD_CHARS, Tokenizer, Vocab, label_scheme
 from sentiment_core.models import build_model
 from sentiment_core.settings import MAX_CSV_BYTES, MAX_INPUT_CHARS, PUBLIC_DEFAULTS, effective_env
-from sentiment_core.training.config import ModelConfig
+from sentiment_core.config import ModelConfig
 
 
 class NoTokenizer(Tokenizer):

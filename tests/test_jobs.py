@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_core.analysis.run_progress import progress, smooth
-from sentiment_core.training import jobs
+from sentiment_core.analysis.evaluation.run_progress import progress, smooth
+from sentiment_core.runs import jobs
 from sentiment_core.cli import build_parser
-from sentiment_core.training.limits import LimitExceeded, Limits
-from sentiment_core.training.metrics import MetricsFollower, RunMetrics, read_metrics
-from sentiment_core.training.store import LAST, METRICS, RunNotFound, create_run, read_status, write_status
+from sentiment_core.runs.limits import LimitExceeded, Limits
+from sentiment_core.runs.metrics import MetricsFollower, RunMetrics, read_metrics
+from sentiment_core.runs.store import LAST, METRICS, RunNotFound, create_run, read_status, write_status
 from tests.helpers import tiny_config
 
 ONE_AT_A_TIME = Limits(max_concurrent_runs=1, max_queue=1)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from dashboard.charts.walkthrough import autograd_graph_dot
-from sentiment_core.analysis import gradient_flow, lessons
+from sentiment_core.analysis.lessons import gradient_flow, basics as lessons
 from sentiment_core.data.text import PAD_INDEX, SOS_INDEX, EOS_INDEX, UNK_INDEX, Tokenizer
 
 NEGATION = "This movie was actually neither that funny, nor super witty."
@@ -213,7 +213,7 @@ def test_newest_vanilla_and_gated_runs_are_picked():
 
 
 def test_comparison_runs_differ_only_in_the_cell():
-    from sentiment_core.training.config import validate
+    from sentiment_core.config import validate
 
     configs = {cell: gradient_flow.comparison_config(cell) for cell in gradient_flow.COMPARISON_CELLS}
     for cell, config in configs.items():
@@ -291,7 +291,7 @@ def test_a_sentence_walk_feeds_its_word_vectors_in_order():
 
 def test_gates_by_hand_match_torch_cells():
     import torch
-    from sentiment_core.analysis import gates_by_hand
+    from sentiment_core.analysis.lessons import gates_by_hand
     inputs = torch.randn(5, 6)
     for cell in gates_by_hand.GATE_CELLS:
         module = gates_by_hand.seeded_gate_cell(cell, 6, 3, seed=1)
@@ -307,7 +307,7 @@ def test_gates_by_hand_match_torch_cells():
 
 def test_stacked_counts_match_the_formula_and_the_module():
     import torch
-    from sentiment_core.analysis import stacked
+    from sentiment_core.analysis.lessons import stacked
     summary = stacked.stacked_summary("gru", torch.randn(7, 10), 16, 3, True)
     assert [row.input_size for row in summary.layers] == [10, 32, 32]
     assert sum(row.parameters for row in summary.layers) == summary.total
@@ -318,9 +318,9 @@ def test_stacked_counts_match_the_formula_and_the_module():
 def test_sentence_inputs_are_bounded_and_walkthrough_runs_are_hidden(tmp_path):
     import torch
     from sentiment_core import settings
-    from sentiment_core.analysis.walk_sentence import sentence_inputs, token_labels
+    from sentiment_core.analysis.lessons.walk_sentence import sentence_inputs, token_labels
     from sentiment_core.data.text import Tokenizer, Vocab
-    from sentiment_core.training.store import is_walkthrough_run
+    from sentiment_core.runs.store import is_walkthrough_run
     vocab = Vocab.build([["good", "film"]], min_freq=1)
     weight = torch.randn(len(vocab), 4)
     sentence = sentence_inputs("good film " * 30, Tokenizer(), vocab, weight, max_tokens=5)

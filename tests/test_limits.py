@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from sentiment_core.settings import concurrent_runs_for_machine
-from sentiment_core.training.config import PRESETS, RunConfig, preset
-from sentiment_core.training.limits import (ENV_VARS, LimitExceeded, Limits, LimitsError, check_limits, data_shape,
+from sentiment_core.config import PRESETS, RunConfig, preset
+from sentiment_core.runs.limits import (ENV_VARS, LimitExceeded, Limits, LimitsError, check_limits, data_shape,
                                    describe_limits, estimate_run, limit_problems, limits_from_env)
 
 

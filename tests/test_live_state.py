@@ -6,10 +6,10 @@ import os
 
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.training import jobs
-from sentiment_core.training.config import RunConfig
-from sentiment_core.training.run_states import kept_checkpoint_text, shown_state, state_snapshot
-from sentiment_core.training.store import CHECKPOINT, STOP_FILE, create_run, write_status
+from sentiment_core.runs import jobs
+from sentiment_core.config import RunConfig
+from sentiment_core.runs.states import kept_checkpoint_text, shown_state, state_snapshot
+from sentiment_core.runs.store import CHECKPOINT, STOP_FILE, create_run, write_status
 
 
 def picker_page():

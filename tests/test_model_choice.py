@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import pytest
 
 from sentiment_core import glossary
-from sentiment_core.analysis import gates_by_hand, model_choice
-from sentiment_core.analysis.attributions import Attribution, sign_disagreements
+from sentiment_core.analysis.lessons import gates_by_hand
+from sentiment_core.analysis.inference import model_choice
+from sentiment_core.analysis.inference.attributions import Attribution, sign_disagreements
 from sentiment_core.models.recurrences import GATE_NAMES
 from sentiment_core.pretrained import SHIPPED_PREFIX, shipped_runs
 from tests.helpers import tiny_config

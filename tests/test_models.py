@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sentiment_core.training.config import CELLS, POOLINGS, ModelConfig
+from sentiment_core.config import CELLS, POOLINGS, ModelConfig
 from sentiment_core.models import (STEPS, RecurrentEncoder, RNNLayer, SentimentRNN, VectorFileError, build_model,
                                    count_parameters, gradient_through_time, load_glove_vectors, packed_layout,
                                    run_packed, run_packed_autograd)

@@ -1,12 +1,12 @@
-"""Occlusion (sentiment_core.analysis.occlusion) and the choice of hidden units to show
-(sentiment_core.analysis.hidden_units), on small random-weight models."""
+"""Occlusion (sentiment_core.analysis.inference.occlusion) and the choice of hidden units to show
+(sentiment_core.analysis.inference.hidden_units), on small random-weight models."""
 from __future__ import annotations
 
 import pytest
 
-from sentiment_core.analysis import occlusion
-from sentiment_core.analysis.errors import InferenceError
-from sentiment_core.analysis.hidden_units import most_moving_units, unit_movement, unit_rows
+from sentiment_core.analysis.inference import occlusion
+from sentiment_core.errors import InferenceError
+from sentiment_core.analysis.inference.hidden_units import most_moving_units, unit_movement, unit_rows
 from sentiment_core.data.text import EOS, SOS, UNK_INDEX, Vocab
 from tests.test_inference import WORDS, make_predictor
 

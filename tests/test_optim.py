@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentiment_core.models import build_model
-from sentiment_core.training.config import ModelConfig
+from sentiment_core.config import ModelConfig
 from sentiment_core.training.optim import Adam, clip_grad_norm, sparse_embedding
 
 ROOT = Path(__file__).resolve().parent.parent

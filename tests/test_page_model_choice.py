@@ -11,10 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sentiment_core import glossary
-from sentiment_core.analysis.attributions import sign_disagreements
-from sentiment_core.analysis.inference import Predictor
+from sentiment_core.analysis.inference.attributions import sign_disagreements
+from sentiment_core.analysis.inference.predictor import Predictor
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
-from sentiment_core.training.runs import train_run
+from sentiment_core.runs.execution import train_run
 from tests.helpers import APP, open_page, tiny_config, all_text, open_section, type_text
 from tests.helpers import open_playground_on as open_run
 from tests.ranked_runs import ranked_copy

@@ -6,9 +6,9 @@ import pytest
 from dashboard.charts.tree import model_tree_chart
 from dashboard.escape import escape_markdown
 from dashboard.theme import class_colours
-from sentiment_core.analysis.explore import tree_layout
-from sentiment_core.analysis.inference import Predictor
-from sentiment_core.analysis.tree_view import assemble, flip_sentence, model_tree
+from sentiment_core.analysis.exploration.explore import tree_layout
+from sentiment_core.analysis.inference.predictor import Predictor
+from sentiment_core.analysis.exploration.tree_view import assemble, flip_sentence, model_tree
 from sentiment_core.data.text import Tokenizer, label_scheme
 from sentiment_core.data.treebank import parse_tree
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.training import jobs
-from sentiment_core.analysis.inference import QUICK_PRESET, Predictor, usable_runs
-from sentiment_core.training.limits import Limits
-from sentiment_core.training.processes import is_process_alive
-from sentiment_core.training.runs import train_run
+from sentiment_core.runs import jobs
+from sentiment_core.analysis.inference.predictor import QUICK_PRESET, Predictor, usable_runs
+from sentiment_core.runs.limits import Limits
+from sentiment_core.runs.processes import is_process_alive
+from sentiment_core.runs.execution import train_run
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
-from sentiment_core.analysis.hidden_units import most_moving_units, order_by_last_value
-from sentiment_core.analysis.occlusion import occlude
+from sentiment_core.analysis.inference.hidden_units import most_moving_units, order_by_last_value
+from sentiment_core.analysis.inference.occlusion import occlude
 from tests.helpers import chart_spec, metric, open_page, tiny_config, all_text, open_section, type_text
 from tests.helpers import open_playground_on as open_run
 
@@ -261,8 +261,8 @@ def test_quick_model_trains_in_the_background_then_answers(monkeypatch, sst_dir,
     """The real thing: the button starts `python -m sentiment_core train` as a background process
     (the quick model's settings on a slice of the treebank: the test is about the process and the page)."""
     from dashboard.views.playground_sections import runs as runs_section
-    from sentiment_core.analysis.inference import quick_run_config
-    from sentiment_core.training.config import with_changes
+    from sentiment_core.analysis.inference.predictor import quick_run_config
+    from sentiment_core.config import with_changes
     monkeypatch.setattr(runs_section, "quick_run_config",
                         lambda: with_changes(quick_run_config(), {"train_limit": 400, "eval_limit": 100}))
     monkeypatch.setenv("SST_DIR", str(sst_dir))

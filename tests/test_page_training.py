@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.training import jobs
-from sentiment_core.training.runs import train_run
-from sentiment_core.training.store import create_run, read_status, write_status
+from sentiment_core.runs import jobs
+from sentiment_core.runs.execution import train_run
+from sentiment_core.runs.store import create_run, read_status, write_status
 from tests.test_escape import unescape
 from tests.helpers import StopAt, dead_pid, metric, open_page, tiny_config
 
@@ -289,8 +289,8 @@ def test_charts_take_the_theme_colours_and_fit_their_axes_with_baselines_in_view
 
 
 def test_the_default_is_the_quick_preset_and_a_run_below_the_majority_says_why():
-    from sentiment_core.analysis.baselines import below_majority_note, majority_baseline
-    from sentiment_core.training.config import preset
+    from sentiment_core.analysis.evaluation.baselines import below_majority_note, majority_baseline
+    from sentiment_core.config import preset
 
     at = open_page(PAGE)
     assert at.selectbox(key="train_preset").value == "quick"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.analysis import gradient_flow
+from sentiment_core.analysis.lessons import gradient_flow
 from tests.helpers import chart_spec, metric
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -126,9 +126,9 @@ def test_without_runs_the_button_queues_a_vanilla_rnn_and_an_lstm(page, tmp_path
     import signal
     import time
 
-    from sentiment_core.training import jobs
-    from sentiment_core.training.processes import is_process_alive
-    from sentiment_core.training.store import read_config
+    from sentiment_core.runs import jobs
+    from sentiment_core.runs.processes import is_process_alive
+    from sentiment_core.runs.store import read_config
 
     at = open_section(6)
     assert any("No vanilla RNN and LSTM" in i.value and " s each" in i.value for i in at.info)
@@ -207,10 +207,10 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
     import torch
 
     from sentiment_core.data.batching import EncodedDataset
-    from sentiment_core.training.config import preset
+    from sentiment_core.config import preset
     from sentiment_core.models import build_model
-    from sentiment_core.training.metrics import MetricsWriter
-    from sentiment_core.training.store import create_run, save_checkpoint
+    from sentiment_core.runs.metrics import MetricsWriter
+    from sentiment_core.runs.store import create_run, save_checkpoint
     from sentiment_core.data.text import label_scheme
     from sentiment_core.training.probe import probe_batch, run_probe
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.analysis import explore
-from sentiment_core.training.config import RunConfig
+from sentiment_core.analysis.exploration import explore
+from sentiment_core.config import RunConfig
 from sentiment_core.data.corpus import default_cache_dir
-from sentiment_core.training.store import create_run
+from sentiment_core.runs.store import create_run
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
-from sentiment_core.analysis.stats import data_summary
+from sentiment_core.analysis.exploration.stats import data_summary
 from dashboard.escape import escape_markdown
 from tests.helpers import open_page
 

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from sentiment_core.analysis.gradient_flow import VANILLA_CELLS, comparison_config
-from sentiment_core.analysis.inference import Predictor, playground_runs
+from sentiment_core.analysis.lessons.gradient_flow import VANILLA_CELLS, comparison_config
+from sentiment_core.analysis.inference.predictor import Predictor, playground_runs
 from sentiment_core.cli import main
 from sentiment_core.pretrained import (COMPARISON_MODELS, PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_NAMES,
                                        SHIPPED_PREFIX, is_shipped, shipped_runs)
 from sentiment_core.pretrained import build
 from sentiment_core.pretrained.build import BATCH_EVERY, build_defaults, playground_config
-from sentiment_core.training.config import with_changes
-from sentiment_core.training.metrics import read_metrics
-from sentiment_core.training.store import CHECKPOINT, LAST, load_checkpoint
+from sentiment_core.config import with_changes
+from sentiment_core.runs.metrics import read_metrics
+from sentiment_core.runs.store import CHECKPOINT, LAST, load_checkpoint
 from tests.helpers import tiny_config
 
 MIN_DEV_ACCURACY = 0.65  # issue 13: the playground's default model
@@ -88,7 +88,7 @@ def test_the_walkthrough_pair_has_probes_before_and_after_training():
 def test_recorded_dev_accuracy_is_reproduced_on_the_real_treebank(corpus):
     from sentiment_core.data.batching import EncodedDataset
     from sentiment_core.training.evaluation import evaluate
-    from sentiment_core.training.runs import load_model
+    from sentiment_core.runs.execution import load_model
 
     run_dir = PRETRAINED_DIR / PLAYGROUND_MODEL
     model, vocab, config, scheme = load_model(run_dir)
@@ -103,7 +103,7 @@ def test_recorded_dev_accuracy_is_reproduced_on_the_real_treebank(corpus):
 
 
 def test_the_playground_offers_the_visitors_runs_first_then_the_shipped_model(tiny_corpus, tmp_path):
-    from sentiment_core.training.runs import train_run
+    from sentiment_core.runs.execution import train_run
 
     root = tmp_path / "runs"
     assert [r.name for r in playground_runs(root)] == [SHIPPED_PREFIX + PLAYGROUND_MODEL]  # no runs folder yet

@@ -18,7 +18,7 @@ from dashboard.charts.playground import token_labels
 from dashboard.escape import escape_markdown
 from dashboard.messages import hide_paths, plain_message, shown_path, user_message
 from sentiment_core.data.treebank import SPLIT_FILES, split_paths
-from sentiment_core.training.runs import train_run
+from sentiment_core.runs.execution import train_run
 from tests.helpers import open_page, run_picker, tiny_config
 from tests.test_escape import unescape
 

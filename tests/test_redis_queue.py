@@ -1,4 +1,4 @@
-"""The Redis job queue (SENTIMENT_QUEUE, training/redis_queue.py) with a real redis-server and two real workers.
+"""The Redis job queue (SENTIMENT_QUEUE, runs/redis_queue.py) with a real redis-server and two real workers.
 
 Runs queued from the terminal and from the training page's code path (jobs.start_run) train on the
 workers and end with the figures of the same runs trained here; a worker killed with SIGKILL mid-run
@@ -23,10 +23,10 @@ import pytest
 pytest.importorskip("rq", reason="rq is not installed (pip install -r requirements.txt)")
 NO_REDIS = "redis-server is not installed (Debian's redis-server package; .ci/run installs it)"
 
-from sentiment_core.training import jobs, redis_queue  # noqa: E402
-from sentiment_core.training.limits import Limits  # noqa: E402
-from sentiment_core.training.runs import train_run  # noqa: E402
-from sentiment_core.training.store import create_run, read_config, read_status  # noqa: E402
+from sentiment_core.runs import jobs, redis_queue  # noqa: E402
+from sentiment_core.runs.limits import Limits  # noqa: E402
+from sentiment_core.runs.execution import train_run  # noqa: E402
+from sentiment_core.runs.store import create_run, read_config, read_status  # noqa: E402
 from tests.helpers import tiny_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,8 +256,8 @@ def test_the_queue_setting_takes_only_a_redis_url():
 
 
 def test_a_run_training_on_another_machine_is_not_read_as_interrupted(tmp_path):
-    from sentiment_core.training.processes import is_process_alive, this_host
-    from sentiment_core.training.store import write_status
+    from sentiment_core.runs.processes import is_process_alive, this_host
+    from sentiment_core.runs.store import write_status
 
     run_dir = create_run(tiny_config(), root=tmp_path, name="elsewhere")
     write_status(run_dir, state="running", pid=2**22 + 17, host=this_host() + "-other")

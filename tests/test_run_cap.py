@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from sentiment_core import fileio
-from sentiment_core.training import jobs
-from sentiment_core.training.limits import Limits, limits_from_env
-from sentiment_core.training.store import STATUS, create_run, list_runs, read_status, write_json, write_status
+from sentiment_core.runs import jobs
+from sentiment_core.runs.limits import Limits, limits_from_env
+from sentiment_core.runs.store import STATUS, create_run, list_runs, read_status, write_json, write_status
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import APP, open_page, run_picker, tiny_config

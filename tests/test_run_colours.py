@@ -11,7 +11,7 @@ from dashboard import colour_science, resources, theme
 from dashboard.charts import analysis as analysis_charts
 from dashboard.charts import comparison
 from dashboard.charts.gradient_flow import probe_runs_chart
-from sentiment_core.analysis.gradient_flow import ProbeCurve
+from sentiment_core.analysis.lessons.gradient_flow import ProbeCurve
 
 # Listed here from the theme's named colours, not from theme.RESERVED_COLOURS, so a colour dropped
 # from the rule's list still counts.

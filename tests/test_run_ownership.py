@@ -20,12 +20,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import visitor
-from sentiment_core.analysis.inference import playground_runs
+from sentiment_core.analysis.inference.predictor import playground_runs
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
 from sentiment_core.settings import PUBLIC_DEFAULTS, concurrent_runs_for_machine, describe_limits, limits_from_env
-from sentiment_core.training import jobs
-from sentiment_core.training.limits import Limits
-from sentiment_core.training.store import LAST, STATUS, create_run, read_status, write_json, write_status
+from sentiment_core.runs import jobs
+from sentiment_core.runs.limits import Limits
+from sentiment_core.runs.store import LAST, STATUS, create_run, read_status, write_json, write_status
 from tests.helpers import APP, run_picker, tiny_config
 from tests.test_escape import unescape
 

@@ -5,9 +5,9 @@ import os
 
 from streamlit.testing.v1 import AppTest
 
-from sentiment_core.training import jobs
-from sentiment_core.training.config import RunConfig
-from sentiment_core.training.store import create_run, write_status
+from sentiment_core.runs import jobs
+from sentiment_core.config import RunConfig
+from sentiment_core.runs.store import create_run, write_status
 
 
 def watcher_page():

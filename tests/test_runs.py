@@ -9,12 +9,12 @@ import threading
 import pytest
 import torch
 
-from sentiment_core.training.config import RunConfig
+from sentiment_core.config import RunConfig
 from sentiment_core.training.losses import sentence_class_weights
-from sentiment_core.training.metrics import MetricsWriter, read_metrics
-from sentiment_core.training.processes import process_start_time
-from sentiment_core.training.runs import evaluate_best, load_model, train_run
-from sentiment_core.training.store import (CHECKPOINT, LAST, METRICS, STATUS, RunError, RunNotFound, claim_run,
+from sentiment_core.runs.metrics import MetricsWriter, read_metrics
+from sentiment_core.runs.processes import process_start_time
+from sentiment_core.runs.execution import evaluate_best, load_model, train_run
+from sentiment_core.runs.store import (CHECKPOINT, LAST, METRICS, STATUS, RunError, RunNotFound, claim_run,
                                            create_run, delete_run, list_runs, load_checkpoint, load_run, read_status,
                                            request_stop, sanitize_run_name, save_torch, write_status)
 from sentiment_core.training.trainer import Callback, TrainControl
@@ -236,7 +236,7 @@ def test_a_run_deleted_while_it_trains_is_not_recreated(tmp_path, corpus):
 
 
 def test_a_run_keeps_its_sentence_probes_per_epoch_and_a_bad_probe_file_fails_first(tmp_path, corpus, monkeypatch):
-    from sentiment_core.training.metrics import MetricsFollower
+    from sentiment_core.runs.metrics import MetricsFollower
     from sentiment_core.training.sentence_probes import ProbeSentencesError
 
     probes = tmp_path / "probes.txt"

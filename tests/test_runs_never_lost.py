@@ -21,11 +21,11 @@ from sentiment_core.cli import main
 from sentiment_core.cli.folders import removed_on_failure
 from sentiment_core.cli.health import health_report
 from sentiment_core.cli.train import run_worth_keeping
-from sentiment_core.training import jobs
-from sentiment_core.training.config import MAX_SEED, RunConfig, validate, with_changes
-from sentiment_core.training.runs import load_model, train_run
+from sentiment_core.runs import jobs
+from sentiment_core.config import MAX_SEED, RunConfig, validate, with_changes
+from sentiment_core.runs.execution import load_model, train_run
 from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences
-from sentiment_core.training.store import (CHECKPOINT, LAST, claim_run, load_checkpoint, load_torch,
+from sentiment_core.runs.store import (CHECKPOINT, LAST, claim_run, load_checkpoint, load_torch,
                                            read_status, write_status)
 from tests.helpers import dead_pid, open_page, run_picker, tiny_config
 from tests.test_page_training import header, rerun_until, texts
@@ -40,7 +40,7 @@ TINY = ["--cell", "gru", "--embedding-dim", "8", "--hidden-dim", "8", "--batch-s
 GATED_TRAIN = """
 import sys
 from sentiment_core.cli import main
-from sentiment_core.training import runs
+from sentiment_core.runs import execution as runs
 
 real_save_torch, waited = runs.save_torch, []
 
@@ -60,7 +60,7 @@ sys.exit(main(sys.argv[1:]))
 FULL_DISK_TRAIN = """
 import errno, os, sys
 from sentiment_core.cli import main
-from sentiment_core.training import metrics, runs, store
+from sentiment_core.runs import metrics, execution as runs, store
 
 spared, full = set(filter(None, sys.argv[1].split(","))), []
 real_write_text, real_save_torch, real_write_event = (store.atomic_write_text, store.save_torch,

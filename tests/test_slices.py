@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentiment_core.analysis.slices import (LENGTH_BUCKETS, SENTENCE_SLICES, accuracy_and_macro_f1,
+from sentiment_core.analysis.evaluation.slices import (LENGTH_BUCKETS, SENTENCE_SLICES, accuracy_and_macro_f1,
                                             phrase_breakdown, slice_metrics, span_depths)
 
 SENTENCES = [

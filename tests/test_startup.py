@@ -16,7 +16,7 @@ from sentiment_core.cli import main
 from sentiment_core.data import text
 from sentiment_core.data.batching import EncodedDataset
 from sentiment_core.training.bench_startup import PHASES, format_startup, phases_of, summarize
-from sentiment_core.training.processes import training_env
+from sentiment_core.runs.processes import training_env
 from sentiment_core.training.sentence_probes import ProbeScorer, probe_tokenizer, saved_words_path
 
 SMALL = ["--cell", "scratch", "--epochs", "1", "--embedding-dim", "8", "--hidden-dim", "8", "--batch-size", "25",

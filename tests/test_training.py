@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sentiment_core.data.batching import EncodedDataset
-from sentiment_core.training.config import ModelConfig, TrainConfig
+from sentiment_core.config import ModelConfig, TrainConfig
 from sentiment_core.models import build_model
 from sentiment_core.data.text import label_scheme
 from sentiment_core.training.evaluation import classification_metrics, evaluate, predict_batches

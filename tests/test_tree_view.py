@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from sentiment_core.analysis.explore import tree_layout
-from sentiment_core.analysis.tree_view import (assemble, flip_sentence, model_tree, phrase_probabilities,
+from sentiment_core.analysis.exploration.explore import tree_layout
+from sentiment_core.analysis.exploration.tree_view import (assemble, flip_sentence, model_tree, phrase_probabilities,
                                                polarity, short_phrase, tree_nodes, trigger_word)
 from sentiment_core.data.text import Vocab, label_scheme
 from sentiment_core.data.treebank import parse_tree

@@ -11,14 +11,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sentiment_core.analysis import attributions, inference, occlusion
-from sentiment_core.analysis.errors import InferenceError
-from sentiment_core.analysis.inference import Predictor
+from sentiment_core.analysis.inference import attributions, predictor as inference, occlusion
+from sentiment_core.errors import InferenceError
+from sentiment_core.analysis.inference.predictor import Predictor
 from sentiment_core.data import text as text_module
 from sentiment_core.data.text import SPECIALS, Tokenizer, Vocab, label_scheme
 from sentiment_core.models import build_model
 from sentiment_core.settings import PUBLIC_DEFAULTS
-from sentiment_core.training.config import ModelConfig
+from sentiment_core.config import ModelConfig
 from tests.helpers import open_page
 
 PAGE = "views/playground.py"

@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
-from sentiment_core.analysis import vocab_stats
+from sentiment_core.analysis.exploration import vocab_stats
 from sentiment_core.data.corpus import Example
-from sentiment_core.analysis.stats import data_summary
+from sentiment_core.analysis.exploration.stats import data_summary
 from sentiment_core.data.text import SPECIALS, Vocab
 
 

@@ -20,8 +20,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard import theme
-from sentiment_core.analysis import tutorial_code
-from sentiment_core.analysis.walk_sentence import TREEBANK_SENTENCES
+from sentiment_core.analysis.lessons import tutorial_code
+from sentiment_core.analysis.lessons.walk_sentence import TREEBANK_SENTENCES
 from sentiment_core.models import tutorial
 from sentiment_core.models.tutorial import RNNLayer, SentimentRNN
 from tests.helpers import chart_spec, metric

@@ -16,8 +16,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.charts import walkthrough as charts
-from sentiment_core.analysis import gates_by_hand, gradient_flow, stacked
-from sentiment_core.analysis.walk_sentence import LONGEST_SENTENCE, TREEBANK_SENTENCES, sentence_inputs, token_labels
+from sentiment_core.analysis.lessons import gates_by_hand, gradient_flow, stacked
+from sentiment_core.analysis.lessons.walk_sentence import LONGEST_SENTENCE, TREEBANK_SENTENCES, sentence_inputs, token_labels
 from sentiment_core.data.text import Tokenizer
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
 from tests.helpers import chart_spec, metric
@@ -44,7 +44,7 @@ def open_section(section: int, state: dict | None = None) -> AppTest:
 
 def shipped_sentence(text: str = TREEBANK_SENTENCES[0]):
     """The sentence as the page reads it: the shipped default model's word vectors."""
-    from sentiment_core.analysis.lessons import run_embedding
+    from sentiment_core.analysis.lessons.basics import run_embedding
 
     vocab, weight = run_embedding(PRETRAINED_DIR / PLAYGROUND_MODEL)
     return sentence_inputs(text, Tokenizer(), vocab, weight)
@@ -171,7 +171,7 @@ def test_the_additive_path_is_the_product_of_the_forget_gates():
 def test_trained_gru_weights_are_the_shipped_models(env):
     at = open_section(7, {"wt_gate_cell": "gru", "wt_gate_weights": "trained"})
     assert at.selectbox(key="wt_gate_source").value.startswith("shipped default gru-3cls")
-    from sentiment_core.training.store import load_checkpoint
+    from sentiment_core.runs.store import load_checkpoint
 
     state = load_checkpoint(PRETRAINED_DIR / PLAYGROUND_MODEL / "checkpoint.pt")["model_state"]
     module = gates_by_hand.cell_from_state("gru", state)
@@ -314,7 +314,7 @@ def test_the_stack_shows_each_layers_states_and_the_depth_comparison(env):
 
 def test_the_probe_chart_shows_the_shipped_runs_probes(env):
     from sentiment_core.pretrained import shipped_runs
-    from sentiment_core.training.metrics import read_metrics
+    from sentiment_core.runs.metrics import read_metrics
 
     at = open_section(6)
     lines = {trace["name"]: trace["y"] for trace in chart_spec(at, "wt_probe_chart")["data"]}
@@ -332,11 +332,11 @@ def test_a_trained_lstm_of_the_visitor_is_stepped_with_its_own_weights_and_words
                                                                                    vocab):
     """The LSTM the comparison (or the training page) trains appears under 'trained'; the figure shows
     its first layer's gates on the sentence read through its own word vectors."""
-    from sentiment_core.analysis.lessons import run_embedding
+    from sentiment_core.analysis.lessons.basics import run_embedding
     from sentiment_core.data.text import label_scheme
     from sentiment_core.models import build_model
-    from sentiment_core.training.config import preset
-    from sentiment_core.training.store import create_run, save_checkpoint
+    from sentiment_core.config import preset
+    from sentiment_core.runs.store import create_run, save_checkpoint
 
     config = preset("quick")
     config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "lstm", 16, 8

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from dashboard import theme
 from dashboard.escape import escape_plotly
 from dashboard.charts.training import _figure, _reference_lines, accuracy_range, thin_out
-from sentiment_core.training.comparison import is_share, metric_title
+from sentiment_core.runs.comparison import is_share, metric_title
 
 
 def overlay_chart(curves: Mapping[str, Sequence[Mapping]], metric: str, colours: Mapping[str, str],

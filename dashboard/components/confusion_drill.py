@@ -19,10 +19,10 @@ from dashboard import resources
 from dashboard.escape import escape_markdown
 from dashboard.charts.confusion import grid_css
 from dashboard.messages import user_message
-from sentiment_core.analysis.confusion import ScoredSentence, cell_sentences, confusion_counts, in_slice
-from sentiment_core.analysis.errors import InferenceError
-from sentiment_core.analysis.slices import SENTENCE_SLICES
-from sentiment_core.training.store import RunError
+from sentiment_core.analysis.evaluation.confusion import ScoredSentence, cell_sentences, confusion_counts, in_slice
+from sentiment_core.errors import InferenceError
+from sentiment_core.analysis.evaluation.slices import SENTENCE_SLICES
+from sentiment_core.runs.store import RunError
 
 MAX_LISTED = 50           # sentences listed for one cell (the count above the list is always complete)
 ALL_SENTENCES = "all sentences"

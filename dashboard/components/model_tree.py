@@ -5,7 +5,7 @@ model's (ring) on every phrase, the phrase-level agreement and the flips at nega
 contrast words. `pick_model_run` offers the playground's runs (the visitor's, then the shipped
 default); `linked_sentence` reads `?split=test&index=123` (and `&run=NAME`) from the URL;
 `treebank_sentence_tree` is the playground's "On the parse tree" section.
-The work is in sentiment_core.analysis.tree_view and dashboard.charts.tree; this only arranges it.
+The work is in sentiment_core.analysis.exploration.tree_view and dashboard.charts.tree; this only arranges it.
 """
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from dashboard.messages import user_message
 from dashboard.query_params import shown_value, whole_number
 from dashboard.components.run_labels import run_label
 from dashboard.views.playground_sections.runs import offered_runs
-from sentiment_core.analysis import explore, model_choice
-from sentiment_core.analysis.inference import InferenceError, max_input_tokens
-from sentiment_core.analysis.tree_view import flip_sentence, sentence_key
+from sentiment_core.analysis.exploration import explore
+from sentiment_core.analysis.inference import model_choice
+from sentiment_core.analysis.inference.predictor import InferenceError, max_input_tokens
+from sentiment_core.analysis.exploration.tree_view import flip_sentence, sentence_key
 from sentiment_core.data.treebank import SPLITS, TreebankError
-from sentiment_core.training.store import RunError
+from sentiment_core.runs.store import RunError
 
 QUERY_SPLIT, QUERY_INDEX, QUERY_RUN = "split", "index", "run"  # the explorer's URL: ?split=test&index=123&run=NAME
 MAX_MATCHES = 500  # sentences offered in the picker; a search narrows them

@@ -1,6 +1,6 @@
 """The run a page opens on, and the line that says why (the playground, analysis and explorer pages).
 
-The ranking is sentiment_core.analysis.model_choice's (the best finished run by dev accuracy on the
+The ranking is sentiment_core.analysis.inference.model_choice's (the best finished run by dev accuracy on the
 whole dev split, the shipped model unless a run beats it); this module only applies, in order:
 a run the visitor has just trained (switched to once, as it finishes), a link's `?run=NAME` (once
 per value), the visitor's own pick, else the default. Every sentence shown is escaped.
@@ -13,8 +13,8 @@ from dashboard import visitor
 from dashboard.escape import escape_markdown
 from dashboard.query_params import one_of, shown_value
 from sentiment_core import settings
-from sentiment_core.analysis import model_choice
-from sentiment_core.training import jobs
+from sentiment_core.analysis.inference import model_choice
+from sentiment_core.runs import jobs
 
 QUERY_RUN = "run"   # ?run=NAME: the run a link was about
 MAX_NAME = 200      # characters: longer cannot be a run's folder name

@@ -1,6 +1,6 @@
 """The background-run watcher: a live section of a page that follows runs training elsewhere.
 
-Runs train in other processes (sentiment_core.training.jobs); a page sees them only through
+Runs train in other processes (sentiment_core.runs.jobs); a page sees them only through
 their folders. The queue has no daemon of its own: a waiting run starts when some page calls
 jobs.advance_queue. So a page that shows runs in progress does the same three things on a
 timer: advance the queue, read the runs' states, redraw its section. When the runs it follows
@@ -15,10 +15,10 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from dashboard.messages import shown_path, user_message
-from sentiment_core.training import jobs
-from sentiment_core.training.limits import Limits
-from sentiment_core.training.run_states import state_snapshot
-from sentiment_core.training.store import RunError
+from sentiment_core.runs import jobs
+from sentiment_core.runs.limits import Limits
+from sentiment_core.runs.states import state_snapshot
+from sentiment_core.runs.store import RunError
 
 POLL_SECONDS = 1.0
 

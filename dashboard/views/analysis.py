@@ -1,7 +1,7 @@
 """Model analysis: where trained models fail, side by side: by slice of sentences, phrase by phrase
 on the parse trees, and from a confusion cell to its sentences.
 
-The figures are sentiment_core.analysis.analyze's (the `analyze` command's), cached per run
+The figures are sentiment_core.analysis.evaluation.report's (the `analyze` command's), cached per run
 checkpoint, treebank and split in dashboard/resources.py; tables are analysis.slices'; charts
 dashboard/charts/analysis.py's; the confusion drill-down is dashboard/components/confusion_drill.py.
 """
@@ -17,11 +17,11 @@ from dashboard.components.confusion_drill import confusion_drill
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.components.run_labels import run_label
-from sentiment_core.analysis.errors import InferenceError
+from sentiment_core.errors import InferenceError
 from dashboard.views.playground_sections.runs import offered_runs
-from sentiment_core.analysis import model_choice
-from sentiment_core.analysis.slices import overall_side_by_side, slices_side_by_side
-from sentiment_core.training.store import RunError
+from sentiment_core.analysis.inference import model_choice
+from sentiment_core.analysis.evaluation.slices import overall_side_by_side, slices_side_by_side
+from sentiment_core.runs.store import RunError
 
 MAX_RUNS = 4  # runs analysed at once: each costs a pass over every phrase of the split
 K = "analysis_"

@@ -10,7 +10,7 @@ from dashboard.charts import data as charts
 from dashboard.components import model_tree
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
-from sentiment_core.analysis import explore
+from sentiment_core.analysis.exploration import explore
 from sentiment_core.data.treebank import SPLITS
 from sentiment_core.data.text import label_scheme
 

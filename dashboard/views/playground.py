@@ -21,10 +21,10 @@ from dashboard.views.playground_sections.common import K, Sentence, answer_or_ex
 from dashboard.views.playground_sections.many import compare, many_sentences
 from dashboard.views.playground_sections.runs import (load_predictor, offered_runs, pick_answering_run,
                                                      quick_model_section, shipped_caption)
-from sentiment_core.analysis.inference import (EXAMPLE_SENTENCES, InferenceError, max_batch_rows, max_ig_steps,
+from sentiment_core.analysis.inference.predictor import (EXAMPLE_SENTENCES, InferenceError, max_batch_rows, max_ig_steps,
                                                max_input_tokens)
 from sentiment_core.pretrained import is_shipped
-from sentiment_core.training.store import RunError
+from sentiment_core.runs.store import RunError
 
 TEXT, EXAMPLE, QUERY_SEEN = K + "text", K + "example", K + "query_seen"
 PICK = "(pick an example)"

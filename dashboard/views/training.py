@@ -1,7 +1,7 @@
 """Training runner: settings or a preset, a background run, live curves, stop / resume, results, comparison.
 
-The page holds no training state of its own: a run is a directory (sentiment_core.training.store) and
-its process is managed by sentiment_core.training.jobs, so reloading the browser or opening a second one
+The page holds no training state of its own: a run is a directory (sentiment_core.runs.store) and
+its process is managed by sentiment_core.runs.jobs, so reloading the browser or opening a second one
 shows the same runs. The live panel is the shared run watcher (dashboard/components/run_watcher.py): it
 redraws every second while any run is active and stops polling once none is.
 """
@@ -25,17 +25,17 @@ from dashboard.views.training_form import K, config_from_widgets, every_setting,
 from dashboard.views.training_sections.compare import compare_section, results_table
 from dashboard.views.training_sections.queue import class_leaderboard, format_duration, queue_wait_text
 from dashboard.views.training_sections.timing import estimate_caption, time_left_text
-from sentiment_core.training.comparison import results_row
+from sentiment_core.runs.comparison import results_row
 from dashboard.views.training_sections.probes import probe_section
-from sentiment_core.analysis import baselines
-from sentiment_core.analysis import run_progress
+from sentiment_core.analysis.evaluation import baselines
+from sentiment_core.analysis.evaluation import run_progress
 from sentiment_core import settings
-from sentiment_core.training import jobs
-from sentiment_core.training.metrics import RunMetrics
-from sentiment_core.training.config import validate
-from sentiment_core.training.limits import LimitExceeded, LimitsError, describe_limits, limit_problems, limits_from_env
-from sentiment_core.training.run_states import kept_checkpoint_text, shown_state
-from sentiment_core.training.store import RunError, RunNotFound, is_walkthrough_run, read_config
+from sentiment_core.runs import jobs
+from sentiment_core.runs.metrics import RunMetrics
+from sentiment_core.config import validate
+from sentiment_core.runs.limits import LimitExceeded, LimitsError, describe_limits, limit_problems, limits_from_env
+from sentiment_core.runs.states import kept_checkpoint_text, shown_state
+from sentiment_core.runs.store import RunError, RunNotFound, is_walkthrough_run, read_config
 from sentiment_core.data.text import label_scheme
 from sentiment_core.data.treebank import TreebankError
 

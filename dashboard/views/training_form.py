@@ -1,4 +1,4 @@
-"""The training page's settings form, generated from the settings schema (sentiment_core.training.config).
+"""The training page's settings form, generated from the settings schema (sentiment_core.config).
 
 Each setting with a `Widget` in the schema gets one widget here, keyed `train_<setting>`, in the
 column of its config section; `config_from_widgets` reads them back into a RunConfig.
@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.escape import escape_markdown
 from dashboard.query_params import shown_value
-from sentiment_core.training.config import (CELLS, DEFAULT_PRESET, PRESETS, SETTINGS, RunConfig, Setting, get_setting,
+from sentiment_core.config import (CELLS, DEFAULT_PRESET, PRESETS, SETTINGS, RunConfig, Setting, get_setting,
                                             preset, with_changes)
 
 CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"

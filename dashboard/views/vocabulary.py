@@ -8,7 +8,7 @@ from dashboard import resources
 from dashboard.charts import data as charts
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
-from sentiment_core.analysis import vocab_stats
+from sentiment_core.analysis.exploration import vocab_stats
 from sentiment_core.data.text import PAD_INDEX, SPECIALS, label_scheme
 
 MIN_FREQS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000)

@@ -7,7 +7,7 @@ number and chart is computed on the spot by sentiment_core.analysis (lessons, gr
 gates_by_hand, stacked, walk_sentence) or torch. This file only puts them in order.
 
 The tutorial's own code is shown beside the numbers it computed (walkthrough_sections/code.py,
-read from the modules by sentiment_core.analysis.tutorial_code); the sentence and settings live
+read from the modules by sentiment_core.analysis.lessons.tutorial_code); the sentence and settings live
 in the URL (walkthrough_sections/linked.py), so a prepared link opens a section as set up.
 """
 from __future__ import annotations

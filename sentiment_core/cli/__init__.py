@@ -33,7 +33,7 @@ def run_data(args) -> int:
     if args.install:
         return run_install(Path(args.install), args.data_dir, args.json)
     from sentiment_core.cli.progress import CallbackBar
-    from sentiment_core.analysis.stats import data_summary, format_summary
+    from sentiment_core.analysis.exploration.stats import data_summary, format_summary
 
     bar = CallbackBar("Downloading treebank", unit="B", unit_scale=True, unit_divisor=1024)
     try:

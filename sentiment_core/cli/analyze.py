@@ -22,7 +22,7 @@ def add_commands(commands) -> None:
 
 
 def run_analyze(args) -> int:
-    from sentiment_core.analysis.analyze import analyze_split
+    from sentiment_core.analysis.evaluation.report import analyze_split
 
     model, vocab, scheme, corpus = run_and_its_treebank(args.run_dir, args.data_dir, args.limit)
     result = analyze_split(model, vocab, scheme, corpus, args.split, args.limit, args.phrases)

@@ -22,8 +22,8 @@ def run_and_its_treebank(run_dir, data_dir, limit):
     """(model, vocab, scheme, corpus) of a run, on the treebank it trained on unless `data_dir` says
     otherwise; what was chosen, and a changed treebank, are said on stderr."""
     from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.provenance import checksum_warning, treebank_for
-    from sentiment_core.training.runs import load_model
+    from sentiment_core.runs.provenance import checksum_warning, treebank_for
+    from sentiment_core.runs.execution import load_model
 
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be at least 1 (or none), not {limit}")

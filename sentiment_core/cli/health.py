@@ -77,7 +77,7 @@ def check_runs_folder(env: Mapping[str, str]) -> tuple[bool, str]:
 
 
 def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.training.limits import LimitsError, describe_limits, limits_from_env
+    from sentiment_core.runs.limits import LimitsError, describe_limits, limits_from_env
 
     try:
         limits = limits_from_env(env)
@@ -87,10 +87,10 @@ def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
 
 
 def check_playground_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.analysis.caps import (MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_INPUT_CHARS_ENV,
+    from sentiment_core.data.caps import (MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_INPUT_CHARS_ENV,
                                               MAX_INPUT_TOKENS_ENV, max_batch_rows, max_csv_bytes, max_input_chars,
                                               max_input_tokens)
-    from sentiment_core.analysis.errors import InferenceError
+    from sentiment_core.errors import InferenceError
 
     readers = ((MAX_INPUT_CHARS_ENV, max_input_chars), (MAX_INPUT_TOKENS_ENV, max_input_tokens),
                (MAX_BATCH_ROWS_ENV, max_batch_rows), (MAX_CSV_BYTES_ENV, max_csv_bytes))
@@ -119,7 +119,7 @@ def check_queue(env: Mapping[str, str]) -> tuple[bool, str]:
         return False, str(err)
     if not url:
         return True, "local: runs train on this machine (SENTIMENT_QUEUE is not set)"
-    from sentiment_core.training import redis_queue
+    from sentiment_core.runs import redis_queue
 
     return redis_queue.health(url)
 

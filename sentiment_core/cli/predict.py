@@ -29,7 +29,7 @@ def add_commands(commands) -> None:
 
 def playground_caps() -> dict[str, int]:
     """The playground's caps from the environment (a bad value fails here, before any work)."""
-    from sentiment_core.analysis.caps import max_batch_rows, max_csv_bytes, max_input_chars, max_input_tokens
+    from sentiment_core.data.caps import max_batch_rows, max_csv_bytes, max_input_chars, max_input_tokens
 
     return {"max_chars": max_input_chars(), "max_tokens": max_input_tokens(), "max_rows": max_batch_rows(),
             "max_bytes": max_csv_bytes()}
@@ -52,7 +52,7 @@ def run_predict(args) -> int:
         raise ValueError("--out goes with --file IN.csv; a single sentence's answer is printed")
     if not args.text.strip():  # said before the model is loaded: the text is the problem
         raise ValueError("there is nothing to classify: the text is empty; give a sentence in quotes")
-    from sentiment_core.analysis.inference import Predictor
+    from sentiment_core.analysis.inference.predictor import Predictor
 
     caps = playground_caps()
     predictor = Predictor.from_run(args.run_dir, caps["max_tokens"], caps["max_chars"])
@@ -90,8 +90,8 @@ def checked_paths(args) -> tuple[Path, Path]:
 
 def run_predict_file(args) -> int:
     """`predict RUN --file IN.csv --out OUT.csv`: every row classified, the table written atomically."""
-    from sentiment_core.analysis.inference import Predictor
-    from sentiment_core.analysis.tables import read_csv_file, rows_to_csv, texts_from_csv
+    from sentiment_core.analysis.inference.predictor import Predictor
+    from sentiment_core.analysis.inference.tables import read_csv_file, rows_to_csv, texts_from_csv
     from sentiment_core.cli.progress import CallbackBar
     from sentiment_core.fileio import atomic_write_text
 

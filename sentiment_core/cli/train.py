@@ -1,4 +1,4 @@
-"""The `train` command; its setting options are generated from the schema in training/config.py.
+"""The `train` command; its setting options are generated from the schema in config.py.
 
 `train(argv)` runs the train command as a function, as the dashboard's background process
 does with `python -m sentiment_core train ... --out RUN_DIR`.
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from sentiment_core.cli.folders import removed_on_failure
-from sentiment_core.training.config import (PRESETS, SECTIONS, SETTINGS, RunConfig, Setting, preset,
+from sentiment_core.config import (PRESETS, SECTIONS, SETTINGS, RunConfig, Setting, preset,
                                             section_settings, validate, with_changes)
 
 OFF_WORDS = ("none", "off", "0")  # what switches an optional setting off on the command line
@@ -185,7 +185,7 @@ def progress_printer(stream=None):
 
 def hand_over_slot_quietly(run_dir: Path) -> None:
     """A run started by the training page's queue starts the next waiting run as it ends."""
-    from sentiment_core.training.jobs import hand_over_slot
+    from sentiment_core.runs.jobs import hand_over_slot
 
     try:
         started = hand_over_slot(run_dir)
@@ -198,7 +198,7 @@ def hand_over_slot_quietly(run_dir: Path) -> None:
 
 def run_has_ended(run_dir: Path) -> bool:
     """The trainer recorded how the run ended (it failed or was interrupted): keep it to show why."""
-    from sentiment_core.training.store import RunError, read_status
+    from sentiment_core.runs.store import RunError, read_status
 
     try:
         return read_status(run_dir).get("state") in ("failed", "interrupted", "stopped", "finished")
@@ -209,7 +209,7 @@ def run_has_ended(run_dir: Path) -> bool:
 def run_worth_keeping(run_dir: Path) -> bool:
     """The run recorded how it ended, or saved any of its training (a checkpoint, a training state,
     metrics): a failure never deletes it, even one that left its status unwritten (a full disk)."""
-    from sentiment_core.training.store import CHECKPOINT, LAST, METRICS
+    from sentiment_core.runs.store import CHECKPOINT, LAST, METRICS
 
     if run_has_ended(run_dir) or any((run_dir / name).is_file() for name in (CHECKPOINT, LAST)):
         return True
@@ -249,10 +249,10 @@ def set_threads(threads) -> None:
 
 
 class StartupMarks:
-    """A trainer callback noting the run's first moments for `bench --startup` (training/timeline.py)."""
+    """A trainer callback noting the run's first moments for `bench --startup` (timeline.py)."""
 
     def __init__(self):
-        from sentiment_core.training import timeline
+        from sentiment_core import timeline
 
         self.mark, self.batches = timeline.mark, 0
 
@@ -280,10 +280,10 @@ def run_train(args) -> int:
 
         return enqueue_train(args, checked_config(args))
     from sentiment_core.training.distributed import close_world, init_world
-    from sentiment_core.training.provenance import treebank_for
-    from sentiment_core.training.runs import train_run
-    from sentiment_core.training.store import RunError, claim_run
-    from sentiment_core.training import timeline
+    from sentiment_core.runs.provenance import treebank_for
+    from sentiment_core.runs.execution import train_run
+    from sentiment_core.runs.store import RunError, claim_run
+    from sentiment_core import timeline
 
     timeline.mark("imports")
     config = checked_config(args)

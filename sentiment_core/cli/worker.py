@@ -4,7 +4,7 @@
 
 Runs on any machine that sees the runs folder (and the treebank) at the same paths as the web
 server. Each worker takes queued runs in order and trains each with `python -m sentiment_core train`
-in a process of its own (training/redis_queue.py). `--concurrency N` starts N workers, each training
+in a process of its own (runs/redis_queue.py). `--concurrency N` starts N workers, each training
 one run at a time. Also here: `train ... --queue URL` (enqueue_train), which queues a run instead of
 training it in the terminal.
 """
@@ -35,7 +35,7 @@ def add_commands(commands) -> None:
 
 
 def run_worker(args) -> int:
-    from sentiment_core.training import redis_queue
+    from sentiment_core.runs import redis_queue
 
     url = args.queue or settings.queue_url()
     if not url:
@@ -71,7 +71,7 @@ def _cores() -> int:
 
 def run_pool(args, url: str, heartbeat: int) -> int:
     """N single workers as child processes; a stop signal is passed on, and they die with this process."""
-    from sentiment_core.training.redis_queue import die_with_parent
+    from sentiment_core.runs.redis_queue import die_with_parent
 
     threads = args.threads or max(1, _cores() // args.concurrency)
     command = [sys.executable, "-m", "sentiment_core", "worker", "--queue", url, "--heartbeat", str(heartbeat),
@@ -92,8 +92,8 @@ def run_pool(args, url: str, heartbeat: int) -> int:
 
 def enqueue_train(args, config) -> int:
     """`train ... --queue URL`: queue the run as the page does (the same limits), print its directory."""
-    from sentiment_core.training import jobs
-    from sentiment_core.training.limits import limits_from_env
+    from sentiment_core.runs import jobs
+    from sentiment_core.runs.limits import limits_from_env
 
     settings.queue_url({settings.QUEUE_ENV: args.queue})
     os.environ[settings.QUEUE_ENV] = args.queue  # jobs.py enqueues on SENTIMENT_QUEUE, in this process only

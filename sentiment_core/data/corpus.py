@@ -19,7 +19,7 @@ from sentiment_core.data.treebank import (SPLITS, Tree, check_split_size, find_t
 from sentiment_core.data.text import TOKENIZER_VERSION, LabelScheme, Tokenizer, Vocab, label_scheme
 from sentiment_core.fileio import atomic_write_text, read_bytes_bounded
 from sentiment_core.settings import MAX_TREEBANK_FILE_BYTES, default_cache_dir
-from sentiment_core.training.timeline import mark  # bench --startup's moments (a no-op unless asked)
+from sentiment_core.timeline import mark  # bench --startup's moments (a no-op unless asked)
 
 CACHE_FORMAT = 3
 # A cache holds each sentence twice (tokens and text) besides the spans: the real one is 1.9 times

@@ -24,13 +24,13 @@ from sentiment_core.models.packing import PackedLayout, packed_layout
 from sentiment_core.models.recurrences import GATE_NAMES, STEPS, DirectionWeights, run_packed
 from sentiment_core.models.tutorial import RNNLayer, SentimentRNN
 from sentiment_core.models.vectors import load_glove_vectors
-from sentiment_core.training.config import ModelConfig, validate_model
+from sentiment_core.config import ModelConfig, validate_model
 
 
 def add_class_bias(module: nn.Module, num_classes: int) -> None:
     """Give `module` a `class_bias` buffer (C,), added to its logits: zero unless a run calibrated it.
 
-    It is part of the state_dict, so a checkpoint carries the offsets that training/calibration.py
+    It is part of the state_dict, so a checkpoint carries the offsets that runs/calibration.py
     chose on dev; checkpoints saved before it existed load with zeros (the same model as before).
     """
     module.register_buffer("class_bias", torch.zeros(num_classes))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from sentiment_core.training.store import RunInfo, RunNotFound, load_run
+from sentiment_core.runs.store import RunInfo, RunNotFound, load_run
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 PLAYGROUND_MODEL = "gru-3cls"

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from sentiment_core.pretrained import COMPARISON_MODELS, PLAYGROUND_MODEL, PRETRAINED_DIR
-from sentiment_core.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from sentiment_core.training.store import CHECKPOINT, LAST, METRICS, STATUS, STOP_FILE, VOCAB, write_json
+from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from sentiment_core.runs.store import CHECKPOINT, LAST, METRICS, STATUS, STOP_FILE, VOCAB, write_json
 
 BATCH_EVERY = 10  # keep one batch_end event in ten: the loss curve still draws, the file stays small
 SHIPPED_PRESET = "shipped-default"
@@ -47,7 +47,7 @@ def playground_config() -> RunConfig:
 
 def comparison_config(cell: str) -> Callable[[], RunConfig]:
     def config() -> RunConfig:
-        from sentiment_core.analysis.gradient_flow import comparison_config as walkthrough_config
+        from sentiment_core.analysis.lessons.gradient_flow import comparison_config as walkthrough_config
 
         return walkthrough_config(cell)  # exactly what the walkthrough's button trains
     return config
@@ -66,8 +66,8 @@ def build_defaults(data_dir: str | Path | None = None, target: str | Path | None
     Returns {name: final status}; raises RunError when a model does not finish (nothing is swapped).
     """
     from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.training.runs import train_run
-    from sentiment_core.training.store import RunError
+    from sentiment_core.runs.execution import train_run
+    from sentiment_core.runs.store import RunError
 
     target = Path(target) if target is not None else PRETRAINED_DIR
     corpus = corpus or load_corpus(data_dir, download=data_dir is None)

@@ -37,7 +37,7 @@ from sentiment_core.models import SentimentRNN, build_model, native
 from sentiment_core.training import optim
 from sentiment_core.training.bench_figures import (BATCH_SENTENCES, LATENCY_TOKENS, gemm_floor, inference_percentiles,
                                                    one_sentence, sentence_batch)
-from sentiment_core.training.config import ModelConfig
+from sentiment_core.config import ModelConfig
 
 EMBEDDING_DIM, HIDDEN_DIM, BATCH_SIZE, TUTORIAL_BATCH_SIZE = 100, 128, 64, 4
 TUTORIAL_BATCHES = 400      # the tutorial's loop is timed on this many batches of 4

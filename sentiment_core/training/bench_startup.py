@@ -10,7 +10,7 @@ the standard library only), each a fresh process, in turns (ours, the script, ou
 warm-up of each that is not counted (it fills the file cache and, on a new machine, builds the
 compiled recurrences). Wall and CPU seconds of each process come from the operating system
 (os.wait4). The train command is run with $SENTIMENT_STARTUP_MARKS set, so it notes its own
-moments (training/timeline.py), and the breakdown is read from them:
+moments (timeline.py), and the breakdown is read from them:
 
     imports      process start to the train command ready (the interpreter, torch, this package)
     data         the treebank read (the tokenized corpus from its cache)
@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from sentiment_core.settings import PROJECT_ROOT
-from sentiment_core.training.timeline import MARKS_ENV
+from sentiment_core.timeline import MARKS_ENV
 
 REFERENCE_SCRIPT = PROJECT_ROOT / "scripts" / "reference_packed_rnn.py"
 TRAIN_ARGS = ["--cell", "scratch", "--labels", "3", "--epochs", "1", "--batch-size", "64"]

@@ -21,13 +21,13 @@ import torch
 from torch import nn
 
 from sentiment_core import settings
-from sentiment_core.analysis.caps import bounded_tokens
-from sentiment_core.analysis.errors import InferenceError
+from sentiment_core.data.caps import bounded_tokens
+from sentiment_core.errors import InferenceError
 from sentiment_core.data.batching import pad_collate
 from sentiment_core.data.text import TOKENIZER_VERSION, Tokenizer, Vocab, bounded_words
 from sentiment_core.fileio import FileRefused, read_bytes_bounded
 from sentiment_core.models.modes import evaluating
-from sentiment_core.training.metrics import SENTENCE_PROBES
+from sentiment_core.runs.metrics import SENTENCE_PROBES
 
 
 class ProbeSentencesError(ValueError):

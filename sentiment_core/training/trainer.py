@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from sentiment_core.data.batching import Batch, BucketBatchSampler, EncodedDataset, pad_collate
-from sentiment_core.training.config import TrainConfig
+from sentiment_core.config import TrainConfig
 from sentiment_core.training.distributed import World
 from sentiment_core.training.evaluation import TrainingError, evaluate
 from sentiment_core.training.losses import loss_weight_tensor

@@ -228,8 +228,8 @@ def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
 def stop_leftover_training(runs_dir: Path) -> None:
     """SIGTERM to training processes the pages started (their own sessions outlive the server),
     e.g. when a test failed before pressing Stop; SIGTERM stops training between batches."""
-    from sentiment_core.training.jobs import list_jobs
-    from sentiment_core.training.processes import is_process_alive
+    from sentiment_core.runs.jobs import list_jobs
+    from sentiment_core.runs.processes import is_process_alive
 
     for view in list_jobs(runs_dir):
         if not view.active:

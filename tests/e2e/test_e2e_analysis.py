@@ -2,7 +2,7 @@
 linking to its parse tree in the explorer and to the playground, both with the run (`run=`).
 
 The model is the small GRU the `trained_run` fixture trained for this session; the cell's
-sentences are computed here with sentiment_core.analysis.confusion on the same checkpoint.
+sentences are computed here with sentiment_core.analysis.evaluation.confusion on the same checkpoint.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import expect
 
-from sentiment_core.analysis.confusion import cell_sentences, score_sentences
+from sentiment_core.analysis.evaluation.confusion import cell_sentences, score_sentences
 from sentiment_core.data.corpus import load_corpus
-from sentiment_core.training.runs import load_model
+from sentiment_core.runs.execution import load_model
 
 
 def test_a_confusion_cell_click_lists_its_sentences(app, trained_run, sst_dir):

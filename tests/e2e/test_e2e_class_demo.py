@@ -23,8 +23,8 @@ from playwright.sync_api import expect
 
 from dashboard.visitor import COOKIE
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
-from sentiment_core.training import jobs
-from sentiment_core.training.store import STATUS, create_run, write_status
+from sentiment_core.runs import jobs
+from sentiment_core.runs.store import STATUS, create_run, write_status
 from tests.e2e.conftest import (ROOT, SERVER_START_SECONDS, SCRIPT_SECONDS, VIEWPORT, AppPage, free_port,
                                 server_command, stop_process_group, wait_for_health)
 from tests.helpers import tiny_config

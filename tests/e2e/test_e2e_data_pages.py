@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from dashboard.views.home import WAYS_IN
-from sentiment_core.analysis import explore
+from sentiment_core.analysis.exploration import explore
 from sentiment_core.data.treebank import SPLITS
 
 

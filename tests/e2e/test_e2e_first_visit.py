@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 from playwright.sync_api import expect
 
-from sentiment_core.analysis.inference import Predictor
+from sentiment_core.analysis.inference.predictor import Predictor
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
 from tests.e2e.conftest import (ROOT, SERVER_START_SECONDS, SCRIPT_SECONDS, VIEWPORT, AppPage, free_port,
                                 server_command, stop_process_group, wait_for_health)

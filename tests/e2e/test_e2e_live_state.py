@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from sentiment_core.training import jobs
-from sentiment_core.training.metrics import read_metrics
-from sentiment_core.training.run_states import shown_state
-from sentiment_core.training.store import RunNotFound
+from sentiment_core.runs import jobs
+from sentiment_core.runs.metrics import read_metrics
+from sentiment_core.runs.states import shown_state
+from sentiment_core.runs.store import RunNotFound
 from tests.e2e.conftest import (ROOT, SCRIPT_SECONDS, SERVER_START_SECONDS, VIEWPORT, AppPage, free_port,
                                 server_command, stop_leftover_training, stop_process_group, wait_for_health)
 

@@ -1,7 +1,7 @@
 """The model on the tree in a real browser: the explorer opened from a link on a treebank sentence.
 
 The model is the small GRU the `trained_run` fixture trained for this session; the expected
-agreement and flips are computed here with sentiment_core.analysis.tree_view on the same checkpoint.
+agreement and flips are computed here with sentiment_core.analysis.exploration.tree_view on the same checkpoint.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from sentiment_core.analysis.inference import Predictor
-from sentiment_core.analysis.tree_view import model_tree
+from sentiment_core.analysis.inference.predictor import Predictor
+from sentiment_core.analysis.exploration.tree_view import model_tree
 from sentiment_core.data.text import Tokenizer
 
 TRACES = """(selector) => {

@@ -1,7 +1,7 @@
 """The playground in a real browser: a sentence in, the model's answer and the token-by-token chart out.
 
 The model is the small GRU the `trained_run` fixture trained for this session. The
-expected answer is computed here with sentiment_core.analysis.inference on the same checkpoint.
+expected answer is computed here with sentiment_core.analysis.inference.predictor on the same checkpoint.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from sentiment_core.analysis.inference import Predictor
+from sentiment_core.analysis.inference.predictor import Predictor
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
 
 SENTENCE = "The acting was not good , but the zorblatt story was truly wonderful ."

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from sentiment_core.analysis.walk_sentence import TREEBANK_SENTENCES
+from sentiment_core.analysis.lessons.walk_sentence import TREEBANK_SENTENCES
 from tests.e2e.conftest import SCRIPT_SECONDS, AppPage
 
 SECTIONS = 10

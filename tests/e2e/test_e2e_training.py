@@ -1,6 +1,6 @@
 """The training page in a real browser: start a real background run, watch its curve grow, stop it.
 
-The run is the `train` command as its own process (sentiment_core.training.jobs), writing into the
+The run is the `train` command as its own process (sentiment_core.runs.jobs), writing into the
 session's temporary runs folder; the test reads that run directory to check what the page said.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from sentiment_core.training.metrics import read_metrics
-from sentiment_core.training.store import read_status
+from sentiment_core.runs.metrics import read_metrics
+from sentiment_core.runs.store import read_status
 
 RUN_NAME = "e2e-live-curve"
 LIVE_SECONDS = 120  # a cold training process needs a while to load torch and the data on 2 busy cores

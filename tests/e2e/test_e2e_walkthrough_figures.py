@@ -3,9 +3,9 @@ row's own value. The AppTest tests read the figure's data; this one reads the pi
 the old figure went wrong (plotly placed a heatmap's text by row index on a shared category axis)."""
 from __future__ import annotations
 
-from sentiment_core.analysis import gates_by_hand
-from sentiment_core.analysis.lessons import run_embedding
-from sentiment_core.analysis.walk_sentence import TREEBANK_SENTENCES, sentence_inputs
+from sentiment_core.analysis.lessons import gates_by_hand
+from sentiment_core.analysis.lessons.basics import run_embedding
+from sentiment_core.analysis.lessons.walk_sentence import TREEBANK_SENTENCES, sentence_inputs
 from sentiment_core.data.text import Tokenizer
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
 

@@ -12,8 +12,8 @@ from dashboard.charts import playground as charts
 from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, Sentence, chosen_class
 from dashboard.escape import escape_markdown
-from sentiment_core.analysis import attributions
-from sentiment_core.analysis.inference import InferenceError
+from sentiment_core.analysis.inference import attributions
+from sentiment_core.analysis.inference.predictor import InferenceError
 from sentiment_core.glossary import GRADIENT_X_INPUT as GXI, INTEGRATED_GRADIENTS as IG
 
 MAX_LISTED = 4  # words named in the disagreement note

@@ -9,8 +9,8 @@ from dashboard import resources
 from dashboard.escape import escape_markdown
 from dashboard.components.run_labels import shown_name
 from dashboard.messages import as_sentence, user_message
-from sentiment_core.analysis.inference import EmptyInput, InferenceError, InputTooLong
-from sentiment_core.training.store import RunError
+from sentiment_core.analysis.inference.predictor import EmptyInput, InferenceError, InputTooLong
+from sentiment_core.runs.store import RunError
 
 K = "pg_"  # prefix of the playground's widget keys
 

@@ -1,7 +1,7 @@
 """Inside the network: the few hidden units that move most for this sentence, their gates, and the
 whole state on demand.
 
-Which units: sentiment_core.analysis.hidden_units (largest range over the tokens). Colours:
+Which units: sentiment_core.analysis.inference.hidden_units (largest range over the tokens). Colours:
 theme STATE_SCALE for states and tanh gates (-1..1), GATE_SCALE for sigmoid gates (0..1), each
 with its labelled colour bar.
 """
@@ -14,7 +14,7 @@ from dashboard.charts import playground as charts
 from dashboard.escape import escape_markdown
 from dashboard.views.playground_sections.common import K, Sentence
 from sentiment_core import glossary
-from sentiment_core.analysis.hidden_units import DEFAULT_UNITS, most_moving_units, order_by_last_value, unit_rows
+from sentiment_core.analysis.inference.hidden_units import DEFAULT_UNITS, most_moving_units, order_by_last_value, unit_rows
 
 HIDDEN = glossary.TERMS["hidden state"].name
 

@@ -11,8 +11,8 @@ from dashboard.messages import as_sentence
 from dashboard.components.run_labels import shown_name
 from dashboard.views.playground_sections.common import K, answer_or_explain
 from dashboard.views.playground_sections.runs import pick_run
-from sentiment_core.analysis.inference import InferenceError
-from sentiment_core.analysis.tables import rows_to_csv, texts_from_csv, texts_from_lines
+from sentiment_core.analysis.inference.predictor import InferenceError
+from sentiment_core.analysis.inference.tables import rows_to_csv, texts_from_csv, texts_from_lines
 
 BATCH_RESULT = K + "batch_result"  # session_state: the last table of predictions
 

@@ -8,7 +8,7 @@ from dashboard.charts import playground as charts
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence
 from dashboard.views.playground_sections.common import K, Sentence
-from sentiment_core.analysis.inference import biggest_turn
+from sentiment_core.analysis.inference.predictor import biggest_turn
 
 
 def show_tokens(encoded) -> None:

@@ -12,12 +12,13 @@ from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, explain_failure
 from dashboard.components.run_labels import run_label
-from sentiment_core.analysis import model_choice, run_progress
+from sentiment_core.analysis.inference import model_choice
+from sentiment_core.analysis.evaluation import run_progress
 from sentiment_core import settings
-from sentiment_core.analysis.inference import QUICK_PRESET, playground_runs, quick_run_config
-from sentiment_core.training import jobs
-from sentiment_core.training.limits import LimitExceeded, Limits, LimitsError, limits_from_env
-from sentiment_core.training.store import RunError
+from sentiment_core.analysis.inference.predictor import QUICK_PRESET, playground_runs, quick_run_config
+from sentiment_core.runs import jobs
+from sentiment_core.runs.limits import LimitExceeded, Limits, LimitsError, limits_from_env
+from sentiment_core.runs.store import RunError
 
 
 def offered_runs(root: Path) -> list:

@@ -1,7 +1,7 @@
 """What if: each word removed (or read as <unk>, or replaced by a chosen word) in turn, and two
 versions of a sentence side by side.
 
-The numbers come from sentiment_core.analysis.occlusion (the variants scored together, in batches); this
+The numbers come from sentiment_core.analysis.inference.occlusion (the variants scored together, in batches); this
 module only lays them out: a table sorted by effect, the effect coloured on the tokens
 (attribution palette, the legend naming the class), and the two versions' answers with their
 per-class difference.
@@ -15,8 +15,8 @@ from dashboard.charts import playground as charts
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from dashboard.views.playground_sections.common import K, Sentence, chosen_class, explain_failure
-from sentiment_core.analysis import occlusion
-from sentiment_core.analysis.inference import InferenceError
+from sentiment_core.analysis.inference import occlusion
+from sentiment_core.analysis.inference.predictor import InferenceError
 from sentiment_core.data.text import EOS, SOS, UNK
 
 EDITS = {"remove it": occlusion.REMOVE, f"read it as {UNK}": UNK, "replace it with a word": "word"}

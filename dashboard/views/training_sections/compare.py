@@ -15,10 +15,10 @@ from dashboard import resources
 from dashboard.charts.comparison import batch_loss_overlay, overlay_chart
 from dashboard.escape import escape_markdown
 from dashboard.views.training_form import K
-from sentiment_core.analysis.run_progress import smooth
-from sentiment_core.training import jobs
-from sentiment_core.training.comparison import epoch_metric_names, metric_title, results_row, settings_only
-from sentiment_core.training.store import RunNotFound
+from sentiment_core.analysis.evaluation.run_progress import smooth
+from sentiment_core.runs import jobs
+from sentiment_core.runs.comparison import epoch_metric_names, metric_title, results_row, settings_only
+from sentiment_core.runs.store import RunNotFound
 
 DEFAULT_SMOOTHING = 0.9
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import theme
 from dashboard.views.training_form import K
-from sentiment_core.training.metrics import RunMetrics
+from sentiment_core.runs.metrics import RunMetrics
 from sentiment_core.training.sentence_probes import probe_changes
 
 SLIDER = K + "probe_epoch"

@@ -1,6 +1,6 @@
 """The training page's queue and class views: a waiting run's place and expected start, the class leaderboard.
 
-The wait comes from sentiment_core.training.waits (measured on this server's finished runs); this
+The wait comes from sentiment_core.runs.waits (measured on this server's finished runs); this
 module only words it, and draws the leaderboard of class mode (SENTIMENT_SHARED_RUNS=1).
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ import streamlit as st
 from dashboard import resources
 from dashboard.views.training_form import K
 from sentiment_core.fileio import cached_read
-from sentiment_core.training import jobs
-from sentiment_core.training import estimates
-from sentiment_core.training.limits import estimate_run
-from sentiment_core.training.store import CONFIG, RunError, read_config
+from sentiment_core.runs import jobs
+from sentiment_core.runs import estimates
+from sentiment_core.runs.limits import estimate_run
+from sentiment_core.runs.store import CONFIG, RunError, read_config
 
 
 def format_duration(seconds: float | None) -> str:

@@ -1,16 +1,16 @@
 """The training page's time figures: a new run's estimate, a queued run's wait, a running run's time left.
 
-The figures come from sentiment_core.training.estimates (this server's finished runs and its load
-now) and the run's own progress (sentiment_core.analysis.run_progress); this module words them,
+The figures come from sentiment_core.runs.estimates (this server's finished runs and its load
+now) and the run's own progress (sentiment_core.analysis.evaluation.run_progress); this module words them,
 always with where they came from, and never promises a fixed time.
 """
 from __future__ import annotations
 
 from dashboard import resources
 from dashboard.views.training_sections.queue import format_duration
-from sentiment_core.training import estimates, jobs
-from sentiment_core.training.config import RunConfig
-from sentiment_core.training.limits import DataShape, estimate_run
+from sentiment_core.runs import estimates, jobs
+from sentiment_core.config import RunConfig
+from sentiment_core.runs.limits import DataShape, estimate_run
 
 
 def model_seconds_of(corpus):

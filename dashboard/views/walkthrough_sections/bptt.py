@@ -10,8 +10,8 @@ from dashboard.charts.gradient_flow import flow_chart
 from dashboard.escape import escape_markdown
 from dashboard.theme import PUBLISHED_COLOUR
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
-from sentiment_core.analysis import gradient_flow, lessons
-from sentiment_core.analysis.walk_sentence import token_labels
+from sentiment_core.analysis.lessons import gradient_flow, basics as lessons
+from sentiment_core.analysis.lessons.walk_sentence import token_labels
 
 BPTT_HIDDEN = 64   # hidden size of the random recurrence
 DEFAULTS = {"wt_radius": 1.0, "wt_activation": "tanh", "wt_matrix_kind": "orthogonal", "wt_input_scale": 1.0,

@@ -11,7 +11,7 @@ from dashboard.escape import escape_markdown
 from dashboard.views.walkthrough_sections.code import follow_step_script, show_cell_code, show_unrolled_code
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core import glossary
-from sentiment_core.analysis import lessons
+from sentiment_core.analysis.lessons import basics as lessons
 
 WALK = "wt_cell_walk"   # session_state: the lessons.CellWalk being stepped by hand
 SHOWN_STEPS = 4

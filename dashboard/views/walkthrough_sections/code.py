@@ -1,6 +1,6 @@
 """The tutorial's code, live, beside the numbers it computed (sections 2, 3 and 9).
 
-Every listing is read from the module that ran (sentiment_core.analysis.tutorial_code.source_of),
+Every listing is read from the module that ran (sentiment_core.analysis.lessons.tutorial_code.source_of),
 so the page cannot show code that differs from what computed its numbers. The lines a step ran
 are highlighted (tutorial_code.executed_lines), the one a learner is on more strongly.
 """
@@ -15,8 +15,8 @@ import streamlit as st
 import torch
 
 from dashboard.charts.unrolled import BOX_W, STEP_WIDTH
-from sentiment_core.analysis import tutorial_code
-from sentiment_core.analysis.tutorial_code import SourceLines
+from sentiment_core.analysis.lessons import tutorial_code
+from sentiment_core.analysis.lessons.tutorial_code import SourceLines
 from sentiment_core.models.tutorial import RNNLayer, SentimentRNN
 
 CODE_CSS = """<style>
@@ -193,7 +193,7 @@ def show_training_step(train_ids, fine_labels, vocab_size: int) -> None:
            if shown else [])
     ran = [source.first_line + source.find(tutorial_code.TRAIN_STEP_LINES[p]) for p in LOOP_STEPS[:shown]]
     with figure:
-        show_listing(st, "`train_step` (`sentiment_core/analysis/tutorial_code.py`): the tutorial's loop body, "
+        show_listing(st, "`train_step` (`sentiment_core/analysis/lessons/tutorial_code.py`): the tutorial's loop body, "
                      "plus clipping", source, ran, now)
         label = ("Every line has run" if shown == len(LOOP_STEPS)
                  else f"Next line: {tutorial_code.TRAIN_STEP_LINES[LOOP_STEPS[shown]]}")

@@ -10,8 +10,8 @@ from dashboard import resources
 from dashboard.charts import walkthrough as charts
 from dashboard.charts.unrolled import stacked_svg
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
-from sentiment_core.analysis import stacked
-from sentiment_core.analysis.walk_sentence import TREEBANK_SENTENCES, token_labels
+from sentiment_core.analysis.lessons import stacked
+from sentiment_core.analysis.lessons.walk_sentence import TREEBANK_SENTENCES, token_labels
 
 COMPARISON_HIDDEN = 64  # hidden size of the depth comparison: one cached measurement per cell
 

@@ -19,11 +19,11 @@ from dashboard.views.walkthrough_sections import WALKTHROUGH, page_link
 from dashboard.views.walkthrough_sections.measured import read_shipped_runs, visible_runs
 from dashboard.views.walkthrough_sections.sentence import pick_sentence
 from sentiment_core import glossary
-from sentiment_core.analysis import gates_by_hand
-from sentiment_core.analysis.walk_sentence import sentence_inputs, token_labels
+from sentiment_core.analysis.lessons import gates_by_hand
+from sentiment_core.analysis.lessons.walk_sentence import sentence_inputs, token_labels
 from sentiment_core.data.text import Tokenizer
 from sentiment_core.pretrained import is_shipped, shipped_label
-from sentiment_core.training.store import RunError
+from sentiment_core.runs.store import RunError
 
 EQUATIONS = {
     "lstm": [r"i_t = \sigma(W_i x_t + U_i h_{t-1} + b_i), \quad f_t = \sigma(W_f x_t + U_f h_{t-1} + b_f)",

@@ -14,8 +14,8 @@ import streamlit as st
 
 from dashboard.query_params import bounded_text, one_of, whole_number
 from dashboard.views.walkthrough_sections.sentence import MAX_TYPED_CHARS, OWN, PICK, TYPED
-from sentiment_core.analysis import gradient_flow, stacked
-from sentiment_core.analysis.walk_sentence import TREEBANK_SENTENCES
+from sentiment_core.analysis.lessons import gradient_flow, stacked
+from sentiment_core.analysis.lessons.walk_sentence import TREEBANK_SENTENCES
 
 PREFIX = "wt_"
 

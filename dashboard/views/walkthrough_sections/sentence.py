@@ -7,10 +7,10 @@ import streamlit as st
 from dashboard import resources
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, user_message
-from sentiment_core.analysis.walk_sentence import MAX_WALK_TOKENS, TREEBANK_SENTENCES, SentenceInputs, sentence_inputs
+from sentiment_core.analysis.lessons.walk_sentence import MAX_WALK_TOKENS, TREEBANK_SENTENCES, SentenceInputs, sentence_inputs
 from sentiment_core.data.text import UNK, Tokenizer
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
-from sentiment_core.training.store import RunError
+from sentiment_core.runs.store import RunError
 
 PICK, TYPED, OWN = "wt_pick", "wt_typed", "type your own..."
 MAX_TYPED_CHARS = 400  # a sentence for a slide, well inside settings.MAX_INPUT_CHARS

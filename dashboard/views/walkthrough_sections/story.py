@@ -6,8 +6,8 @@ import streamlit as st
 from dashboard.messages import as_sentence
 from dashboard.views.walkthrough_sections import PLAYGROUND, TRAINING, page_link
 from dashboard.views.walkthrough_sections.tensors import NEGATION
-from sentiment_core.analysis import lessons
-from sentiment_core.analysis.walk_sentence import LONGEST_SENTENCE
+from sentiment_core.analysis.lessons import basics as lessons
+from sentiment_core.analysis.lessons.walk_sentence import LONGEST_SENTENCE
 from sentiment_core.data.text import Tokenizer
 
 ORDER_PAIR = ("the plot is not bad , the acting is good", "the plot is not good , the acting is bad")

@@ -10,10 +10,10 @@ from dashboard import resources
 from dashboard.escape import escape_markdown
 from dashboard.messages import as_sentence, shown_path, user_message
 from dashboard.views.walkthrough_sections.code import show_model_code, show_training_step
-from sentiment_core.analysis import lessons
+from sentiment_core.analysis.lessons import basics as lessons
 from sentiment_core.data.text import EOS, EOS_INDEX, PAD, PAD_INDEX, SOS, SOS_INDEX, UNK, UNK_INDEX, Tokenizer
 from sentiment_core.data.treebank import TreebankError
-from sentiment_core.training.store import RunError
+from sentiment_core.runs.store import RunError
 
 NEGATION = "This movie was actually neither that funny, nor super witty."
 
