@@ -10,12 +10,17 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.txt pyproject.toml ./
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
-    && grep -v -E '^(torch|pytest|playwright)==' requirements.txt > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt
+# torch's CPU-only wheel first, at the version pyproject.toml pins (read from it, so the pin lives in one
+# place); the install below keeps it, since 2.13.0+cpu satisfies torch==2.13.0. Its own layer: a code
+# change does not download it again.
+COPY pyproject.toml ./
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "$(python -c 'import tomllib; \
+    deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
+    print(next(d for d in deps if d.startswith("torch==")))')"
+# The package with the dashboard and the Redis queue (the same image runs the web server and the
+# workers, compose.yaml); not the test extra.
 COPY . .
-RUN pip install --no-cache-dir --no-deps -e .
+RUN pip install --no-cache-dir -e ".[dashboard,queue]"
 
 # Runs, caches and a downloaded treebank go to /data (mount a volume to keep them).
 ENV SENTIMENT_DATA_DIR=/data

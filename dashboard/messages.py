@@ -39,8 +39,8 @@ def known_folders(env: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if env is None else env
     folders = {settings.data_root(env), settings.default_runs_root(env), settings.default_cache_dir(env),
                settings.default_sst_dir(env), settings.PROJECT_ROOT, Path(tempfile.gettempdir()), Path.home()}
-    if env.get(SST_DIR_ENV):
-        folders.add(Path(env[SST_DIR_ENV]))
+    if settings.read(SST_DIR_ENV, env):
+        folders.add(settings.read(SST_DIR_ENV, env))
     shown = {str(folder) for folder in folders} | {str(folder.resolve()) for folder in folders}
     return sorted((f.rstrip("/\\") for f in shown if len(f.rstrip("/\\")) > 1), key=len, reverse=True)
 

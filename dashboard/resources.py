@@ -22,9 +22,14 @@ from dashboard.messages import shown_path, user_message
 from sentiment_core import settings
 from sentiment_core.analysis.exploration import explore, stats, vocab_stats
 from sentiment_core.data.corpus import Corpus, load_corpus
-from sentiment_core.data.text import Vocab, label_scheme
+from sentiment_core.data.text import Tokenizer, Vocab, label_scheme
 from sentiment_core.data.treebank import SPLITS, SST_DIR_ENV, TreebankError, TreebankNotFound, locate_treebank, split_paths
 from sentiment_core.config import RunConfig
+from sentiment_core.runs.limits import data_shape as shape_of
+from sentiment_core.runs.store import CHECKPOINT, METRICS, run_dirs
+from sentiment_core.runs.metrics import MetricsFollower, read_metrics
+from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_NAMES, SHIPPED_PREFIX
+from sentiment_core.runs.checkpoints import load_checkpoint
 
 SESSION_TREEBANK = "treebank_folder"  # session_state key: a folder chosen on the home page
 PATH_TYPE = type(Path())  # hash_funcs match the exact type: PosixPath or WindowsPath
@@ -58,7 +63,7 @@ def treebank_state() -> TreebankState:
     """
     session_folder = None if settings.is_public() else st.session_state.get(SESSION_TREEBANK)
     origin = ("this session's folder" if session_folder
-              else f"${SST_DIR_ENV}" if os.environ.get(SST_DIR_ENV) else "the data folder")
+              else f"${SST_DIR_ENV}" if settings.read(SST_DIR_ENV) else "the data folder")
     try:
         folder = locate_treebank(session_folder, os.environ, install_dir())
     except TreebankNotFound as err:
@@ -242,8 +247,6 @@ def train_sentence_ids(corpus: Corpus) -> list[list[int]]:
                hash_funcs={**BY_CHECKSUM, RunConfig: lambda config: astuple(config.data)})
 def data_shape(corpus: Corpus, config: RunConfig):
     """limits.DataShape of a run config's data (sizes, mean lengths, vocabulary), for the time estimate."""
-    from sentiment_core.runs.limits import data_shape as shape_of
-
     return shape_of(corpus, config)
 
 
@@ -261,15 +264,11 @@ def _file_stamp(path: Path) -> tuple | None:
 
 
 def _metrics_version(run_dir: Path) -> tuple:
-    from sentiment_core.runs.store import METRICS
-
     return str(run_dir), _file_stamp(run_dir / METRICS)
 
 
 def _checkpoint_version(run_dir: Path) -> tuple:
     """(checkpoint path, (size, modification time)): a retrained or replaced model gets a new key."""
-    from sentiment_core.runs.store import CHECKPOINT
-
     checkpoint = (run_dir / CHECKPOINT).resolve()
     return str(checkpoint), _file_stamp(checkpoint)
 
@@ -281,8 +280,6 @@ BY_CHECKPOINT = {PATH_TYPE: _checkpoint_version}  # a run folder is the version 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_METRICS)
 def probe_events(run_dir: Path) -> list[dict]:
     """The gradient-through-time probe events of a run's metrics.jsonl (re-read when it grows)."""
-    from sentiment_core.runs.metrics import read_metrics
-
     events, _ = read_metrics(run_dir)
     return [e for e in events if e.get("event") == "probe"]
 
@@ -290,15 +287,13 @@ def probe_events(run_dir: Path) -> list[dict]:
 @st.cache_resource(show_spinner="Loading the run's word vectors...", max_entries=4, hash_funcs=BY_CHECKPOINT)
 def run_embedding(run_dir: Path):
     """(vocab, embedding table) of a run's best checkpoint (shared, do not modify)."""
-    from sentiment_core.analysis.lessons.basics import run_embedding as read_embedding
+    from sentiment_core.analysis.lessons.basics import run_embedding as read_embedding  # start-up: models, ~0.2 s
 
     return read_embedding(run_dir)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64, hash_funcs={PATH_TYPE: lambda path: str(path.resolve())})
 def _metrics_follower(run_dir: Path):
-    from sentiment_core.runs.metrics import MetricsFollower
-
     return MetricsFollower(str(run_dir.resolve()))
 
 
@@ -317,7 +312,7 @@ def predictor(run_dir: Path, max_tokens: int):
 
     Raises runs.RunError when the run's model cannot be loaded.
     """
-    from sentiment_core.analysis.inference.predictor import Predictor
+    from sentiment_core.analysis.inference.predictor import Predictor  # start-up: models, ~0.2 s
 
     return Predictor.from_run(run_dir, max_tokens)
 
@@ -357,8 +352,7 @@ def model_tree(run_dir: Path, max_tokens: int, corpus: Corpus, split: str, index
     The work is bounded by the treebank (at most ~110 phrases a sentence, one batch); a cached
     entry per run version and sentence.
     """
-    from sentiment_core.analysis.exploration.tree_view import model_tree as run_on_tree
-    from sentiment_core.data.text import Tokenizer
+    from sentiment_core.analysis.exploration.tree_view import model_tree as run_on_tree  # start-up: models, ~0.2 s
 
     model = predictor(run_dir, max_tokens)
     return run_on_tree(corpus.tree(split, index), model.model, model.vocab, model.scheme, Tokenizer().split_word,
@@ -368,7 +362,7 @@ def model_tree(run_dir: Path, max_tokens: int, corpus: Corpus, split: str, index
 @st.cache_resource(show_spinner=False, max_entries=2, hash_funcs=BY_CHECKSUM)
 def sentence_index(corpus: Corpus) -> dict[str, tuple[str, int]]:
     """{tree_view.sentence_key(text): (split, index)} of every treebank sentence (shared, do not modify)."""
-    from sentiment_core.analysis.exploration.tree_view import sentence_index as index_of
+    from sentiment_core.analysis.exploration.tree_view import sentence_index as index_of  # start-up: models, ~0.2 s
 
     return index_of(corpus)
 
@@ -387,8 +381,8 @@ def run_analysis(run_dir: Path, corpus: Corpus, split: str) -> dict:
 
     Raises runs.RunError when the run's model cannot be loaded.
     """
-    from sentiment_core.analysis.evaluation.report import analyze_split
-    from sentiment_core.analysis.inference.predictor import max_input_tokens
+    from sentiment_core.analysis.evaluation.report import analyze_split  # start-up: models, ~0.2 s
+    from sentiment_core.analysis.inference.predictor import max_input_tokens  # start-up: models, ~0.2 s
 
     model = predictor(run_dir, max_input_tokens())
     result = analyze_split(model.model, model.vocab, model.scheme, corpus, split)
@@ -398,8 +392,8 @@ def run_analysis(run_dir: Path, corpus: Corpus, split: str) -> dict:
 @st.cache_data(show_spinner="Scoring the sentences...", max_entries=16, hash_funcs=BY_RUN_AND_TREEBANK)
 def scored_sentences(run_dir: Path, corpus: Corpus, split: str, limit: int | None = None):
     """analysis.confusion.ScoredSplit: every kept sentence of the split with the run's probabilities."""
-    from sentiment_core.analysis.evaluation.confusion import score_sentences
-    from sentiment_core.analysis.inference.predictor import max_input_tokens
+    from sentiment_core.analysis.evaluation.confusion import score_sentences  # start-up: models, ~0.2 s
+    from sentiment_core.analysis.inference.predictor import max_input_tokens  # start-up: models, ~0.2 s
 
     model = predictor(run_dir, max_input_tokens())
     return score_sentences(model.model, model.vocab, model.scheme, corpus, split, limit)
@@ -414,9 +408,7 @@ def run_colour_map(root: Path) -> dict[str, str]:
     and the shipped models. Every page colours runs from this one map, so a run has the same
     colour on the training page, the analysis page and the walkthrough whatever each page lists.
     Only folder names are read (no status or config files)."""
-    from dashboard.theme import run_colours
-    from sentiment_core.pretrained import SHIPPED_NAMES, SHIPPED_PREFIX
-    from sentiment_core.runs.store import run_dirs
+    from dashboard.theme import run_colours  # start-up: coloraide, ~0.5 s
 
     return run_colours([path.name for path in run_dirs(root)] + [SHIPPED_PREFIX + name for name in SHIPPED_NAMES])
 
@@ -430,8 +422,7 @@ def trained_gate_cell(run_dir: Path, cell: str):
     """The first layer of a run's best checkpoint as an nn.LSTMCell / nn.GRUCell (shared, do not modify).
 
     Raises RunError (unreadable checkpoint) or ValueError (no such layer in it)."""
-    from sentiment_core.analysis.lessons.gates_by_hand import cell_from_state
-    from sentiment_core.runs.store import CHECKPOINT, load_checkpoint
+    from sentiment_core.analysis.lessons.gates_by_hand import cell_from_state  # start-up: models, ~0.2 s
 
     return cell_from_state(cell, load_checkpoint(run_dir / CHECKPOINT)["model_state"])
 
@@ -440,10 +431,8 @@ def trained_gate_cell(run_dir: Path, cell: str):
 def depth_gradients(cell: str, hidden: int, texts: tuple[str, ...]):
     """stacked.depth_comparison on `texts` read through the shipped model's word vectors (a second or two,
     once per cell and size)."""
-    from sentiment_core.analysis.lessons.stacked import depth_comparison
-    from sentiment_core.analysis.lessons.walk_sentence import sentence_inputs
-    from sentiment_core.data.text import Tokenizer
-    from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR
+    from sentiment_core.analysis.lessons.stacked import depth_comparison  # start-up: models, ~0.2 s
+    from sentiment_core.analysis.lessons.walk_sentence import sentence_inputs  # start-up: models, ~0.2 s
 
     vocab, weight = run_embedding(PRETRAINED_DIR / PLAYGROUND_MODEL)
     tokenizer = Tokenizer()

@@ -71,6 +71,7 @@ TRAIN_COLOUR, DEV_COLOUR = "#4c78a8", "#f58518"
 BASELINE_COLOUR = "#7f7f7f"   # reference lines (majority class, always positive)
 PUBLISHED_COLOUR = "#3d3d3d"  # a published figure (dashed), not a class colour
 NOTE_COLOUR = "#555555"
+TREE_EDGE_COLOUR = "#c8c8c8"  # a parse tree's edges: pale, under the class-coloured nodes
 
 # -- one measured quantity (no class, split or run): vocabulary size, Zipf, coverage, padding ------
 SERIES_COLOUR = "#34495e"   # slate: the curve itself

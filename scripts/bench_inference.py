@@ -29,7 +29,7 @@ from sentiment_core.config import CELLS, ModelConfig  # noqa: E402
 from sentiment_core.analysis.inference.predictor import EXAMPLE_SENTENCES, Predictor  # noqa: E402
 from sentiment_core.models import build_model  # noqa: E402
 from sentiment_core.training.bench_figures import percentiles, time_it  # noqa: E402
-from sentiment_core.runs.store import list_runs  # noqa: E402
+from sentiment_core.runs.listing import list_runs  # noqa: E402
 from sentiment_core.data.text import Tokenizer, Vocab, label_scheme  # noqa: E402
 
 

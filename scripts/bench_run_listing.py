@@ -12,7 +12,7 @@ changed in the last fileio.FRESH_SECONDS). Then times, as the median of --repeat
 process:
 
   jobs.list_jobs, first call  the list with nothing read yet (a server's first poll; one call)
-  store.list_runs             the run pickers' list (home, analysis, playground, walkthrough)
+  listing.list_runs           the run pickers' list (home, analysis, playground, walkthrough)
   jobs.list_jobs              the training page's list (states and queue places)
   jobs.advance_queue          what every page poll does first
   training page rerun         the page rerun through streamlit.testing.v1.AppTest with warm caches,
@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 from sentiment_core.runs import jobs  # noqa: E402
 from sentiment_core.config import RunConfig  # noqa: E402
 from sentiment_core.runs.limits import Limits  # noqa: E402
-from sentiment_core.runs.store import STATUS, create_run, list_runs, write_status  # noqa: E402
+from sentiment_core.runs.listing import list_runs  # noqa: E402
+from sentiment_core.runs.store import STATUS, create_run, write_status  # noqa: E402
 
 APP = ROOT / "dashboard" / "app.py"
 TRAINING_PAGE = "views/training.py"
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
 
         limits = Limits(max_concurrent_runs=1, max_queue=3)
         rows = [("jobs.list_jobs, first call", timed(lambda: jobs.list_jobs(root), 1)),
-                ("store.list_runs", timed(lambda: list_runs(root, include_walkthrough=True), args.repeat)),
+                ("listing.list_runs", timed(lambda: list_runs(root, include_walkthrough=True), args.repeat)),
                 ("jobs.list_jobs", timed(lambda: jobs.list_jobs(root), args.repeat)),
                 ("jobs.advance_queue", timed(lambda: jobs.advance_queue(root, limits), args.repeat))]
         if not args.no_page:

@@ -22,7 +22,7 @@ from sentiment_core.data.corpus import load_corpus  # noqa: E402
 from sentiment_core.models import build_model  # noqa: E402
 from sentiment_core.config import SAVE_EVERY_BATCHES, preset  # noqa: E402
 from sentiment_core.runs.execution import prepare_data  # noqa: E402
-from sentiment_core.runs.store import save_torch  # noqa: E402
+from sentiment_core.runs.checkpoints import save_torch  # noqa: E402
 from sentiment_core.training.trainer import Callback, fit  # noqa: E402
 
 TIMED_FROM, TIMED_TO = 20, 200  # batches: the first ones warm up

@@ -6,6 +6,10 @@ operator limit that caps it. Generated from it: the `train` command's options (c
 the training page's form (dashboard/views/training.py), the comparison table (runs/jobs.py),
 the limit checks (runs/limits.py) and `validate`.
 
+A setting is validated once, where it enters: the `train` command's options, the training page's
+form, a config.json or checkpoint read from disk (files are untrusted input). Code below (the
+models, the trainer, train_run) trusts the RunConfig it is given.
+
 A run's `config.json` is `RunConfig.to_dict()`; a checkpoint stores `ModelConfig` so the
 model can be rebuilt without the code that trained it.
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from sentiment_core.data.text import LABEL_COUNTS
 
 CELLS = ("scratch", "rnn", "lstm", "gru")
 POOLINGS = ("last", "max", "mean")
@@ -86,7 +92,7 @@ def setting(default: Any, help: str, allowed: str | None = None, **spec) -> Any:
 
 @dataclass
 class DataConfig:
-    labels: int = setting(3, "label scheme: 2 (binary, neutral dropped), 3 or 5 classes", choices=(2, 3, 5),
+    labels: int = setting(3, "label scheme: 2 (binary, neutral dropped), 3 or 5 classes", choices=LABEL_COUNTS,
                           widget=Widget("Label scheme", names=SCHEME_NAMES), column="labels")
     phrases: bool = setting(False, "train on every distinct labelled phrase of train (dev / test stay sentences)",
                             widget=Widget("Train on phrases", tip="About 18 times more examples."), column="phrases")
@@ -314,7 +320,7 @@ def check_setting(s: Setting, value: Any) -> None:
 
 
 def validate_model(m: ModelConfig) -> None:
-    """Raise ValueError with a sentence naming the bad model setting (build_model and the encoder use this)."""
+    """Raise ValueError with a sentence naming the bad model setting (validate, and a checkpoint's check)."""
     for s in section_settings("model"):
         check_setting(s, getattr(m, s.key))
     if m.tutorial and (m.cell != TUTORIAL_CELL or m.layers != 1 or m.bidirectional or m.pooling != "last"
@@ -381,7 +387,7 @@ PRESETS: dict[str, RunConfig] = {
     # on sentences: a bidirectional LSTM read with max pooling over time. Phrases are half
     # neutral, sentences a fifth: for 3 and 5 classes the class offsets are calibrated on dev
     # (best-5 also reweights the loss). Figures and timings: the README's Results table.
-    **{f"best-{labels}": _best_preset(labels) for labels in (2, 3, 5)},
+    **{f"best-{labels}": _best_preset(labels) for labels in LABEL_COUNTS},
 }
 
 
@@ -394,3 +400,14 @@ def preset(name: str) -> RunConfig:
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
     return RunConfig.from_dict(base.to_dict())  # a copy the caller may change
+
+
+def comparison_config(cell: str, epochs: int = 2) -> RunConfig:
+    """The walkthrough's vanilla-RNN-against-LSTM runs (its button, and the shipped pair that
+    pretrained/build.py trains): the `seed` preset (the tutorial's sizes, 200 batches of 4 per
+    epoch) with the tutorial's padding quirk off, so the cell is the only difference between the
+    two runs; a probe after every epoch."""
+    config = preset("seed")
+    config.model.cell, config.model.tutorial = cell, False
+    config.train.epochs, config.train.probe_every = epochs, 1
+    return config

@@ -8,26 +8,37 @@ import tempfile
 import time
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
 
 
-def atomic_write_text(path: Path, text: str, *, create_parents: bool = True) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file.
+def atomic_write(path: Path, write: Callable[[Path], T], *, create_parents: bool = True, suffix: str = "") -> T:
+    """`write(temporary)` fills a temporary file in the same folder, which is then renamed over `path`:
+    readers never see half a file. Returns what `write` returns; the temporary file is removed on failure.
 
-    `create_parents=False` refuses (FileNotFoundError) when the folder is gone: the run store
-    uses it so that a run folder deleted under a running trainer is not brought back.
+    The one routine for it: text (atomic_write_text), checkpoints (torch.save) and the compiled
+    library (the compiler's output) all go through here. `create_parents=False` refuses
+    (FileNotFoundError) when the folder is gone: the run store uses it so that a run folder deleted
+    under a running trainer is not brought back. `suffix`: for writers that look at the name.
     """
     path = Path(path)
     if create_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        result = write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return result
+
+
+def atomic_write_text(path: Path, text: str, *, create_parents: bool = True) -> None:
+    """`text` written as UTF-8 through atomic_write."""
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), create_parents=create_parents)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,38 +1,117 @@
-"""Every knob of the product in one place: paths, caps on input, operator limits, public mode.
+"""Every knob of the product in one place: environment variables, paths, caps on input, operator limits.
 
-Paths, from environment variables an operator may set:
+The environment variables are the rows of settings_table.VARIABLES (name, type, default,
+public-mode default, range, meaning); every module reads one through `read` here, which parses
+it with the one boolean parser (`parse_bool`) or the one number parser (`parse_number`) and, in
+public mode (SENTIMENT_PUBLIC=1), fills an unset one from PUBLIC_DEFAULTS. The operator limits
+(Limits), PUBLIC_DEFAULTS, `health`'s checks (`check_group`), the training page's server-limits
+panel (`describe_limits`) and the README's table (settings_table.markdown_table) come from it.
 
-- SENTIMENT_DATA_DIR  the data root (default: the project's data/ folder)
-- SST_DIR             a folder holding the treebank (searched before <data root>/sst)
-- SENTIMENT_RUNS_DIR  training runs (default: <data root>/runs)
-- SENTIMENT_CACHE_DIR the tokenized-corpus cache (default: <data root>/cache)
-- SENTIMENT_PUBLIC    1 for a hosted demo open to strangers (see PUBLIC_DEFAULTS below)
-- SENTIMENT_PROBE_SENTENCES  a file of sentences scored at every epoch end (default: the shipped one)
-- SENTIMENT_QUEUE     redis://HOST:PORT/DB: runs go to workers through Redis (default: train here)
-
-Caps on input (MAX_*, below) bound every file and text before any work is done on it; the
-playground's can be set by SENTIMENT_MAX_INPUT_CHARS, _INPUT_TOKENS, _BATCH_ROWS, _CSV_BYTES.
-Operator limits on training from the pages (Limits, SENTIMENT_MAX_EPOCHS ...) are at the end.
-
+Caps on input (MAX_*, below) bound every file and text before any work is done on it.
 Read at call time, never at import, so a test or a page can change them.
 """
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
+from dataclasses import make_dataclass
 from pathlib import Path
 from typing import Mapping
 
+from sentiment_core.settings_table import (BOOL, BY_NAME, FLOAT, INT, PATH, PER_MACHINE, SECRET, TEXT,  # noqa: F401
+                                           VARIABLES, Variable, allowed_range, markdown_table, shown)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR_ENV = "SENTIMENT_DATA_DIR"
-RUNS_DIR_ENV = "SENTIMENT_RUNS_DIR"
-CACHE_DIR_ENV = "SENTIMENT_CACHE_DIR"
+
+# The variables' names, for the modules that mention one (each is a row of settings_table.VARIABLES).
+DATA_DIR_ENV, SST_DIR_ENV, RUNS_DIR_ENV = "SENTIMENT_DATA_DIR", "SST_DIR", "SENTIMENT_RUNS_DIR"
+CACHE_DIR_ENV, PROBE_SENTENCES_ENV = "SENTIMENT_CACHE_DIR", "SENTIMENT_PROBE_SENTENCES"
+PUBLIC_ENV, OPERATOR_KEY_ENV, NATIVE_ENV = "SENTIMENT_PUBLIC", "SENTIMENT_OPERATOR_KEY", "SENTIMENT_NATIVE"
+QUEUE_ENV, HEARTBEAT_ENV, WORKER_THREADS_ENV = "SENTIMENT_QUEUE", "SENTIMENT_WORKER_HEARTBEAT", "SENTIMENT_WORKER_THREADS"
+MAX_INPUT_CHARS_ENV, MAX_INPUT_TOKENS_ENV = "SENTIMENT_MAX_INPUT_CHARS", "SENTIMENT_MAX_INPUT_TOKENS"
+MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV = "SENTIMENT_MAX_BATCH_ROWS", "SENTIMENT_MAX_CSV_BYTES"
+MAX_IG_STEPS_ENV = "SENTIMENT_MAX_IG_STEPS"
+BATCH_DELAY_ENV, RANK_WEIGHTS_ENV, MARKS_ENV = ("SENTIMENT_TEST_BATCH_DELAY", "SENTIMENT_RANK_WEIGHTS_DIR",
+                                                "SENTIMENT_STARTUP_MARKS")
+
+
+# ---------------------------------------------------------------------------------------------
+# The one reader, and its two parsers
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value its row of the table does not accept."""
+
+
+LimitsError = SettingError  # the name the limit checks have always caught
+
+ON_WORDS, OFF_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _unset_hint(v: Variable) -> str:
+    return "(or unset it)" if v.default is None else f"(or unset it for the default, {env_text(v.default)})"
+
+
+def parse_bool(v: Variable, text: str) -> bool:
+    """An on / off value (any case); SettingError, in one sentence, for anything else."""
+    word = text.strip().lower()
+    if word in ON_WORDS or word in OFF_WORDS:
+        return word in ON_WORDS
+    raise SettingError(f"{v.name} is {text[:40]!r}, which is neither on nor off; set it to 1 or 0 {_unset_hint(v)}")
+
+
+def parse_number(v: Variable, text: str) -> int | float:
+    """A whole number or a number within the row's range; SettingError naming the variable, value and range."""
+    whole = v.kind == INT
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        kind = "a whole number" if whole else "a number"
+        raise SettingError(f"{v.name} is {text[:40]!r}, which is not {kind}; set it to {kind} "
+                           f"{allowed_range(v)} {_unset_hint(v)}") from None
+    if not (math.isfinite(value) and v.minimum <= value <= (math.inf if v.maximum is None else v.maximum)):
+        raise SettingError(f"{v.name} is {text[:40]!r}; it must be {allowed_range(v)} {_unset_hint(v)}")
+    return value
+
+
+def parse(v: Variable, text: str):
+    """`text` (not blank) as the row's type: bool, int, float, Path or str."""
+    if v.kind == BOOL:
+        return parse_bool(v, text)
+    if v.kind in (INT, FLOAT):
+        return parse_number(v, text)
+    return Path(text) if v.kind == PATH else text
+
+
+def read(name: str, env: Mapping[str, str] | None = None):
+    """The variable `name` (a row of the table) from `env` (default: os.environ), parsed.
+
+    Unset or blank: its public-mode default in public mode, else its default (None: not set).
+    Read at call time. Raises SettingError, in one sentence, for a value the row does not accept.
+    """
+    v = BY_NAME[name]
+    env = os.environ if env is None else env
+    raw = env.get(name) or ""
+    text = raw if v.kind == PATH and raw.strip() else raw.strip()  # a path is taken as written
+    if not text and v.public is not None and is_public(env):
+        text = PUBLIC_DEFAULTS[name]
+    return parse(v, text) if text else v.default
+
+
+def env_text(value: object) -> str:
+    """A default as an environment variable would hold it ("1" for on, "3" for 3.0)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
 
 
 def data_root(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get(DATA_DIR_ENV) or PROJECT_ROOT / "data")
+    return read(DATA_DIR_ENV, env) or PROJECT_ROOT / "data"
 
 
 def default_sst_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -41,30 +120,24 @@ def default_sst_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def default_runs_root(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get(RUNS_DIR_ENV) or data_root(env) / "runs")
+    return read(RUNS_DIR_ENV, env) or data_root(env) / "runs"
 
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get(CACHE_DIR_ENV) or data_root(env) / "cache")
+    return read(CACHE_DIR_ENV, env) or data_root(env) / "cache"
 
 
 # The job queue: unset, runs train on this machine (runs/jobs.py's local queue); a Redis URL
 # (redis://HOST:PORT/DB), the server only enqueues and workers train (runs/redis_queue.py).
-QUEUE_ENV = "SENTIMENT_QUEUE"
 QUEUE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def queue_url(env: Mapping[str, str] | None = None) -> str | None:
-    """SENTIMENT_QUEUE, stripped (None when unset or empty); ValueError, in one sentence, for a non-Redis URL."""
-    env = os.environ if env is None else env
-    url = (env.get(QUEUE_ENV) or "").strip()
-    if not url:
-        return None
-    if not url.startswith(QUEUE_SCHEMES):
-        raise ValueError(f"{QUEUE_ENV} is {url[:60]!r}, not a Redis URL; set it to redis://HOST:PORT/DB, "
-                         "or unset it to train on this machine")
+    """SENTIMENT_QUEUE, stripped (None when unset or empty); SettingError, in one sentence, for a non-Redis URL."""
+    url = read(QUEUE_ENV, env)
+    if url and not url.startswith(QUEUE_SCHEMES):
+        raise SettingError(f"{QUEUE_ENV} is {url[:60]!r}, not a Redis URL; set it to redis://HOST:PORT/DB, "
+                           "or unset it to train on this machine")
     return url
 
 
@@ -82,11 +155,11 @@ MAX_TREE_DEPTH = 200                # nodes nested in one tree, root to leaf, ch
                                     # deepest: 30); far below what recursive code over a tree can take
 MAX_TREE_SYMBOL_CHARS = 50_000      # non-alphanumeric characters in a split's distinct words (the real
                                     # most: 2,198): spaCy's rules take ~5 s per million of them
-MAX_INPUT_CHARS = 20_000            # one typed or uploaded text, checked before it is tokenized
-MAX_INPUT_TOKENS = 1_000            # one text after tokenizing
-MAX_BATCH_ROWS = 5_000              # texts in one pasted list or CSV file
-# (each playground cap can be set by an environment variable: data/caps.py reads them)
-MAX_CSV_BYTES = 2 * 2**20           # one uploaded CSV file (or `predict --file`), checked before it is parsed
+# The playground's caps (one text, one list, one CSV file): their defaults are the table's.
+MAX_INPUT_CHARS = BY_NAME[MAX_INPUT_CHARS_ENV].default
+MAX_INPUT_TOKENS = BY_NAME[MAX_INPUT_TOKENS_ENV].default
+MAX_BATCH_ROWS = BY_NAME[MAX_BATCH_ROWS_ENV].default
+MAX_CSV_BYTES = BY_NAME[MAX_CSV_BYTES_ENV].default
 MAX_PATTERN_CHARS = 200             # one regular expression typed in the explorer (matched by RE2, linear time)
 MAX_PATTERN_MEMORY = 1 * 2**20      # RE2's budget for one compiled pattern (bytes); larger ones are refused
 MAX_QUERY_DIGITS = 9                # a number in a link (?section=, ?index=): ASCII digits, at most this many
@@ -98,7 +171,6 @@ MAX_CHECKPOINT_BYTES = 2**30        # checkpoint.pt or last.pt, before torch.loa
 
 # The sentence probes scored at every epoch end (training/sentence_probes.py): a shipped file of
 # negations and contrasts, or the operator's own file named by SENTIMENT_PROBE_SENTENCES.
-PROBE_SENTENCES_ENV = "SENTIMENT_PROBE_SENTENCES"
 DEFAULT_PROBE_SENTENCES = PROJECT_ROOT / "sentiment_core" / "training" / "probe_sentences.txt"
 MAX_PROBE_SENTENCES = 50            # sentences in a probe file (one batch per epoch end)
 MAX_PROBE_CHARS = 300               # characters of one probe sentence
@@ -107,15 +179,11 @@ MAX_PROBE_FILE_BYTES = 64 * 2**10   # the probe file, checked before it is read
 
 def probe_sentences_path(env: Mapping[str, str] | None = None) -> Path:
     """The probe sentence file: SENTIMENT_PROBE_SENTENCES if set, else the shipped one."""
-    env = os.environ if env is None else env
-    return Path(env.get(PROBE_SENTENCES_ENV) or DEFAULT_PROBE_SENTENCES)
+    return read(PROBE_SENTENCES_ENV, env) or DEFAULT_PROBE_SENTENCES
 
 
 # ---------------------------------------------------------------------------------------------
 # Public mode: one switch for a hosted demo
-
-PUBLIC_ENV = "SENTIMENT_PUBLIC"
-OPERATOR_KEY_ENV = "SENTIMENT_OPERATOR_KEY"  # a secret the operator types on the page to manage every run
 
 
 def usable_cores() -> int:
@@ -156,54 +224,34 @@ def concurrent_runs_for_machine(cores: int | None = None) -> int:
     while the pages stay responsive. `cores`: the cores this process may use (os.sched_getaffinity,
     which a container's CPU set narrows; os.cpu_count where there is no such call).
     """
-    if cores is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cores = os.cpu_count() or 1
-    return max(1, int(cores) - 1)
+    return max(1, int(usable_cores() if cores is None else cores) - 1)
 
 
 def operator_key(env: Mapping[str, str] | None = None) -> str:
     """SENTIMENT_OPERATOR_KEY, stripped ('' when unset: nobody can manage every run from a page)."""
-    env = os.environ if env is None else env
-    return (env.get(OPERATOR_KEY_ENV) or "").strip()
+    return read(OPERATOR_KEY_ENV, env) or ""
 
-TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "", "no", "off")
 
-# What SENTIMENT_PUBLIC=1 implies, as the limits it sets when the operator has not set them
-# (an operator's own value always wins). Besides these, public mode takes away the treebank
-# upload and folder choice (the operator sets SST_DIR or installs it with
+# What SENTIMENT_PUBLIC=1 implies, as the values it gives the variables the operator has not set
+# (the table's public-mode column; an operator's own value always wins). Besides these, public mode
+# takes away the treebank upload and folder choice (the operator sets SST_DIR or installs it with
 # `python -m sentiment_core data --install ZIP`), and errors are shown as one short sentence
 # without server paths.
 PUBLIC_DEFAULTS: dict[str, str] = {
-    "SENTIMENT_ALLOW_DELETE": "0",            # visitors cannot delete runs
-    "SENTIMENT_MAX_EPOCHS": "5",
-    "SENTIMENT_MAX_HIDDEN": "256",
-    "SENTIMENT_MAX_EMBEDDING": "128",
-    "SENTIMENT_MAX_LAYERS": "2",
-    "SENTIMENT_MAX_BATCH": "128",
-    "SENTIMENT_MAX_RUN_MINUTES": "3",         # estimated single-core minutes per run
-    "SENTIMENT_MAX_CONCURRENT_RUNS": str(concurrent_runs_for_machine()),  # cores - 1 (the web server's)
-    "SENTIMENT_MAX_QUEUE": "60",              # a class of thirty twice over
-    "SENTIMENT_MAX_RUNS_PER_VISITOR": "1",    # live or queued runs per browser; first come, first served
-    "SENTIMENT_MAX_RUNS": "200",              # run folders kept; the oldest ended visitor runs are retired first
-    "SENTIMENT_MAX_INPUT_TOKENS": "300",      # tokens per typed text or CSV row
-    "SENTIMENT_MAX_BATCH_ROWS": "500",        # rows per pasted list or CSV
-    "SENTIMENT_MAX_INPUT_CHARS": "5000",      # characters per typed text or CSV row, before tokenizing
-    "SENTIMENT_MAX_CSV_BYTES": "524288",      # bytes per uploaded CSV file (512 KB), before parsing
-    "SENTIMENT_MAX_IG_STEPS": "100",          # integrated-gradient steps (time grows with them)
-}
+    v.name: str(concurrent_runs_for_machine()) if v.public == PER_MACHINE else env_text(v.public)
+    for v in VARIABLES if v.public is not None}
 
 
 def is_public(env: Mapping[str, str] | None = None) -> bool:
     """True when SENTIMENT_PUBLIC is on; an unreadable value counts as on (the safe side)."""
-    env = os.environ if env is None else env
-    return (env.get(PUBLIC_ENV) or "").strip().lower() not in FALSE_WORDS
+    try:
+        return bool(read(PUBLIC_ENV, env))
+    except SettingError:
+        return True
 
 
 def effective_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment the limits are read from: in public mode, PUBLIC_DEFAULTS under the operator's values."""
+    """The environment as `read` sees it: in public mode, PUBLIC_DEFAULTS under the operator's values."""
     env = dict(os.environ if env is None else env)
     if not is_public(env):
         return env
@@ -211,91 +259,17 @@ def effective_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Operator limits on training from the dashboard (runs/limits.py checks a run against them)
-#
-# The dashboard lets anyone start training runs on the machine that serves it. These keep one run
-# small enough for a 2-core machine (the defaults: about 10 minutes and well under 2 GB each) and
-# bound how many runs train or wait at once. The command line ignores them: whoever types
-# `python -m sentiment_core train` owns the machine.
-#
-# Environment variables (unset or empty: the default):
-#
-#   SENTIMENT_MAX_EPOCHS            most epochs per run (default 20)
-#   SENTIMENT_MAX_HIDDEN            largest hidden state size per direction (default 512)
-#   SENTIMENT_MAX_EMBEDDING         largest word vector size (default 300)
-#   SENTIMENT_MAX_LAYERS            most stacked recurrent layers (default 3)
-#   SENTIMENT_MAX_BATCH             largest batch size (default 128)
-#   SENTIMENT_MAX_RUN_MINUTES       largest estimated training time in minutes (default 10; see
-#                                   `estimate_run`: single-core CPU minutes, so a 2-core machine
-#                                   usually trains faster; the best-* presets need about 7)
-#   SENTIMENT_MAX_CONCURRENT_RUNS   runs training at the same time (default 1); more starts wait
-#                                   in the queue
-#   SENTIMENT_MAX_QUEUE             runs waiting in the queue (default 3); a start beyond it is
-#                                   refused. 0: no queue, a start needs a free slot
-#   SENTIMENT_MAX_RUNS_PER_VISITOR  live or queued runs one visitor (one browser) may have (default
-#                                   0: no cap; public 1), so a class shares the queue first come,
-#                                   first served and nobody fills it alone
-#   SENTIMENT_SHARED_RUNS           1 / 0: class mode (default 0). In public mode a visitor sees and
-#                                   manages only the runs started from their browser; with this on
-#                                   every visitor also sees everyone's runs and results, read-only
-#                                   (a class leaderboard). SENTIMENT_OPERATOR_KEY, typed on the
-#                                   page, manages every run either way
-#   SENTIMENT_ALLOW_DELETE          1 / 0 (also true/false, yes/no, on/off): may the page delete
-#                                   runs (default 1)
-#   SENTIMENT_MAX_RUNS              run folders kept in the runs folder (default 0: no cap; public
-#                                   200). A start that would pass it first retires the visitor runs
-#                                   (started from a page) that ended longest ago; running and queued
-#                                   runs and the operator's own (from a terminal) are never retired,
-#                                   and when none can be the start is refused. Locally there is no
-#                                   cap: the runs are the owner's work, and listing stays fast at
-#                                   2,000 (scripts/bench_run_listing.py). In public mode 200 keeps
-#                                   about ten hours of back-to-back visitor runs (3 minutes each);
-#                                   at the public model caps a run folder is at most about 70 MB
-#                                   (a 4.3M-weight LSTM: the best checkpoint, 17 MB, and last.pt
-#                                   with Adam's moments, 50 MB), so the runs folder stays under
-#                                   about 14 GB.
-#
-# With SENTIMENT_PUBLIC=1 (a hosted demo, see sentiment_core.settings) the unset ones take the
-# tighter values of settings.PUBLIC_DEFAULTS instead (deleting off, 5 epochs, 3 minutes...); a
-# value the operator sets still wins.
+# Operator limits on training from the dashboard (runs/limits.py checks a run against them):
+# the table's training-limits rows, one field each (see settings_table.py for why they exist).
 
-
-class LimitsError(ValueError):
-    """An environment variable holds a value that is not a valid limit."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_epochs: int = 20              # SENTIMENT_MAX_EPOCHS
-    max_hidden: int = 512             # SENTIMENT_MAX_HIDDEN
-    max_embedding: int = 300          # SENTIMENT_MAX_EMBEDDING
-    max_layers: int = 3               # SENTIMENT_MAX_LAYERS
-    max_batch: int = 128              # SENTIMENT_MAX_BATCH
-    max_run_minutes: float = 10.0     # SENTIMENT_MAX_RUN_MINUTES (estimated, see estimate_run)
-    max_concurrent_runs: int = 1      # SENTIMENT_MAX_CONCURRENT_RUNS
-    max_queue: int = 3                # SENTIMENT_MAX_QUEUE
-    allow_delete: bool = True         # SENTIMENT_ALLOW_DELETE
-    max_runs: int = 0                 # SENTIMENT_MAX_RUNS (0: no cap)
-    max_runs_per_visitor: int = 0     # SENTIMENT_MAX_RUNS_PER_VISITOR (0: no cap)
-    shared_runs: bool = False         # SENTIMENT_SHARED_RUNS (class mode)
-
-
+LIMIT_VARIABLES = tuple(v for v in VARIABLES if v.field)
+_TYPES = {INT: int, FLOAT: float, BOOL: bool}
+Limits = make_dataclass("Limits", [(v.field, _TYPES[v.kind], dataclass_field(default=v.default))
+                                   for v in LIMIT_VARIABLES], frozen=True)
+Limits.__module__ = __name__  # (make_dataclass's module= needs Python 3.12)
+Limits.__doc__ = "The operator's limits on runs started from a page, one field per training-limits variable."
 # Each field's environment variable and the smallest value it accepts.
-ENV_VARS: dict[str, tuple[str, float]] = {
-    "max_epochs": ("SENTIMENT_MAX_EPOCHS", 1),
-    "max_hidden": ("SENTIMENT_MAX_HIDDEN", 1),
-    "max_embedding": ("SENTIMENT_MAX_EMBEDDING", 1),
-    "max_layers": ("SENTIMENT_MAX_LAYERS", 1),
-    "max_batch": ("SENTIMENT_MAX_BATCH", 1),
-    "max_run_minutes": ("SENTIMENT_MAX_RUN_MINUTES", 0.1),
-    "max_concurrent_runs": ("SENTIMENT_MAX_CONCURRENT_RUNS", 1),
-    "max_queue": ("SENTIMENT_MAX_QUEUE", 0),
-    "allow_delete": ("SENTIMENT_ALLOW_DELETE", 0),
-    "max_runs": ("SENTIMENT_MAX_RUNS", 0),
-    "max_runs_per_visitor": ("SENTIMENT_MAX_RUNS_PER_VISITOR", 0),
-    "shared_runs": ("SENTIMENT_SHARED_RUNS", 0),
-}
-ON_WORDS, OFF_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+ENV_VARS: dict[str, tuple[str, float]] = {v.field: (v.name, v.minimum or 0) for v in LIMIT_VARIABLES}
 
 
 def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
@@ -304,60 +278,24 @@ def limits_from_env(environ: Mapping[str, str] | None = None) -> Limits:
     In public mode (SENTIMENT_PUBLIC on in `environ`) the unset ones come from PUBLIC_DEFAULTS.
     Raises LimitsError naming the variable when a value cannot be read.
     """
-    environ = effective_env(environ)
-    defaults = Limits()
-    values = {}
-    for f in fields(Limits):
-        name, minimum = ENV_VARS[f.name]
-        text = (environ.get(name) or "").strip()
-        if not text:
-            continue
-        default = getattr(defaults, f.name)
-        if isinstance(default, bool):
-            values[f.name] = _read_bool(name, text, default)
-        else:
-            values[f.name] = _read_number(name, text, default, minimum)
-    return Limits(**values)
-
-
-def _read_bool(name: str, text: str, default: bool) -> bool:
-    if text.lower() in ON_WORDS:
-        return True
-    if text.lower() in OFF_WORDS:
-        return False
-    raise LimitsError(f"{name} is {text!r}, which is neither on nor off; set it to 1 or 0 "
-                      f"(or unset it for the default, {int(default)})")
-
-
-def _read_number(name: str, text: str, default: float, minimum: float) -> float:
-    whole = isinstance(default, int)
-    try:
-        value = int(text) if whole else float(text)
-    except ValueError:
-        kind = "a whole number" if whole else "a number"
-        raise LimitsError(f"{name} is {text!r}, which is not {kind}; set it to {kind} of at least "
-                          f"{minimum:g} (or unset it for the default, {default:g})") from None
-    if not value >= minimum or (not whole and not math.isfinite(value)):
-        raise LimitsError(f"{name} is {text!r}; it must be at least {minimum:g} "
-                          f"(or unset it for the default, {default:g})")
-    return value
+    return Limits(**{v.field: read(v.name, environ) for v in LIMIT_VARIABLES})
 
 
 def describe_limits(limits: Limits) -> list[tuple[str, str, str]]:
-    """(environment variable, value, meaning) for each limit, for a page to list."""
-    meanings = {
-        "max_epochs": "most epochs per run", "max_hidden": "largest hidden size",
-        "max_embedding": "largest embedding size", "max_layers": "most layers",
-        "max_batch": "largest batch size", "max_run_minutes": "longest estimated training time (minutes)",
-        "max_concurrent_runs": "runs training at once", "max_queue": "runs waiting in the queue",
-        "allow_delete": "runs may be deleted",
-        "max_runs": "run folders kept, the oldest ended ones retired first (0: no cap)",
-        "max_runs_per_visitor": "live or queued runs per visitor (0: no cap)",
-        "shared_runs": "every visitor sees everyone's runs and results, read-only (class mode)",
-    }
-    rows = []
-    for f in fields(Limits):
-        value = getattr(limits, f.name)
-        shown = ("yes" if value else "no") if isinstance(value, bool) else f"{value:g}"
-        rows.append((ENV_VARS[f.name][0], shown, meanings[f.name]))
-    return rows
+    """(environment variable, value, meaning) for each limit, for the training page's panel."""
+    return [(v.name, shown(getattr(limits, v.field), v.kind), v.meaning) for v in LIMIT_VARIABLES]
+
+
+def check_group(group: str, env: Mapping[str, str] | None = None) -> tuple[bool, str]:
+    """For `health`: (False, the first error) or (True, "NAME=value, ...") for the numbers and switches
+    of one group of the table, read as the product reads them (a secret is only said to be set)."""
+    values = []
+    for v in VARIABLES:
+        if v.group != group or v.kind in (PATH, TEXT):
+            continue
+        try:
+            value = read(v.name, env)
+        except SettingError as err:
+            return False, str(err)
+        values.append(f"{v.name}={('set' if value else 'unset') if v.kind == SECRET else shown(value, v.kind)}")
+    return True, ", ".join(values)

@@ -8,22 +8,21 @@ reads one environment variable, so a server that loads the corpus all day keeps 
 from __future__ import annotations
 
 import json
-import os
 import time
 
-MARKS_ENV = "SENTIMENT_STARTUP_MARKS"
+from sentiment_core.settings import MARKS_ENV, read
 _marks: list[tuple[str, float, float]] = []
 
 
 def mark(name: str) -> None:
     """Note this moment as `name` (only while $SENTIMENT_STARTUP_MARKS is set)."""
-    if os.environ.get(MARKS_ENV):
+    if read(MARKS_ENV):
         _marks.append((name, time.time(), time.process_time()))
 
 
 def write() -> None:
     """Write the moments noted so far to $SENTIMENT_STARTUP_MARKS (nothing when it is unset)."""
-    path = os.environ.get(MARKS_ENV)
+    path = read(MARKS_ENV)
     if path:
         with open(path, "w", encoding="utf-8") as out:
             json.dump({"marks": _marks}, out)

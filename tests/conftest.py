@@ -34,6 +34,30 @@ def require_treebank() -> Path:
     return folder
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files with a slow test first, browser tests before the others (each file's tests in their order):
+    pytest-xdist hands out whole files in this order (pyproject's addopts), so the long ones start
+    early and the last file a worker picks up is a short one."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    e2e = ROOT / "tests" / "e2e"
+
+    def rank(item) -> tuple[bool, bool]:
+        return item.path not in slow_files, e2e not in item.path.parents
+
+    items.sort(key=rank)  # stable: the order within each group is kept
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The screenshots the browser tests wrote (tests/e2e/conftest.py puts them on the reports). Here, not
+    in tests/e2e: with pytest-xdist the session that prints never loads that folder's conftest."""
+    written = [value for reports in terminalreporter.stats.values() for report in reports
+               for name, value in getattr(report, "user_properties", ()) if name == "screenshot"]
+    if written:
+        terminalreporter.section("e2e screenshots")
+        for path in dict.fromkeys(written):
+            terminalreporter.write_line(path)
+
+
 @pytest.fixture(scope="session")
 def sst_dir() -> Path:
     return require_treebank()

@@ -23,13 +23,15 @@ from sentiment_core.data.corpus import load_corpus
 from sentiment_core.data.ptb import parse_tree, scan_tree
 from sentiment_core.data.text import MAX_WORD_CHARS, Tokenizer
 from sentiment_core.data.treebank import TreebankFormatError, install_treebank_folder, split_paths, treebank_checksum
-from sentiment_core.fileio import FileRefused, json_depth, loads_bounded, read_bytes_bounded
+from sentiment_core.fileio import (FileRefused, atomic_write, atomic_write_text, json_depth, loads_bounded,
+                                    read_bytes_bounded)
 from sentiment_core.pretrained import PRETRAINED_DIR
 from sentiment_core.runs.metrics import MetricsFollower, read_metrics
 from sentiment_core.runs.provenance import recorded_treebank
 from sentiment_core.runs.execution import load_model
-from sentiment_core.runs.store import (BROKEN, RunError, list_runs, load_checkpoint, read_config, read_status,
-                                           read_vocab)
+from sentiment_core.runs.checkpoints import load_checkpoint
+from sentiment_core.runs.listing import list_runs
+from sentiment_core.runs.store import BROKEN, RunError, read_config, read_status, read_vocab
 
 SPLITS = ("train.txt", "dev.txt", "test.txt")
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -356,18 +358,18 @@ def spoil_checkpoint(run: Path, **changes) -> None:
 
 
 def test_a_checkpoint_claiming_a_huge_model_is_refused_before_one_is_built(tmp_path, monkeypatch):
-    import sentiment_core.models as models
+    import sentiment_core.runs.execution as execution  # load_model builds the model through its own import
 
     run = shipped_copy(tmp_path, "huge-claim")
     spoil_checkpoint(run, embedding_dim=20_000)  # the finding: 200,000 (4.8 GB); this is enough to tell
     devices = []
-    real_build = models.build_model
+    real_build = execution.build_model
 
     def watched_build(*args, **kwargs):
         devices.append(torch.empty(0).device.type)  # where its tensors would be allocated
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(models, "build_model", watched_build)
+    monkeypatch.setattr(execution, "build_model", watched_build)
     with pytest.raises(RunError, match=r"does not fit its model settings \(its settings imply [0-9.,]+M weights but it holds 0.4M\)"):
         load_model(run)
     assert devices == []  # refused from the sizes alone: no model of 20,000-wide vectors was built
@@ -410,3 +412,21 @@ def test_writing_a_status_over_a_damaged_one_replaces_it_without_parsing_it_unbo
     (run / "status.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     status = write_status(run, state="failed", message="m")
     assert status["state"] == "failed" and read_json(run / "status.json")["message"] == "m"
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "status.json"
+    atomic_write_text(target, "old")
+
+    def half_then_fail(temporary):
+        temporary.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, half_then_fail)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["status.json"]
+    assert atomic_write(target, lambda temporary: temporary.write_text("new") and "returned") == "returned"
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["status.json"]
+    with pytest.raises(FileNotFoundError):  # a folder that is gone is not brought back
+        atomic_write_text(tmp_path / "gone" / "status.json", "x", create_parents=False)
+    assert not (tmp_path / "gone").exists()

@@ -10,7 +10,8 @@ from sentiment_core.runs.calibration import calibrate, fit_class_bias, raw_logit
 from sentiment_core.config import ModelConfig, preset, validate
 from sentiment_core.training.evaluation import classification_metrics, evaluate
 from sentiment_core.runs.execution import evaluation_data, load_model, train_run
-from sentiment_core.runs.store import CHECKPOINT, load_checkpoint
+from sentiment_core.runs.checkpoints import load_checkpoint
+from sentiment_core.runs.store import CHECKPOINT
 from tests.helpers import synthetic_treebank_fixtures, tiny_config
 
 corpus, vocab = synthetic_treebank_fixtures()

@@ -13,7 +13,10 @@ if str(ROOT) not in sys.path:  # the dashboard is a folder of the repository, no
 
 from dashboard import theme  # noqa: E402
 from dashboard.charts import data as charts  # noqa: E402
+from dashboard.charts.tree import model_tree_chart  # noqa: E402
 from sentiment_core.analysis.exploration import explore, vocab_stats  # noqa: E402
+from sentiment_core.analysis.exploration.tree_view import assemble  # noqa: E402
+from sentiment_core.data.text import label_scheme  # noqa: E402
 from sentiment_core.data.treebank import parse_tree  # noqa: E402
 from sentiment_core.analysis.exploration.stats import data_summary  # noqa: E402
 
@@ -62,6 +65,20 @@ def test_parse_tree_chart_draws_every_node_edge_and_word():
     by_label = {t.name: list(t.customdata) for t in fig.data[1:]}
     assert by_label["1: negative"] == ["not very good"]
     assert by_label["4: very positive"] == ["good"]
+
+
+def test_both_trees_draw_their_edges_alike_in_the_themes_colour():
+    """The treebank's tree and the model's tree share one edge trace: same segments, theme's colour."""
+    tree = parse_tree("(1 (2 not) (3 (3 very) (4 good)))")
+    layout = explore.tree_layout(tree)
+    spans = [(0, 3, 1, (1, 2)), (0, 1, 2, ()), (1, 3, 3, (3, 4)), (1, 2, 3, ()), (2, 3, 4, ())]
+    result = assemble(["not", "very", "good"], spans, label_scheme(3), [[0.2, 0.7, 0.1]] * 5)
+    treebank_edges = charts.parse_tree_chart(layout, explore.FINE_LABEL_NAMES).data[0]
+    model_edges = model_tree_chart(layout, result).data[0]
+    assert treebank_edges.to_plotly_json() == model_edges.to_plotly_json()
+    assert treebank_edges.line.color == theme.TREE_EDGE_COLOUR and treebank_edges.mode == "lines"
+    segments = [(x, y) for x, y in zip(treebank_edges.x, treebank_edges.y) if x is not None]
+    assert len(segments) == 2 * len(layout.edges)  # each edge: parent, then child
 
 
 def test_hard_cases_chart():

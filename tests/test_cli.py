@@ -14,9 +14,10 @@ from types import SimpleNamespace
 import pytest
 
 from sentiment_core import settings
-from sentiment_core.cli import build_parser, main
+from sentiment_core.cli import DATA_SETTINGS, build_parser, main
 from sentiment_core.cli.progress import CallbackBar, progress_bar
 from sentiment_core.cli.train import config_from_args
+from sentiment_core.config import SETTINGS, RunConfig, get_setting
 from sentiment_core.runs.metrics import read_metrics
 from sentiment_core.runs.store import read_status
 from sentiment_core.runs.provenance import record_treebank, recorded_treebank, treebank_for
@@ -224,3 +225,21 @@ def test_a_bad_probe_sentence_file_is_one_clear_line(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert "missing-probes.txt" in err and "SENTIMENT_PROBE_SENTENCES" in err and "Traceback" not in err
     assert str(tmp_path) not in err and not (tmp_path / "new").exists()
+
+
+def _command_options(command: str) -> dict:
+    """option string -> argparse action of one sub-command."""
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    return {flag: action for action in subparsers.choices[command]._actions for flag in action.option_strings}
+
+
+def test_the_data_command_takes_its_setting_options_from_the_schema_as_train_does(tmp_path, capsys):
+    data, train = _command_options("data"), _command_options("train")
+    for key in DATA_SETTINGS:
+        flag = SETTINGS[key].flag
+        assert (data[flag].help, data[flag].choices, data[flag].type) == (
+            train[flag].help, train[flag].choices, train[flag].type)
+        assert data[flag].default == get_setting(RunConfig(), key)  # train's defaults come from its preset
+    # refused as `train` refuses it, before the (here empty) treebank folder is read
+    assert main(["data", "--data-dir", str(tmp_path), "--min-freq", "0"]) == 2
+    assert capsys.readouterr().err == "error: min_freq must be a whole number of at least 1, not 0\n"

@@ -9,15 +9,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from sentiment_core.cli import main
-
-VARIABLES = ("SST_DIR", "SENTIMENT_DATA_DIR", "SENTIMENT_RUNS_DIR", "SENTIMENT_MAX_EPOCHS", "SENTIMENT_MAX_QUEUE",
-             "SENTIMENT_ALLOW_DELETE", "SENTIMENT_MAX_INPUT_TOKENS", "SENTIMENT_MAX_BATCH_ROWS",
-             "SENTIMENT_PROBE_SENTENCES")
+from sentiment_core.settings_table import BY_NAME
 
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, sst_dir):
-    for name in VARIABLES:
+    for name in BY_NAME:  # every variable of the settings table, unset
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SST_DIR", str(sst_dir))
     monkeypatch.setenv("SENTIMENT_DATA_DIR", str(tmp_path / "data"))
@@ -38,6 +35,20 @@ def test_a_ready_machine_is_healthy(env, capsys, tmp_path, sst_dir):
     assert (tmp_path / "data" / "runs").is_dir()  # the runs folder under the data root was made
     assert "SENTIMENT_MAX_EPOCHS=3" in checks["training limits"]["detail"]
     assert "SENTIMENT_MAX_INPUT_TOKENS=" in checks["playground limits"]["detail"]
+    assert "SENTIMENT_OPERATOR_KEY=unset" in checks["server settings"]["detail"]
+
+
+def test_the_limit_lines_follow_the_settings_table_and_public_mode(env, capsys):
+    env.setenv("SENTIMENT_PUBLIC", "1")
+    env.setenv("SENTIMENT_MAX_EPOCHS", "8")
+    env.setenv("SENTIMENT_OPERATOR_KEY", "s3cret-key")
+    _, report = health(capsys)
+    detail = " ".join(check["detail"] for check in report["checks"].values())
+    for variable in BY_NAME.values():  # every number and switch of the table has its line
+        if variable.kind in ("on / off", "whole number", "number"):
+            assert f"{variable.name}=" in detail, variable.name
+    assert "SENTIMENT_MAX_EPOCHS=8" in detail and "SENTIMENT_MAX_QUEUE=60" in detail  # public default under the operator's
+    assert "SENTIMENT_OPERATOR_KEY=set" in detail and "s3cret-key" not in detail  # a secret is never shown
 
 
 def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
@@ -51,6 +62,8 @@ def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
     env.setenv("SENTIMENT_MAX_INPUT_TOKENS", "-5")
     env.setenv("SENTIMENT_PROBE_SENTENCES", "/dev/zero")
     env.setenv("SENTIMENT_QUEUE", "http://not-redis")
+    env.setenv("SENTIMENT_WORKER_HEARTBEAT", "0")
+    env.setenv("SENTIMENT_TEST_BATCH_DELAY", "600")
     code, report = health(capsys)
     assert code == 1 and not report["healthy"]
     checks = report["checks"]
@@ -59,7 +72,9 @@ def test_each_problem_fails_with_a_sentence(env, capsys, tmp_path):
     assert "does not hold the treebank" in checks["treebank"]["detail"]
     assert "SENTIMENT_RUNS_DIR" in checks["runs"]["detail"]
     assert "SENTIMENT_MAX_QUEUE" in checks["training limits"]["detail"]
-    assert "SENTIMENT_MAX_INPUT_TOKENS" in checks["playground limits"]["detail"]
+    assert "SENTIMENT_MAX_INPUT_TOKENS is '-5'; it must be at least 1" in checks["playground limits"]["detail"]
+    assert "SENTIMENT_WORKER_HEARTBEAT is '0'" in checks["server settings"]["detail"]
+    assert "SENTIMENT_TEST_BATCH_DELAY is '600'; it must be from 0 to 10" in checks["test hooks"]["detail"]
     assert "zero" in checks["probe sentences"]["detail"] and "not a regular file" in checks["probe sentences"]["detail"]
 
 

@@ -66,7 +66,7 @@ def test_predict_file_applies_the_playground_caps_per_row(run, tmp_path, monkeyp
     (["--file", "{source}", "--out", "{out}"], {"SENTIMENT_MAX_CSV_BYTES": "10"},
      "more than the limit of 10 bytes; split it, or raise SENTIMENT_MAX_CSV_BYTES"),
     (["--file", "{source}", "--out", "{out}"], {"SENTIMENT_MAX_BATCH_ROWS": "1"}, "more than 1 rows"),
-    (["--file", "{source}", "--out", "{out}"], {"SENTIMENT_MAX_INPUT_TOKENS": "zero"}, "positive whole number"),
+    (["--file", "{source}", "--out", "{out}"], {"SENTIMENT_MAX_INPUT_TOKENS": "zero"}, "'zero', which is not a whole number"),
     (["good", "--file", "{source}", "--out", "{out}"], {}, "not both"),
     (["--file", "{tmp}/missing.csv", "--out", "{out}"], {}, "is not a file"),
     (["--file", "{source}", "--out", "{tmp}/no/such/folder/out.csv"], {}, "does not exist"),

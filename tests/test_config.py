@@ -10,7 +10,7 @@ import pytest
 
 from sentiment_core.cli import build_parser
 from sentiment_core.cli.train import config_from_args, given_settings
-from sentiment_core.runs import jobs
+from sentiment_core.runs import comparison
 from sentiment_core.config import (PRESETS, SETTINGS, DataConfig, ModelConfig, RunConfig, TrainConfig,
                                             allowed_text, preset, validate, validate_model, with_changes)
 from sentiment_core.runs.limits import ENV_VARS, Limits
@@ -45,7 +45,7 @@ def test_only_typed_options_override_and_none_switches_off():
 
 
 def test_comparison_columns_are_those_the_table_always_had():
-    assert jobs.SETTINGS_COLUMNS == (
+    assert comparison.SETTINGS_COLUMNS == (
         ("cell", "model", "cell"), ("layers", "model", "layers"), ("bidirectional", "model", "bidirectional"),
         ("embedding", "model", "embedding_dim"), ("hidden", "model", "hidden_dim"), ("dropout", "model", "dropout"),
         ("pooling", "model", "pooling"), ("optimizer", "train", "optimizer"), ("lr", "train", "lr"),
@@ -73,6 +73,8 @@ def test_comparison_columns_are_those_the_table_always_had():
     ("seed", -1, "seed must be a whole number in [0, 4294967295], not -1"),
     ("labels", 4, "labels must be one of 2, 3, 5"),
     ("cell", "transformer", "cell must be one of scratch, rnn, lstm, gru"),
+    ("pooling", "attention", "pooling must be one of last, max, mean"),
+    ("hidden_dim", 0, "hidden_dim must be a whole number of at least 1, not 0"),
     ("optimizer", "adagrad", "optimizer must be one of adam, sgd"),
     ("phrases", "yes", "phrases must be true or false"),
     ("vectors", 3, "vectors must be a file path or none"),

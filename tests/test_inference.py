@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sentiment_core.config import ModelConfig
-from sentiment_core.analysis.inference.predictor import (EmptyInput, InferenceError, InputTooLong, Predictor, limit_from_env,
+from sentiment_core.analysis.inference.predictor import (EmptyInput, InferenceError, InputTooLong, Predictor, cap,
                                                max_batch_rows, max_input_tokens)
 from sentiment_core.analysis.inference.tables import TableError, rows_to_csv, texts_from_csv, texts_from_lines
 from sentiment_core.models import build_model
@@ -91,8 +91,8 @@ def test_limits_from_the_environment():
     assert max_input_tokens({"SENTIMENT_MAX_INPUT_TOKENS": "20"}) == 20
     assert max_batch_rows({"SENTIMENT_MAX_BATCH_ROWS": " 7 "}) == 7
     for bad in ("0", "-3", "many", "2.5"):
-        with pytest.raises(InferenceError, match="positive whole number"):
-            limit_from_env("X", 10, {"X": bad})
+        with pytest.raises(InferenceError, match=f"SENTIMENT_MAX_IG_STEPS is '{bad}'.* at least 1 .*default, 300"):
+            cap("SENTIMENT_MAX_IG_STEPS", {"SENTIMENT_MAX_IG_STEPS": bad})
 
 
 # ---------------------------------------------------------------------------------------------

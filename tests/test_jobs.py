@@ -253,10 +253,6 @@ def test_a_full_queue_and_out_of_range_settings_create_nothing(tmp_path):
         config = tiny_config()
         config.model.hidden_dim = 100_000
         jobs.start_run(config, root=root, limits=ONE_AT_A_TIME)
-    with pytest.raises(ValueError, match="learning rate"):
-        config = tiny_config()
-        config.train.lr = 0.0
-        jobs.start_run(config, root=root, limits=ONE_AT_A_TIME)
     waiting = jobs.start_run(tiny_config(), root=root, limits=ONE_AT_A_TIME, name="waiting")
     assert jobs.job_view(waiting).queue_place == 1 and jobs.read_job(waiting)["pid"] is None  # slot held
     with pytest.raises(jobs.QueueFull, match="SENTIMENT_MAX_QUEUE"):

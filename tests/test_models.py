@@ -74,8 +74,6 @@ def test_tutorial_config_builds_the_wrapped_tutorial_model():
     logits = model(tokens, lengths)
     torch.testing.assert_close(logits, model.net(tokens.t()))
     torch.testing.assert_close(logits.exp().sum(1), torch.ones(2))  # log-probabilities
-    with pytest.raises(ValueError, match="tutorial"):
-        small_model(tutorial=True, bidirectional=True)
 
 
 # ---------------------------------------------------------------- the common interface
@@ -171,11 +169,8 @@ def test_dropout_is_active_in_training_only():
     assert (first - model(tokens, lengths)).abs().max() > 1e-4
 
 
-def test_bad_settings_are_refused_with_a_sentence():
-    with pytest.raises(ValueError, match="cell must be one of"):
-        small_model(cell="transformer")
-    with pytest.raises(ValueError, match="pooling must be one of"):
-        small_model(pooling="attention")
+def test_a_model_without_its_vocabulary_or_a_token_is_refused_with_a_sentence():
+    # The settings themselves are checked where they come in (config.validate: tests/test_config.py).
     with pytest.raises(ValueError, match="vocabulary has"):
         build_model(ModelConfig(vocab_size=99), Vocab(["<unk>", "<pad>", "<sos>", "<eos>", "a"]))
     with pytest.raises(ValueError, match="vocab_size is not set"):
@@ -185,17 +180,9 @@ def test_bad_settings_are_refused_with_a_sentence():
         model(torch.tensor([[5, 1]]), torch.tensor([0]))
 
 
-def test_the_encoder_and_build_model_check_settings_by_the_configs_rules():
-    with pytest.raises(ValueError, match="cell must be one of"):
-        RecurrentEncoder("transformer", 4, 4)
-    with pytest.raises(ValueError, match="hidden_dim must be a whole number of at least 1"):
-        RecurrentEncoder("lstm", 4, 0)
-    with pytest.raises(ValueError, match="dropout must be in"):
-        RecurrentEncoder("gru", 4, 4, layers=2, dropout=1.5)
+def test_build_model_refuses_a_config_without_two_classes():
     with pytest.raises(ValueError, match="num_classes must be at least 2"):
         build_model(ModelConfig(vocab_size=VOCAB, num_classes=1))
-    with pytest.raises(ValueError, match="the tutorial's model is one left-to-right scratch RNN layer"):
-        build_model(ModelConfig(vocab_size=VOCAB, tutorial=True, cell="lstm"))
 
 
 # ---------------------------------------------------------------- truncated BPTT

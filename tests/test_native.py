@@ -297,3 +297,12 @@ def test_without_openblas_the_reason_names_the_package(fresh_native, monkeypatch
     assert native.kernels() is None
     assert native.status() == ("unavailable: OpenBLAS not found: install scipy-openblas32 "
                                "(pip install -r requirements.txt)")
+
+
+def test_the_x86_only_flag_is_given_on_x86_only():
+    x86 = native_build.compiler_flags("x86_64")
+    assert x86 == ("-O3", "-march=native", "-mprefer-vector-width=512", "-fPIC", "-shared", "-fno-math-errno",
+                   "-fno-trapping-math", "-fopenmp")  # unchanged on x86: the library name's key stays the same
+    assert native_build.compiler_flags("AMD64") == x86
+    arm = native_build.compiler_flags("aarch64")
+    assert "-mprefer-vector-width=512" not in arm and arm == tuple(f for f in x86 if f != "-mprefer-vector-width=512")

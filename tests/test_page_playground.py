@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from sentiment_core.runs import jobs
 from sentiment_core.analysis.inference.predictor import QUICK_PRESET, Predictor, usable_runs

@@ -210,7 +210,8 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
     from sentiment_core.config import preset
     from sentiment_core.models import build_model
     from sentiment_core.runs.metrics import MetricsWriter
-    from sentiment_core.runs.store import create_run, save_checkpoint
+    from sentiment_core.runs.checkpoints import save_checkpoint
+    from sentiment_core.runs.store import create_run
     from sentiment_core.data.text import label_scheme
     from sentiment_core.training.probe import probe_batch, run_probe
 
@@ -237,7 +238,7 @@ def test_probes_of_real_runs_are_compared(sst_dir, tmp_path, monkeypatch, corpus
     assert sorted(at.multiselect[0].value) == ["probe-lstm", "probe-scratch"]
     names = traces(chart_spec(at, "wt_probe_chart"))
     assert len(names) == 4  # two runs, after epoch 1 and before training
-    for name, norms in names.items():
+    for norms in names.values():
         assert len(norms) == batch.tokens.shape[1] and norms[-1] == pytest.approx(1.0)  # the loss at the right
     assert not any("No vanilla RNN and LSTM" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "wt_train_comparison"]  # nothing left to train

@@ -17,7 +17,8 @@ from sentiment_core.pretrained import build
 from sentiment_core.pretrained.build import BATCH_EVERY, build_defaults, playground_config
 from sentiment_core.config import with_changes
 from sentiment_core.runs.metrics import read_metrics
-from sentiment_core.runs.store import CHECKPOINT, LAST, load_checkpoint
+from sentiment_core.runs.checkpoints import load_checkpoint
+from sentiment_core.runs.store import CHECKPOINT, LAST
 from tests.helpers import tiny_config
 
 MIN_DEV_ACCURACY = 0.65  # issue 13: the playground's default model

@@ -182,9 +182,8 @@ def test_a_public_training_page_has_the_public_limits_and_no_delete(tiny_env, mo
     assert run_picker(at).value == "tiny-gru"
     assert not [c for c in at.checkbox if c.key == "train_confirm_delete_tiny-gru"]
     assert not [b for b in at.button if b.key == "train_delete"]
-    limits = next(d.value for d in at.dataframe if "environment variable" in d.value.columns)
-    shown = dict(zip(limits["environment variable"], limits["value"]))
-    assert shown["SENTIMENT_MAX_EPOCHS"] == "5" and shown["SENTIMENT_ALLOW_DELETE"] == "no"
+    limits = next(m.value for m in at.markdown if "(`SENTIMENT_MAX_EPOCHS`)" in m.value)  # the limits panel
+    assert "**5** (`SENTIMENT_MAX_EPOCHS`)" in limits and "**off** (`SENTIMENT_ALLOW_DELETE`)" in limits
     monkeypatch.setenv("SENTIMENT_PUBLIC", "0")
     at = open_page("views/training.py")  # locally the delete stays offered
     assert [b for b in at.button if b.key == "train_delete"]

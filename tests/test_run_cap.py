@@ -20,7 +20,8 @@ import pytest
 from sentiment_core import fileio
 from sentiment_core.runs import jobs
 from sentiment_core.runs.limits import Limits, limits_from_env
-from sentiment_core.runs.store import STATUS, create_run, list_runs, read_status, write_json, write_status
+from sentiment_core.runs.listing import list_runs
+from sentiment_core.runs.store import STATUS, create_run, read_status, write_json, write_status
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import APP, open_page, run_picker, tiny_config

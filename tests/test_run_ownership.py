@@ -234,7 +234,7 @@ def test_public_defaults_are_sized_for_a_class():
     local = limits_from_env({})
     assert (local.max_runs_per_visitor, local.shared_runs) == (0, False)  # locally unchanged
     shown = {row[0]: row[1] for row in describe_limits(public)}
-    assert shown["SENTIMENT_MAX_RUNS_PER_VISITOR"] == "1" and shown["SENTIMENT_SHARED_RUNS"] == "no"
+    assert shown["SENTIMENT_MAX_RUNS_PER_VISITOR"] == "1" and shown["SENTIMENT_SHARED_RUNS"] == "off"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from sentiment_core.training.losses import sentence_class_weights
 from sentiment_core.runs.metrics import MetricsWriter, read_metrics
 from sentiment_core.runs.processes import process_start_time
 from sentiment_core.runs.execution import evaluate_best, load_model, train_run
+from sentiment_core.runs.checkpoints import load_checkpoint, save_torch
+from sentiment_core.runs.listing import list_runs, load_run
 from sentiment_core.runs.store import (CHECKPOINT, LAST, METRICS, STATUS, RunError, RunNotFound, claim_run,
-                                           create_run, delete_run, list_runs, load_checkpoint, load_run, read_status,
-                                           request_stop, sanitize_run_name, save_torch, write_status)
+                                           create_run, delete_run, read_status, request_stop, sanitize_run_name,
+                                           write_status)
 from sentiment_core.training.trainer import Callback, TrainControl
 from tests.helpers import StopAt, dead_pid, synthetic_treebank_fixtures, tiny_config
 

@@ -25,8 +25,8 @@ from sentiment_core.runs import jobs
 from sentiment_core.config import MAX_SEED, RunConfig, validate, with_changes
 from sentiment_core.runs.execution import load_model, train_run
 from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences
-from sentiment_core.runs.store import (CHECKPOINT, LAST, claim_run, load_checkpoint, load_torch,
-                                           read_status, write_status)
+from sentiment_core.runs.checkpoints import load_checkpoint, load_torch
+from sentiment_core.runs.store import CHECKPOINT, LAST, claim_run, read_status, write_status
 from tests.helpers import dead_pid, open_page, run_picker, tiny_config
 from tests.test_page_training import header, rerun_until, texts
 
@@ -60,10 +60,10 @@ sys.exit(main(sys.argv[1:]))
 FULL_DISK_TRAIN = """
 import errno, os, sys
 from sentiment_core.cli import main
-from sentiment_core.runs import metrics, execution as runs, store
+from sentiment_core.runs import checkpoints, metrics, execution as runs, store
 
 spared, full = set(filter(None, sys.argv[1].split(","))), []
-real_write_text, real_save_torch, real_write_event = (store.atomic_write_text, store.save_torch,
+real_write_text, real_save_torch, real_write_event = (store.atomic_write_text, checkpoints.save_torch,
                                                       metrics.MetricsWriter.write)
 
 def check_space(path):
@@ -84,7 +84,7 @@ def write_event(writer, event):
     check_space(writer.path)
     real_write_event(writer, event)
 
-store.atomic_write_text, store.save_torch, runs.save_torch = write_text, save_torch, save_torch
+store.atomic_write_text, checkpoints.save_torch, runs.save_torch = write_text, save_torch, save_torch
 metrics.MetricsWriter.write = write_event
 sys.exit(main(sys.argv[2:]))
 """
@@ -124,10 +124,10 @@ def killed_trainers():
 def test_the_trainer_that_loses_the_claim_leaves_the_winners_run(tiny_sst_dir, tmp_path, monkeypatch, capsys,
                                                                  killed_trainers):
     """A creates --out and loads its data; meanwhile B (a real process) claims the folder and trains."""
-    import sentiment_core.data.corpus as corpus_module
+    import sentiment_core.runs.execution as execution  # train_run loads the treebank through its own import
 
     run_dir = tmp_path / "contested"
-    real_load = corpus_module.load_corpus
+    real_load = execution.load_corpus
 
     def load_while_the_other_claims(*args, **kwargs):
         assert run_dir.is_dir() and not any(run_dir.iterdir())  # A made --out, empty
@@ -136,7 +136,7 @@ def test_the_trainer_that_loses_the_claim_leaves_the_winners_run(tiny_sst_dir, t
         assert wait_for_gate(winner) == "saved 1 2"  # B holds the claim and has trained two batches
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(corpus_module, "load_corpus", load_while_the_other_claims)
+    monkeypatch.setattr(execution, "load_corpus", load_while_the_other_claims)
     assert main(["train", *TINY, "--data-dir", str(tiny_sst_dir), "--out", str(run_dir)]) == 2
     assert one_error_line(capsys.readouterr().err) == ("error: another process is already training contested; "
                                                        "wait for it to end or stop it first")

@@ -110,7 +110,7 @@ def test_steps_above_the_cap_are_refused_with_a_sentence(monkeypatch):
         predictor.integrated_gradients(encoded, steps=101)
     assert predictor.integrated_gradients(encoded, steps=100).steps == 100
     monkeypatch.setenv("SENTIMENT_MAX_IG_STEPS", "many")
-    with pytest.raises(InferenceError, match="SENTIMENT_MAX_IG_STEPS must be a positive whole number"):
+    with pytest.raises(InferenceError, match="SENTIMENT_MAX_IG_STEPS is 'many', which is not a whole number"):
         predictor.integrated_gradients(encoded, steps=10)
 
 

@@ -171,7 +171,7 @@ def test_the_additive_path_is_the_product_of_the_forget_gates():
 def test_trained_gru_weights_are_the_shipped_models(env):
     at = open_section(7, {"wt_gate_cell": "gru", "wt_gate_weights": "trained"})
     assert at.selectbox(key="wt_gate_source").value.startswith("shipped default gru-3cls")
-    from sentiment_core.runs.store import load_checkpoint
+    from sentiment_core.runs.checkpoints import load_checkpoint
 
     state = load_checkpoint(PRETRAINED_DIR / PLAYGROUND_MODEL / "checkpoint.pt")["model_state"]
     module = gates_by_hand.cell_from_state("gru", state)
@@ -280,7 +280,7 @@ def test_the_stack_shows_each_layers_states_and_the_depth_comparison(env):
     sentence = shipped_sentence()
     T = len(sentence.tokens)
     labels = svg_texts(html_blocks(at, "wt-stacked")[0])
-    for layer, mark in ((1, "¹"), (2, "²"), (3, "³")):
+    for mark in ("¹", "²", "³"):
         assert [l for l in labels if l.startswith(f"h{mark}_")] == [f"h{mark}_{t}" for t in range(T + 1)]
     states = stacked.layer_states("lstm", sentence.x, 16, 3)
     spec = chart_spec(at, "wt_deep_states_chart")
@@ -336,7 +336,8 @@ def test_a_trained_lstm_of_the_visitor_is_stepped_with_its_own_weights_and_words
     from sentiment_core.data.text import label_scheme
     from sentiment_core.models import build_model
     from sentiment_core.config import preset
-    from sentiment_core.runs.store import create_run, save_checkpoint
+    from sentiment_core.runs.checkpoints import save_checkpoint
+    from sentiment_core.runs.store import create_run
 
     config = preset("quick")
     config.model.cell, config.model.embedding_dim, config.model.hidden_dim = "lstm", 16, 8

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.theme import (BASELINE_COLOUR, BATCH_MARKER_COLOUR, BATCH_PAD_COLOUR, BATCH_WORD_COLOUR,
-                             CHOICE_COLOUR, SERIES_COLOUR, chart_layout, class_colours,
+                             CHOICE_COLOUR, SERIES_COLOUR, TREE_EDGE_COLOUR, chart_layout, class_colours,
                              fitted_range, wrap_title)
 
 # charts/playground.py and the pages import class_colours from here too.
@@ -71,18 +71,26 @@ def label_share_by_length_chart(share: Mapping, class_names: Sequence[str]) -> g
                    yaxis=_axis("share of phrases", tickformat=".0%"))
 
 
+def tree_edges_trace(layout) -> dict:
+    """A parse tree's edges (explore.TreeLayout) as one line trace, each edge a segment, to draw under the nodes.
+
+    The treebank's tree (parse_tree_chart) and the model's tree (charts/tree.py) both draw their edges with it.
+    """
+    edge_x, edge_y = [], []
+    for parent, child in layout.edges:
+        edge_x += [layout.x[parent], layout.x[child], None]  # None: lift the pen between edges
+        edge_y += [layout.y[parent], layout.y[child], None]
+    return dict(type="scatter", x=edge_x, y=edge_y, mode="lines", line=dict(color=TREE_EDGE_COLOUR, width=1),
+                hoverinfo="skip", showlegend=False)
+
+
 def parse_tree_chart(layout, label_names: Sequence[str]) -> go.Figure:
     """A parse tree (explore.TreeLayout): every node coloured by its sentiment, its phrase on hover.
 
     Leaves sit on the bottom row with their words below; each phrase sits above its parts.
     """
     colours = class_colours(label_names)
-    edge_x, edge_y = [], []
-    for parent, child in layout.edges:
-        edge_x += [layout.x[parent], layout.x[child], None]
-        edge_y += [layout.y[parent], layout.y[child], None]
-    traces = [dict(type="scatter", x=edge_x, y=edge_y, mode="lines", line=dict(color="#c8c8c8", width=1),
-                   hoverinfo="skip", showlegend=False)]
+    traces = [tree_edges_trace(layout)]
     for label, name in enumerate(label_names):  # one trace per label: the legend explains the colours
         nodes = [i for i, node_label in enumerate(layout.labels) if node_label == label]
         traces.append(dict(

@@ -11,10 +11,9 @@ import html
 
 import plotly.graph_objects as go
 
-from dashboard.charts.data import _wrap as wrap_lines
+from dashboard.charts.data import _wrap as wrap_lines, tree_edges_trace
 from dashboard.theme import NOTE_COLOUR, class_colours
 
-EDGE_COLOUR = "#c8c8c8"
 NO_LABEL_FILL = "white"      # a node whose label the scheme drops (neutral with 2 classes)
 FILL, RING, DISAGREE_RING = 12, 21, 29  # marker sizes: the treebank's disc, the model's ring (larger: disagrees)
 PIXELS_PER_LEAF, MIN_WIDTH = 38, 640
@@ -86,13 +85,7 @@ def model_tree_chart(layout, tree) -> go.Figure:
     is long (38 px a word), so a page shows it in a frame that scrolls sideways.
     """
     flips = {flip.node: flip.word for flip in tree.flips}
-    edge_x, edge_y = [], []
-    for parent, child in layout.edges:
-        edge_x += [layout.x[parent], layout.x[child], None]
-        edge_y += [layout.y[parent], layout.y[child], None]
-    traces = [dict(type="scatter", x=edge_x, y=edge_y, mode="lines", line=dict(color=EDGE_COLOUR, width=1),
-                   hoverinfo="skip", showlegend=False),
-              *_node_traces(layout, tree, flips), *_legend_traces()]
+    traces = [tree_edges_trace(layout), *_node_traces(layout, tree, flips), *_legend_traces()]
     words = [dict(x=x, y=0, text=html.escape(word), showarrow=False, textangle=-60, yshift=-14, xanchor="right",
                   yanchor="top", font=dict(size=12)) for x, word in zip(layout.x, layout.words) if word is not None]
     notes = [dict(x=layout.x[i], y=layout.y[i], text=f"flip: {html.escape(word)}", showarrow=False, yshift=20,

@@ -12,7 +12,7 @@ from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from sentiment_core.analysis.exploration import explore
 from sentiment_core.data.treebank import SPLITS
-from sentiment_core.data.text import label_scheme
+from sentiment_core.data.text import LABEL_COUNTS, label_scheme
 
 MAX_TABLE_ROWS = 5_000  # more rows than anyone scrolls; the count above the table is always complete
 TREE_ROW = "explorer_tree_row"
@@ -23,7 +23,7 @@ corpus = resources.require_corpus()
 
 split_col, labels_col, level_col = st.columns(3)
 split_choice = split_col.radio("Split", ("all", *SPLITS), horizontal=True, key="explorer_split")
-labels = labels_col.radio("Label scheme", (2, 3, 5), index=1, horizontal=True, key="explorer_labels",
+labels = labels_col.radio("Label scheme", LABEL_COUNTS, index=1, horizontal=True, key="explorer_labels",
                           format_func=SCHEME_NAMES.get,
                           help="2 classes drop the neutral sentences; 5 keeps the treebank's own labels.")
 level = level_col.radio("Level", ("sentences", "phrases"), horizontal=True, key="explorer_level",

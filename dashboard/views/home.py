@@ -18,7 +18,8 @@ from dashboard import resources
 from dashboard.escape import escape_markdown
 from dashboard.messages import shown_path, user_message
 from sentiment_core import settings
-from sentiment_core.runs.store import RunError, list_runs
+from sentiment_core.runs.listing import list_runs
+from sentiment_core.runs.store import RunError
 from sentiment_core.data.treebank import (SST_URL, TreebankError, download_treebank, has_treebank, install_treebank_folder,
                                           install_treebank_zip, locate_treebank, not_found_message, scan_treebank)
 

@@ -414,8 +414,10 @@ any_active = any(v.active and jobs.owns(requester, v.job) for v in views)
 with st.expander("New run", expanded=not any_active):
     start_section(limits, root, corpus, data_dir, all_views)
     with st.popover("This server's limits"):
-        st.dataframe(pd.DataFrame(describe_limits(limits), columns=["environment variable", "value", "meaning"]),
-                     hide_index=True)
+        # One line per training-limits variable of the settings table (settings_table.py): a list wraps,
+        # so the meanings stay readable in a popover and on a phone (a table's cells did not).
+        st.markdown("\n".join(f"- {escape_markdown(meaning)}: **{escape_markdown(value)}** (`{name}`)"
+                               for name, value, meaning in describe_limits(limits)))
 
 st.subheader("Runs")
 st.checkbox("show walkthrough runs", key=K + "show_walkthrough", help="Runs the walkthrough page started are hidden.")

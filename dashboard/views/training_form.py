@@ -9,13 +9,12 @@ import streamlit as st
 
 from dashboard.escape import escape_markdown
 from dashboard.query_params import shown_value
-from sentiment_core.config import (CELLS, DEFAULT_PRESET, PRESETS, SETTINGS, RunConfig, Setting, get_setting,
-                                            preset, with_changes)
+from sentiment_core.config import (CELLS, DEFAULT_PRESET, PRESETS, SECTIONS, SETTINGS, RunConfig, Setting,
+                                   get_setting, preset, with_changes)
 
 CUSTOM = "custom"                      # the preset choice for "my own settings, from the defaults"
 K = "train_"                           # prefix of the training page's widget keys
 
-FORM_COLUMNS = (("model", "Model"), ("train", "Training"), ("data", "Data"))
 FORM_SETTINGS = [s for s in SETTINGS.values() if s.widget is not None]
 
 
@@ -112,9 +111,9 @@ def every_setting(limits, config: RunConfig, open_it: bool = False) -> None:
     st.caption(f"Changed from the preset: {escape_markdown(', '.join(changed))}." if changed
                else "All settings as the preset has them.")
     with st.expander("Every setting", icon=":material/tune:", expanded=open_it):
-        for column, (section, heading) in zip(st.columns(len(FORM_COLUMNS)), FORM_COLUMNS):
+        for column, (section, _, title) in zip(st.columns(len(SECTIONS)), SECTIONS):  # one column per config section
             with column:
-                st.markdown(f"**{heading}**")
+                st.markdown(f"**{title.capitalize()}**")
                 for s in FORM_SETTINGS:
                     if s.section == section:
                         setting_widget(s, limits)

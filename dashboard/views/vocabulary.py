@@ -9,7 +9,7 @@ from dashboard.charts import data as charts
 from dashboard.escape import escape_markdown
 from dashboard.messages import user_message
 from sentiment_core.analysis.exploration import vocab_stats
-from sentiment_core.data.text import PAD_INDEX, SPECIALS, label_scheme
+from sentiment_core.data.text import LABEL_COUNTS, PAD_INDEX, SPECIALS, label_scheme
 
 MIN_FREQS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 TOP_KS = (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
@@ -111,7 +111,8 @@ with polar_tab:
                 "error (Monroe, Colaresi & Quinn 2008, *Fightin' Words*). A high z-score means typical of that "
                 "class; the prior keeps rare words from topping the list by chance.")
     polar_labels_col, polar_n_col = st.columns(2)
-    polar_labels = polar_labels_col.radio("Label scheme", (2, 3, 5), index=1, horizontal=True, key="vocab_polar_labels")
+    polar_labels = polar_labels_col.radio("Label scheme", LABEL_COUNTS, index=1, horizontal=True,
+                                          key="vocab_polar_labels")
     polar_n = polar_n_col.slider("Words per class", 5, 30, 15, key="vocab_polar_top")
     polar_scheme = label_scheme(polar_labels)
     st.plotly_chart(charts.polarised_words_chart(resources.polarised_words(corpus, polar_labels, polar_n),

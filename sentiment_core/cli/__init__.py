@@ -7,9 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from sentiment_core.data.treebank import TreebankError
+from sentiment_core.cli.train import option_for
+from sentiment_core.config import SETTINGS, RunConfig, check_setting, get_setting
+from sentiment_core.cli.folders import removed_on_failure
+from sentiment_core.data.treebank import TreebankError, install_treebank_zip, scan_treebank
+from sentiment_core.settings import default_sst_dir
 
 MAX_ERROR_CHARS = 300  # a library's error text past this (torch's run to paragraphs) is cut
+# The run settings that shape `data`'s figures: their options come from the settings schema, as `train`'s do.
+DATA_SETTINGS = ("labels", "phrases", "min_freq")
 
 
 def add_data_command(commands) -> None:
@@ -20,20 +26,22 @@ def add_data_command(commands) -> None:
                    help="install the treebank from a downloaded trainDevTestTrees_PTB.zip, checked as the "
                         "page's upload is, into --data-dir (default: <data root>/sst, $SENTIMENT_DATA_DIR or "
                         "data/), replacing what is there only once every split parses; exit 1 on failure")
-    p.add_argument("--labels", type=int, choices=(2, 3, 5), default=3, help="label scheme (default 3)")
-    p.add_argument("--phrases", action="store_true", help="train on every labelled phrase, not sentences")
-    p.add_argument("--min-freq", type=int, default=1, help="vocabulary: minimum training count (default 1)")
+    for key in DATA_SETTINGS:
+        p.add_argument(SETTINGS[key].flag, default=get_setting(RunConfig(), key), **option_for(SETTINGS[key]))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_data)
 
 
 def run_data(args) -> int:
-    from sentiment_core.data.corpus import load_corpus
+    from sentiment_core.data.corpus import load_corpus  # start-up: +15 ms on --help
 
     if args.install:
         return run_install(Path(args.install), args.data_dir, args.json)
-    from sentiment_core.cli.progress import CallbackBar
-    from sentiment_core.analysis.exploration.stats import data_summary, format_summary
+    for key in DATA_SETTINGS:  # checked as `train` checks them, before the treebank is read
+        check_setting(SETTINGS[key], getattr(args, key))
+    from sentiment_core.cli.progress import CallbackBar  # start-up: tqdm +35 ms on --help
+    from sentiment_core.analysis.exploration.stats import (  # start-up: torch +2.5 s on --help
+        data_summary, format_summary)
 
     bar = CallbackBar("Downloading treebank", unit="B", unit_scale=True, unit_divisor=1024)
     try:
@@ -47,10 +55,6 @@ def run_data(args) -> int:
 
 def run_install(zip_path: Path, data_dir: str | None, as_json: bool) -> int:
     """`data --install ZIP`: one line saying where the treebank went and its sentence counts, or why not."""
-    from sentiment_core.cli.folders import removed_on_failure
-    from sentiment_core.data.treebank import install_treebank_zip, scan_treebank
-    from sentiment_core.settings import default_sst_dir
-
     target = Path(data_dir) if data_dir else default_sst_dir()
     try:
         if not zip_path.is_file():

@@ -6,8 +6,9 @@ Checks, each reported on one line (ok / FAIL and a sentence):
 - treebank: the folder the dashboard would read ($SST_DIR, else <data root>/sst) holds it;
 - runs: the runs folder ($SENTIMENT_RUNS_DIR, else <data root>/runs) exists or can be made, and
   is writable; the data root is $SENTIMENT_DATA_DIR, else the project's data/ folder;
-- training limits and playground limits: every SENTIMENT_MAX_* / SENTIMENT_ALLOW_DELETE variable
-  that is set holds a valid value;
+- training limits, playground limits, server settings, test hooks: one line per group of the
+  settings table (settings_table.py), each number and switch in it read as the product reads it
+  (public mode's defaults included), listed as NAME=value (a secret only as set / unset);
 - probe sentences: the file SENTIMENT_PROBE_SENTENCES names (else the shipped one) is read as
   every training run reads it: a regular file within its caps (a device or a FIFO fails here);
 - queue: with SENTIMENT_QUEUE set, Redis answers and the live workers are counted (none live is
@@ -29,7 +30,8 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-from sentiment_core import settings
+from sentiment_core import settings, settings_table
+from sentiment_core.data.treebank import TreebankError, locate_treebank
 
 HEALTH_PATH = "/_stcore/health"
 
@@ -52,8 +54,6 @@ def runs_root(env: Mapping[str, str]) -> Path:
 
 
 def check_treebank(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.data.treebank import TreebankError, locate_treebank
-
     default = data_root(env) / "sst"
     try:
         folder = locate_treebank(None, dict(env), default)
@@ -76,33 +76,20 @@ def check_runs_folder(env: Mapping[str, str]) -> tuple[bool, str]:
     return True, f"{folder} is writable"
 
 
-def check_training_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.runs.limits import LimitsError, describe_limits, limits_from_env
-
-    try:
-        limits = limits_from_env(env)
-    except LimitsError as err:
-        return False, str(err)
-    return True, ", ".join(f"{name}={value}" for name, value, _ in describe_limits(limits))
+def check_settings(group: str):
+    """The check of one group of the settings table: every variable in it read as the product reads it."""
+    return lambda env: settings.check_group(group, env)
 
 
-def check_playground_limits(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.data.caps import (MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_INPUT_CHARS_ENV,
-                                              MAX_INPUT_TOKENS_ENV, max_batch_rows, max_csv_bytes, max_input_chars,
-                                              max_input_tokens)
-    from sentiment_core.errors import InferenceError
-
-    readers = ((MAX_INPUT_CHARS_ENV, max_input_chars), (MAX_INPUT_TOKENS_ENV, max_input_tokens),
-               (MAX_BATCH_ROWS_ENV, max_batch_rows), (MAX_CSV_BYTES_ENV, max_csv_bytes))
-    try:
-        values = [(name, read(env)) for name, read in readers]
-    except InferenceError as err:
-        return False, str(err)
-    return True, ", ".join(f"{name}={value}" for name, value in values)
+# One line per group of the settings table whose values are numbers or switches (settings_table.py).
+SETTINGS_CHECKS = {"training limits": check_settings(settings_table.TRAINING),
+                   "playground limits": check_settings(settings_table.PLAYGROUND),
+                   "server settings": check_settings(settings_table.SERVER),
+                   "test hooks": check_settings(settings_table.HOOKS)}
 
 
 def check_probe_sentences(env: Mapping[str, str]) -> tuple[bool, str]:
-    from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences
+    from sentiment_core.training.sentence_probes import ProbeSentencesError, read_probe_sentences  # start-up: torch, +2.5 s on --help
 
     path = settings.probe_sentences_path(env)
     try:
@@ -119,7 +106,7 @@ def check_queue(env: Mapping[str, str]) -> tuple[bool, str]:
         return False, str(err)
     if not url:
         return True, "local: runs train on this machine (SENTIMENT_QUEUE is not set)"
-    from sentiment_core.runs import redis_queue
+    from sentiment_core.runs import redis_queue  # start-up: +190 ms on --help
 
     return redis_queue.health(url)
 
@@ -140,7 +127,7 @@ def check_app(url: str, timeout: float) -> tuple[bool, str]:
 def health_report(env: Mapping[str, str], url: str | None = None, timeout: float = 5.0) -> dict[str, dict]:
     """{check name: {"ok": bool, "detail": sentence}} for every check that applies."""
     checks = {"treebank": check_treebank(env), "runs": check_runs_folder(env),
-              "training limits": check_training_limits(env), "playground limits": check_playground_limits(env),
+              **{name: check(env) for name, check in SETTINGS_CHECKS.items()},
               "probe sentences": check_probe_sentences(env), "queue": check_queue(env)}
     if url:
         checks["app"] = check_app(url, timeout)
@@ -149,7 +136,7 @@ def health_report(env: Mapping[str, str], url: str | None = None, timeout: float
 
 def compiled_recurrences() -> dict:
     """{"in_use": bool, "detail": sentence}: the compiled training loops, or why the torch path runs."""
-    from sentiment_core.models import native
+    from sentiment_core.models import native  # start-up: torch, +2.5 s on --help
 
     return native.describe()
 

@@ -1,57 +1,28 @@
 """The `train` command; its setting options are generated from the schema in config.py.
 
-`train(argv)` runs the train command as a function, as the dashboard's background process
-does with `python -m sentiment_core train ... --out RUN_DIR`.
+Every command module is imported to build the parser (`--help` included), so what loads torch,
+tqdm or the run store is imported inside the function that needs it (marked `# start-up:`).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
+from sentiment_core import settings, timeline
+from sentiment_core.cli.evaluate import result_line
 from sentiment_core.cli.folders import removed_on_failure
+from sentiment_core.cli.options import float_or_none, int_or_none, threads_option
+from sentiment_core.cli.worker import enqueue_train
 from sentiment_core.config import (PRESETS, SECTIONS, SETTINGS, RunConfig, Setting, preset,
                                             section_settings, validate, with_changes)
+from sentiment_core.fileio import FileRefused, read_json_bounded
 
-OFF_WORDS = ("none", "off", "0")  # what switches an optional setting off on the command line
 # A `--config` file is a run's config.json (about 1 KB, objects two deep): these bound it before it is parsed.
 MAX_CONFIG_FILE_BYTES = 64 * 2**10
 MAX_CONFIG_DEPTH = 4
-
-
-def int_or_none(text: str):
-    """A whole number, or 'none' / '0' for "off" (bptt, patience, max batches, limits)."""
-    if text.strip().lower() in OFF_WORDS:
-        return None
-    try:
-        return int(text)  # a negative one is refused by validate (or the command), in one line
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or 'none', not {text!r}") from None
-
-
-def float_or_none(text: str):
-    """A number, or 'none' / '0' for "off" (clip)."""
-    if text.strip().lower() in OFF_WORDS:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', not {text!r}") from None
-
-
-def threads_option(text: str):
-    """--threads: a whole number (checked later, in one line, as every setting is) or 'auto'."""
-    from sentiment_core.settings import THREADS_AUTO
-
-    if text.strip().lower() == THREADS_AUTO:
-        return THREADS_AUTO
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number or '{THREADS_AUTO}', not {text!r}") from None
 
 
 def option_for(s: Setting) -> dict:
@@ -129,8 +100,6 @@ def config_from_args(args) -> RunConfig:
 
 def read_config_file(path: Path) -> RunConfig:
     """A RunConfig from a JSON file, its size and nesting bounded before it is parsed; ValueError with a sentence."""
-    from sentiment_core.fileio import FileRefused, read_json_bounded
-
     try:
         return RunConfig.from_dict(read_json_bounded(path, MAX_CONFIG_FILE_BYTES, MAX_CONFIG_DEPTH))
     except FileNotFoundError:
@@ -145,8 +114,8 @@ def read_config_file(path: Path) -> RunConfig:
 
 def progress_printer(stream=None):
     """A trainer callback: a progress bar per epoch on stderr and one summary line per epoch."""
-    from sentiment_core.cli.progress import progress_bar
-    from sentiment_core.training.trainer import Callback
+    from sentiment_core.cli.progress import progress_bar  # start-up: tqdm +35 ms on --help
+    from sentiment_core.training.trainer import Callback  # start-up: torch +2.5 s on --help
 
     stream = stream or sys.stderr
 
@@ -185,7 +154,7 @@ def progress_printer(stream=None):
 
 def hand_over_slot_quietly(run_dir: Path) -> None:
     """A run started by the training page's queue starts the next waiting run as it ends."""
-    from sentiment_core.runs.jobs import hand_over_slot
+    from sentiment_core.runs.jobs import hand_over_slot  # start-up: +160 ms on --help
 
     try:
         started = hand_over_slot(run_dir)
@@ -198,7 +167,7 @@ def hand_over_slot_quietly(run_dir: Path) -> None:
 
 def run_has_ended(run_dir: Path) -> bool:
     """The trainer recorded how the run ended (it failed or was interrupted): keep it to show why."""
-    from sentiment_core.runs.store import RunError, read_status
+    from sentiment_core.runs.store import RunError, read_status  # start-up: +50 ms on --help
 
     try:
         return read_status(run_dir).get("state") in ("failed", "interrupted", "stopped", "finished")
@@ -209,7 +178,7 @@ def run_has_ended(run_dir: Path) -> bool:
 def run_worth_keeping(run_dir: Path) -> bool:
     """The run recorded how it ended, or saved any of its training (a checkpoint, a training state,
     metrics): a failure never deletes it, even one that left its status unwritten (a full disk)."""
-    from sentiment_core.runs.store import CHECKPOINT, LAST, METRICS
+    from sentiment_core.runs.store import CHECKPOINT, LAST, METRICS  # start-up: +50 ms on --help
 
     if run_has_ended(run_dir) or any((run_dir / name).is_file() for name in (CHECKPOINT, LAST)):
         return True
@@ -235,15 +204,13 @@ def checked_config(args) -> RunConfig | None:
 
 def set_threads(threads) -> None:
     """torch's thread count: as given, 'auto' (the cores free now, said on stderr), or torch's default (None)."""
-    from sentiment_core import settings
-
     if threads is None:
         return
     if threads == settings.THREADS_AUTO:
         threads = settings.free_cores()
         print(f"threads: {threads} of {settings.usable_cores()} cores (the others are busy or in use)"
               if threads < settings.usable_cores() else f"threads: {threads}, one per core", file=sys.stderr)
-    import torch
+    import torch  # start-up: torch +2.5 s on --help
 
     torch.set_num_threads(threads)
 
@@ -252,8 +219,6 @@ class StartupMarks:
     """A trainer callback noting the run's first moments for `bench --startup` (timeline.py)."""
 
     def __init__(self):
-        from sentiment_core import timeline
-
         self.mark, self.batches = timeline.mark, 0
 
     def on_train_begin(self, event, control):
@@ -276,14 +241,11 @@ class StartupMarks:
 
 def run_train(args) -> int:
     if args.queue:  # before torch loads (seconds): a worker trains it, elsewhere
-        from sentiment_core.cli.worker import enqueue_train
-
         return enqueue_train(args, checked_config(args))
-    from sentiment_core.training.distributed import close_world, init_world
-    from sentiment_core.runs.provenance import treebank_for
-    from sentiment_core.runs.execution import train_run
-    from sentiment_core.runs.store import RunError, claim_run
-    from sentiment_core import timeline
+    from sentiment_core.training.distributed import close_world, init_world  # start-up: torch +2.5 s on --help
+    from sentiment_core.runs.provenance import treebank_for  # start-up: +35 ms on --help
+    from sentiment_core.runs.execution import train_run  # start-up: torch +2.5 s on --help
+    from sentiment_core.runs.store import RunError, claim_run  # start-up: +50 ms on --help
 
     timeline.mark("imports")
     config = checked_config(args)
@@ -293,7 +255,7 @@ def run_train(args) -> int:
     set_threads(args.threads)
     world = init_world()  # under torchrun: join the other processes (distributed.py); else a world of one
     callbacks = [] if args.quiet or not world.is_main else [progress_printer()]
-    if os.environ.get(timeline.MARKS_ENV):
+    if settings.read(settings.MARKS_ENV):
         callbacks.append(StartupMarks())
     started = time.monotonic()
     new_out = args.out if world.is_main and not args.resume else None
@@ -329,8 +291,6 @@ def run_train(args) -> int:
 
 
 def format_outcome(run_dir: Path, status: dict, minutes: float) -> str:
-    from sentiment_core.cli.evaluate import result_line  # evaluate imports this module: import late
-
     lines = [f"{status['state']}: {status['message']}"]
     results = status.get("results") or {}
     if results:
@@ -343,13 +303,6 @@ def format_outcome(run_dir: Path, status: dict, minutes: float) -> str:
     if results:
         lines.append(f"evaluate: python -m sentiment_core evaluate {run_dir} --split test")
     return "\n".join(lines)
-
-
-def train(argv: list[str]) -> int:
-    """The train command as a function: `train(["--preset", "seed", "--out", "data/runs/x"])`."""
-    from sentiment_core.cli import main
-
-    return main(["train", *argv])
 
 
 def add_commands(commands) -> None:

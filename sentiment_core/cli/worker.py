@@ -27,7 +27,8 @@ def add_commands(commands) -> None:
     p.add_argument("--burst", action="store_true", help="stop once the queue is empty")
     p.add_argument("--heartbeat", type=int, default=None, metavar="SECONDS",
                    help="seconds between heartbeats; a worker silent for 3 is gone and its run is resumed "
-                        "elsewhere (default: $SENTIMENT_WORKER_HEARTBEAT, then 10)")
+                        f"elsewhere (default: ${settings.HEARTBEAT_ENV}, "
+                        f"then {settings.BY_NAME[settings.HEARTBEAT_ENV].default})")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per run when the run does not set them (default: cores / concurrency)")
     p.add_argument("--runs-dir", default=None, help="runs folder (default: $SENTIMENT_RUNS_DIR, then data/runs)")
@@ -35,7 +36,7 @@ def add_commands(commands) -> None:
 
 
 def run_worker(args) -> int:
-    from sentiment_core.runs import redis_queue
+    from sentiment_core.runs import redis_queue  # start-up: +190 ms on --help
 
     url = args.queue or settings.queue_url()
     if not url:
@@ -50,7 +51,7 @@ def run_worker(args) -> int:
     if args.concurrency > 1:
         return run_pool(args, url, heartbeat)
     threads = args.threads or max(1, _cores() // max(1, args.concurrency))
-    os.environ["SENTIMENT_WORKER_THREADS"] = str(threads)
+    os.environ[settings.WORKER_THREADS_ENV] = str(threads)
     os.environ[redis_queue.HEARTBEAT_ENV] = str(heartbeat)
     root = Path(args.runs_dir) if args.runs_dir else settings.default_runs_root()
     connection = redis_queue.connect(url)
@@ -71,7 +72,7 @@ def _cores() -> int:
 
 def run_pool(args, url: str, heartbeat: int) -> int:
     """N single workers as child processes; a stop signal is passed on, and they die with this process."""
-    from sentiment_core.runs.redis_queue import die_with_parent
+    from sentiment_core.runs.redis_queue import die_with_parent  # start-up: +190 ms on --help
 
     threads = args.threads or max(1, _cores() // args.concurrency)
     command = [sys.executable, "-m", "sentiment_core", "worker", "--queue", url, "--heartbeat", str(heartbeat),
@@ -92,8 +93,8 @@ def run_pool(args, url: str, heartbeat: int) -> int:
 
 def enqueue_train(args, config) -> int:
     """`train ... --queue URL`: queue the run as the page does (the same limits), print its directory."""
-    from sentiment_core.runs import jobs
-    from sentiment_core.runs.limits import limits_from_env
+    from sentiment_core.runs import jobs  # start-up: +160 ms on --help
+    from sentiment_core.runs.limits import limits_from_env  # start-up: +4 ms on --help
 
     settings.queue_url({settings.QUEUE_ENV: args.queue})
     os.environ[settings.QUEUE_ENV] = args.queue  # jobs.py enqueues on SENTIMENT_QUEUE, in this process only

@@ -93,9 +93,6 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.pool_batches, self.drop_last = pool_batches, drop_last
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
     def batches(self, epoch: int) -> list[list[int]]:
         rng = random.Random(self.seed * 1_000_003 + epoch)
         order = list(range(len(self.lengths)))

@@ -1,25 +1,22 @@
 """Caps on the text a visitor or a file hands the playground, and the one check every text goes through.
 
-Each cap has a default (settings.py) and an environment variable an operator may set; public
-mode (settings.PUBLIC_DEFAULTS) lowers the defaults. Read at call time, never at import.
-Also here: the cap on integrated-gradient steps, and the batch sizes of the costly analyses,
-which bound one visitor's memory (issue 19; scripts/bench_visitor_memory.py measures it).
+Each cap is a row of the settings table (settings_table.py: its default, public-mode default and
+range), read through settings.read at call time, never at import. Also here: the batch sizes of
+the costly analyses, which bound one visitor's memory (issue 19; scripts/bench_visitor_memory.py).
 """
 from __future__ import annotations
 
 from typing import Mapping
 
+from sentiment_core import settings
 from sentiment_core.errors import EmptyInput, InferenceError, InputTooLong
 from sentiment_core.data.text import Tokenizer
-from sentiment_core.settings import MAX_BATCH_ROWS, MAX_CSV_BYTES, MAX_INPUT_CHARS, MAX_INPUT_TOKENS, effective_env
+from sentiment_core.settings import (MAX_BATCH_ROWS_ENV, MAX_CSV_BYTES_ENV, MAX_IG_STEPS_ENV,  # noqa: F401 (re-exported)
+                                     MAX_INPUT_CHARS_ENV, MAX_INPUT_TOKENS_ENV)
 
-MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS = "SENTIMENT_MAX_INPUT_TOKENS", MAX_INPUT_TOKENS
-MAX_INPUT_CHARS_ENV, DEFAULT_MAX_INPUT_CHARS = "SENTIMENT_MAX_INPUT_CHARS", MAX_INPUT_CHARS
-MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS = "SENTIMENT_MAX_BATCH_ROWS", MAX_BATCH_ROWS
-MAX_CSV_BYTES_ENV, DEFAULT_MAX_CSV_BYTES = "SENTIMENT_MAX_CSV_BYTES", MAX_CSV_BYTES
+DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_INPUT_CHARS = settings.MAX_INPUT_TOKENS, settings.MAX_INPUT_CHARS
 # Integrated gradients costs one forward and backward pass per step: its time grows with the
 # steps (its memory does not: the steps go through the model in batches, see below).
-MAX_IG_STEPS_ENV, DEFAULT_MAX_IG_STEPS = "SENTIMENT_MAX_IG_STEPS", 300
 
 # The costly analyses run the model on many copies of one sentence: integrated gradients one per
 # step, the trajectory of a bidirectional model one per prefix (T^2 / 2 tokens), what-if one per
@@ -35,44 +32,33 @@ GRADIENT_UNITS_PER_BATCH = 2**21  # with a backward pass (integrated gradients)
 FORWARD_UNITS_PER_BATCH = 2**23   # forward only (prefixes, what-if variants, many sentences)
 
 
-def limit_from_env(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
-    """A positive whole-number limit from the environment variable `name`, else `default`.
-
-    By default the environment is read as settings.effective_env() gives it: in public mode the
-    PUBLIC_DEFAULTS fill what the operator left unset.
-    """
-    environ = effective_env() if environ is None else environ
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
+def cap(name: str, environ: Mapping[str, str] | None = None) -> int:
+    """The playground cap `name` (a settings-table variable), as settings.read gives it (public
+    mode's default when unset there); InferenceError, in one sentence, for a value it refuses."""
     try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InferenceError(f"{name} must be a positive whole number, not {raw!r}; "
-                             f"unset it to use the default of {default}")
-    return value
+        return settings.read(name, environ)
+    except settings.SettingError as err:
+        raise InferenceError(str(err)) from None
 
 
 def max_input_tokens(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_INPUT_TOKENS_ENV, DEFAULT_MAX_INPUT_TOKENS, environ)
+    return cap(MAX_INPUT_TOKENS_ENV, environ)
 
 
 def max_input_chars(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_INPUT_CHARS_ENV, DEFAULT_MAX_INPUT_CHARS, environ)
+    return cap(MAX_INPUT_CHARS_ENV, environ)
 
 
 def max_batch_rows(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_BATCH_ROWS_ENV, DEFAULT_MAX_BATCH_ROWS, environ)
+    return cap(MAX_BATCH_ROWS_ENV, environ)
 
 
 def max_csv_bytes(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_CSV_BYTES_ENV, DEFAULT_MAX_CSV_BYTES, environ)
+    return cap(MAX_CSV_BYTES_ENV, environ)
 
 
 def max_ig_steps(environ: Mapping[str, str] | None = None) -> int:
-    return limit_from_env(MAX_IG_STEPS_ENV, DEFAULT_MAX_IG_STEPS, environ)
+    return cap(MAX_IG_STEPS_ENV, environ)
 
 
 def tokens_per_batch(width: int, units_per_batch: int) -> int:

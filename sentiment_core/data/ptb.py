@@ -56,10 +56,6 @@ class Tree:
     def __eq__(self, other) -> bool:
         return isinstance(other, Tree) and self.to_ptb() == other.to_ptb()
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.word is not None
-
     def leaves(self) -> list[str]:
         """The raw words under this node, left to right (PTB escapes kept)."""
         if self.word is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from sentiment_core.fileio import atomic_write_text, read_json_bounded
+from sentiment_core.settings import MAX_RUN_JSON_BYTES, MAX_RUN_JSON_DEPTH
 
 UNK, PAD, SOS, EOS = "<unk>", "<pad>", "<sos>", "<eos>"
 SPECIALS = (UNK, PAD, SOS, EOS)  # indices 0-3, as torchtext's Field gave the tutorial
@@ -222,8 +223,6 @@ class Vocab:
 
     @classmethod
     def load(cls, path: Path) -> "Vocab":
-        from sentiment_core.settings import MAX_RUN_JSON_BYTES, MAX_RUN_JSON_DEPTH
-
         return cls.from_dict(read_json_bounded(Path(path), MAX_RUN_JSON_BYTES, MAX_RUN_JSON_DEPTH))
 
 
@@ -272,10 +271,14 @@ LABEL_SCHEMES = {
     5: LabelScheme("5-class", ("very negative", "negative", "neutral", "positive", "very positive"),
                    (0, 1, 2, 3, 4)),
 }
+# The label schemes by their number of classes, (2, 3, 5): the settings' choices, the presets, the
+# checkpoint check and the pages' scheme pickers all read them here.
+LABEL_COUNTS = tuple(LABEL_SCHEMES)
+LABEL_COUNTS_TEXT = ", ".join(map(str, LABEL_COUNTS[:-1])) + f" or {LABEL_COUNTS[-1]}"  # "2, 3 or 5"
 
 
 def label_scheme(num_classes: int) -> LabelScheme:
     try:
         return LABEL_SCHEMES[int(num_classes)]
     except (KeyError, ValueError):
-        raise ValueError(f"labels must be 2, 3 or 5, not {num_classes!r}") from None
+        raise ValueError(f"labels must be {LABEL_COUNTS_TEXT}, not {num_classes!r}") from None

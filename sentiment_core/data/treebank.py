@@ -20,10 +20,9 @@ from typing import Callable, Optional
 from sentiment_core.data.ptb import (Tree, TreebankError, TreebankFormatError, check_split_size,  # noqa: F401
                                      excerpt, parse_tree, read_tree_file, scan_tree, scan_tree_file, unescape_ptb)
 from sentiment_core.settings import (MAX_TREEBANK_FILE_BYTES, MAX_ZIP_BYTES, MAX_ZIP_MEMBER_BYTES, MAX_ZIP_MEMBERS,
-                                     MAX_ZIP_TOTAL_BYTES, default_sst_dir)
+                                     MAX_ZIP_TOTAL_BYTES, SST_DIR_ENV, default_sst_dir, read)
 
 SST_URL = "http://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip"  # the URL torchtext used
-SST_DIR_ENV = "SST_DIR"
 SPLITS = ("train", "dev", "test")
 SPLIT_FILES = {split: f"{split}.txt" for split in SPLITS}
 
@@ -71,9 +70,8 @@ def locate_treebank(data_dir: str | Path | None = None, env: dict | None = None,
     An explicit folder or variable that does not hold the treebank is an error (the user
     asked for it), not a reason to look elsewhere.
     """
-    env = os.environ if env is None else env
     default_dir = default_dir or default_sst_dir(env)
-    for origin, candidate in (("folder", data_dir), (f"${SST_DIR_ENV}", env.get(SST_DIR_ENV))):
+    for origin, candidate in (("folder", data_dir), (f"${SST_DIR_ENV}", read(SST_DIR_ENV, env))):
         if candidate:
             folder = _tree_folder(Path(candidate))
             if folder is None:

@@ -24,7 +24,7 @@ from sentiment_core.models.packing import PackedLayout, packed_layout
 from sentiment_core.models.recurrences import GATE_NAMES, STEPS, DirectionWeights, run_packed
 from sentiment_core.models.tutorial import RNNLayer, SentimentRNN
 from sentiment_core.models.vectors import load_glove_vectors
-from sentiment_core.config import ModelConfig, validate_model
+from sentiment_core.config import ModelConfig
 
 
 def add_class_bias(module: nn.Module, num_classes: int) -> None:
@@ -72,8 +72,6 @@ class RecurrentEncoder(nn.Module):
     def __init__(self, cell: str, input_dim: int, hidden_dim: int, layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.0, use_fused_kernel: bool = False):
         super().__init__()
-        validate_model(ModelConfig(cell=cell, embedding_dim=input_dim, hidden_dim=hidden_dim, layers=layers,
-                                   bidirectional=bidirectional, dropout=dropout))  # one set of rules
         self.cell, self.hidden_dim, self.layers = cell, hidden_dim, layers
         self.directions = 2 if bidirectional else 1
         self.dropout = dropout
@@ -264,7 +262,9 @@ def build_model(config: ModelConfig, vocab=None, load_vectors: bool = True) -> n
     """The model a ModelConfig describes. `vocab` sizes the embedding and maps pretrained vectors.
 
     `load_vectors=False` skips reading `config.vectors` (a checkpoint's state_dict will supply
-    the rows) but still freezes them when `freeze_vectors` is set.
+    the rows) but still freezes them when `freeze_vectors` is set. The settings are trusted: they
+    were validated where they came in (the command line, the training page, a config.json or
+    checkpoint read from disk: config.validate).
     """
     vocab_size = config.vocab_size or (len(vocab) if vocab is not None else 0)
     if vocab is not None and config.vocab_size and config.vocab_size != len(vocab):
@@ -272,7 +272,6 @@ def build_model(config: ModelConfig, vocab=None, load_vectors: bool = True) -> n
                          "build the model from the run's own vocabulary")
     if vocab_size < len(SPECIALS):
         raise ValueError("vocab_size is not set: pass the vocabulary to build_model or set config.vocab_size")
-    validate_model(config)
     if config.num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, not {config.num_classes!r}")
     config = replace(config, vocab_size=vocab_size)

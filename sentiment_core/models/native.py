@@ -21,9 +21,7 @@ from functools import lru_cache
 import torch
 
 from sentiment_core.models import native_build
-from sentiment_core.settings import default_cache_dir
-
-NATIVE_ENV = "SENTIMENT_NATIVE"
+from sentiment_core.settings import NATIVE_ENV, SettingError, default_cache_dir, read
 BLAS_INT_MAX = 2 ** 31 - 1  # OpenBLAS's CBLAS takes 32-bit integers
 _lock = threading.Lock()
 
@@ -33,8 +31,11 @@ class NativeArgumentError(ValueError):
 
 
 def enabled(env=None) -> bool:
-    env = os.environ if env is None else env
-    return env.get(NATIVE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    """SENTIMENT_NATIVE (on when unset); an unreadable value keeps it on, and `health` names the value."""
+    try:
+        return read(NATIVE_ENV, env)
+    except SettingError:
+        return True
 
 
 def suits(*tensors: torch.Tensor) -> bool:

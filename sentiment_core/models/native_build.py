@@ -25,11 +25,26 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentiment_core.fileio import atomic_write, atomic_write_text
+
 SOURCE = Path(__file__).with_name("recurrences.c")
 BLAS_PACKAGE = "scipy-openblas32"
-# -O3 vectorises the loops; -march=native because the library is built on the machine that runs it.
-FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fPIC", "-shared", "-fno-math-errno",
-         "-fno-trapping-math", "-fopenmp")
+X86_MACHINES = ("x86_64", "amd64", "i386", "i686")
+
+
+def compiler_flags(machine: str | None = None) -> tuple[str, ...]:
+    """-O3 vectorises the loops; -march=native because the library is built on the machine that runs it.
+
+    -mprefer-vector-width=512 (use AVX-512's full width where the CPU has it) is an x86 option that
+    gcc and clang refuse elsewhere (an ARM server), so it is given on x86 only. `machine`:
+    platform.machine() unless given.
+    """
+    x86 = (machine if machine is not None else platform.machine()).lower() in X86_MACHINES
+    return ("-O3", "-march=native", *(("-mprefer-vector-width=512",) if x86 else ()), "-fPIC", "-shared",
+            "-fno-math-errno", "-fno-trapping-math", "-fopenmp")
+
+
+FLAGS = compiler_flags()
 COMPILE_SECONDS = 120
 SHARED_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
@@ -147,38 +162,26 @@ def private_folder(cache_root: Path) -> tuple[Path, str]:
     return folder, ""
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".record-", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def compile_library(tools: Toolchain, target: Path) -> str:
     """Compile into a temporary file beside the target, record its sha256, rename; returns the sha256."""
-    handle, temporary = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
-    os.close(handle)
-    command = [tools.compiler, *FLAGS, "-I", tools.blas_include, "-o", temporary, str(SOURCE),
+    return atomic_write(target, lambda temporary: _compile_into(tools, temporary, target), create_parents=False,
+                        suffix=".so")
+
+
+def _compile_into(tools: Toolchain, temporary: Path, target: Path) -> str:
+    """Build into `temporary` and write the target's sha256 record (before the rename: see verified)."""
+    command = [tools.compiler, *FLAGS, "-I", tools.blas_include, "-o", str(temporary), str(SOURCE),
                "-L", tools.blas_lib_dir, f"-l{tools.blas_library}", f"-Wl,-rpath,{tools.blas_lib_dir}"]
     try:
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_SECONDS)
-        except (OSError, subprocess.SubprocessError) as error:
-            raise BuildError(f"build failed: {tools.compiler} could not run ({error})") from None
-        if result.returncode != 0:
-            raise BuildError(f"build failed: {tools.compiler} said {result.stderr.strip()[-400:]!r}")
-        os.chmod(temporary, 0o700)  # the compiler's own mode follows the umask
-        digest = sha256_of(Path(temporary))
-        _write_atomically(record_of(target), digest + "\n")
-        os.replace(temporary, target)
-        return digest
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_SECONDS)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise BuildError(f"build failed: {tools.compiler} could not run ({error})") from None
+    if result.returncode != 0:
+        raise BuildError(f"build failed: {tools.compiler} said {result.stderr.strip()[-400:]!r}")
+    os.chmod(temporary, 0o700)  # the compiler's own mode follows the umask
+    digest = sha256_of(temporary)
+    atomic_write_text(record_of(target), digest + "\n", create_parents=False)
+    return digest
 
 
 def trusted_library(cache_root: Path, tools: Toolchain) -> Built:

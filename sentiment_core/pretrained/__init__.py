@@ -7,7 +7,7 @@ sentiment_core/pretrained/build.py for the recipes):
 - `gru-3cls`: the playground's default 3-class model (config.json, vocab.json, checkpoint.pt,
   a thinned metrics.jsonl, status.json with its dev and test results).
 - `walkthrough-scratch`, `walkthrough-lstm`: the walkthrough's vanilla RNN and LSTM, trained with
-  gradient_flow.comparison_config like the page's own button; shipped without their weights
+  config.comparison_config like the page's own button; shipped without their weights
   (the page reads only their gradient-through-time probes in metrics.jsonl).
 
 Shipped runs are read-only: the pages read them and never resume, delete or write to them, and
@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from sentiment_core.runs.store import RunInfo, RunNotFound, load_run
+from sentiment_core.runs.listing import RunInfo, load_run
+from sentiment_core.runs.store import RunNotFound
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 PLAYGROUND_MODEL = "gru-3cls"

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from sentiment_core.pretrained import COMPARISON_MODELS, PLAYGROUND_MODEL, PRETRAINED_DIR
-from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from sentiment_core.runs.store import CHECKPOINT, LAST, METRICS, STATUS, STOP_FILE, VOCAB, write_json
+from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig, comparison_config
+from sentiment_core.runs.store import CHECKPOINT, LAST, METRICS, STATUS, STOP_FILE, VOCAB, RunError, write_json
+from sentiment_core.data.corpus import load_corpus
+from sentiment_core.runs.execution import train_run
 
 BATCH_EVERY = 10  # keep one batch_end event in ten: the loss curve still draws, the file stays small
 SHIPPED_PRESET = "shipped-default"
@@ -45,17 +47,13 @@ def playground_config() -> RunConfig:
                      preset=SHIPPED_PRESET)
 
 
-def comparison_config(cell: str) -> Callable[[], RunConfig]:
-    def config() -> RunConfig:
-        from sentiment_core.analysis.lessons.gradient_flow import comparison_config as walkthrough_config
-
-        return walkthrough_config(cell)  # exactly what the walkthrough's button trains
-    return config
+def comparison_recipe(cell: str) -> Callable[[], RunConfig]:
+    return lambda: comparison_config(cell)  # exactly what the walkthrough's button trains
 
 
 RECIPES: tuple[Recipe, ...] = (
     Recipe(PLAYGROUND_MODEL, playground_config, keep_weights=True),
-    *(Recipe(name, comparison_config(name.rsplit("-", 1)[1]), keep_weights=False) for name in COMPARISON_MODELS),
+    *(Recipe(name, comparison_recipe(name.rsplit("-", 1)[1]), keep_weights=False) for name in COMPARISON_MODELS),
 )
 
 
@@ -65,10 +63,6 @@ def build_defaults(data_dir: str | Path | None = None, target: str | Path | None
 
     Returns {name: final status}; raises RunError when a model does not finish (nothing is swapped).
     """
-    from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.runs.execution import train_run
-    from sentiment_core.runs.store import RunError
-
     target = Path(target) if target is not None else PRETRAINED_DIR
     corpus = corpus or load_corpus(data_dir, download=data_dir is None)
     statuses = {}

@@ -17,6 +17,8 @@ from torch import nn
 
 from sentiment_core.config import CALIBRATIONS
 from sentiment_core.training.evaluation import classification_metrics, ordered_batches
+from sentiment_core.models.modes import evaluating
+from sentiment_core.runs.checkpoints import load_checkpoint, save_torch
 
 # What `TrainConfig.calibrate` may ask for (config.CALIBRATIONS). "accuracy+macro-f1" maximises
 # their sum, so a gain in macro-F1 bought with a larger loss of accuracy is refused.
@@ -75,8 +77,6 @@ def fit_class_bias(logits: torch.Tensor, labels: torch.Tensor, objective: str = 
 @torch.no_grad()
 def raw_logits(model: nn.Module, data, batch_size: int = 256, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(logits (N, C) without the model's class bias, labels (N,)) over `data`, in eval mode."""
-    from sentiment_core.models.modes import evaluating
-
     saved = model.class_bias.clone()
     model.class_bias.zero_()
     logits, labels = [], []
@@ -107,8 +107,6 @@ def calibrate(model: nn.Module, dev_data, objective: str, device="cpu") -> dict:
 
 def calibrate_checkpoint(model: nn.Module, checkpoint_path: Path, dev_data, objective: str, device="cpu") -> dict:
     """Calibrate the best checkpoint's `model` on dev and write the bias into the checkpoint file."""
-    from sentiment_core.runs.store import load_checkpoint, save_torch
-
     record = calibrate(model, dev_data, objective, device)
     checkpoint = load_checkpoint(checkpoint_path)
     checkpoint["model_state"] = model.state_dict()

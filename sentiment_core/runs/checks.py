@@ -7,6 +7,7 @@ model from a value of the wrong kind.
 from __future__ import annotations
 
 from sentiment_core.config import ModelConfig, validate_model
+from sentiment_core.data.text import LABEL_COUNTS, LABEL_COUNTS_TEXT
 
 # The type each field of status.json must have when present (write_status lists them); None is
 # allowed for every one (not set yet). Pages sort, format and compare these, so a status with
@@ -90,8 +91,8 @@ def checkpoint_problem(data: dict) -> str | None:
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):
         return "its model_state is not a table of named tensors"
-    if not isinstance(labels, int) or isinstance(labels, bool) or labels not in (2, 3, 5):
-        return f"its labels is {described_value(labels)}, not 2, 3 or 5"
+    if not isinstance(labels, int) or isinstance(labels, bool) or labels not in LABEL_COUNTS:
+        return f"its labels is {described_value(labels)}, not {LABEL_COUNTS_TEXT}"
     if not isinstance(model_config, dict):
         return "its model_config is not an object"
     try:

@@ -1,12 +1,17 @@
 """Comparing runs: results first (accuracy, macro F1, each class's recall), then the metrics to overlay.
 
 Plain data for the training page's comparison (and anyone else): a run's status holds the
-best checkpoint's figures per split (runs.py), its metrics.jsonl the per-epoch rows.
+best checkpoint's figures per split (execution.py), its metrics.jsonl the per-epoch rows, its
+config.json the settings (comparison_row: one row per run, the settings the schema gives a column).
 """
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
+
+from sentiment_core.config import SECTIONS, section_settings
+from sentiment_core.runs.job_views import JobView
+from sentiment_core.runs.store import RunError, read_config
 
 SPLITS = ("dev", "test")
 # Per-epoch fields that are not a measure to draw (counters and flags).
@@ -57,10 +62,33 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-# Columns of jobs.comparison_row that results_row already shows (the settings table leaves them out).
+# Columns of comparison_row that results_row already shows (the settings table leaves them out).
 RESULT_COLUMNS = ("best dev accuracy", "best epoch", "dev accuracy", "test accuracy", "test macro F1")
 
 
 def settings_only(row: Mapping) -> dict:
     """A comparison row without its results (shown first, in their own table)."""
     return {key: value for key, value in row.items() if key not in RESULT_COLUMNS}
+
+
+# (column, config section, setting) of the comparison table: the settings the schema marks with a column.
+SETTINGS_COLUMNS = tuple((s.column, s.section, s.key) for section, _, _ in SECTIONS
+                         for s in section_settings(section) if s.column)
+
+
+def comparison_row(view: JobView) -> dict:
+    """One table row: a run's name, state, settings and results."""
+    row: dict[str, Any] = {"run": view.name, "state": view.state, "preset": view.status.get("preset")}
+    try:
+        config = read_config(view.path)
+    except RunError:
+        config = None
+    for column, section, name in SETTINGS_COLUMNS:
+        row[column] = getattr(getattr(config, section), name) if config else None
+    results = view.status.get("results") or {}
+    row["best dev accuracy"] = view.status.get("best_dev_accuracy")
+    row["best epoch"] = view.status.get("best_epoch")
+    row["dev accuracy"] = (results.get("dev") or {}).get("accuracy")
+    row["test accuracy"] = (results.get("test") or {}).get("accuracy")
+    row["test macro F1"] = (results.get("test") or {}).get("macro_f1")
+    return row

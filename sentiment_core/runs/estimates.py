@@ -19,15 +19,13 @@ import math
 import os
 import statistics
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from sentiment_core import glossary
 from sentiment_core.fileio import cached_read
 from sentiment_core.config import RunConfig
+from sentiment_core.runs.job_views import JobView
 from sentiment_core.runs.store import CONFIG, RunError, read_config
-
-if TYPE_CHECKING:
-    from sentiment_core.runs.jobs import JobView
 
 MEASURED, OTHER_CELLS, MODEL_ONLY = "measured", "other cells", "model only"
 

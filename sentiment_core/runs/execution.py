@@ -19,20 +19,28 @@ from torch import nn
 
 from sentiment_core import settings
 from sentiment_core.data.text import LabelScheme, Vocab, label_scheme
-from sentiment_core.config import ModelConfig, RunConfig, validate
+from sentiment_core.config import ModelConfig, RunConfig
 from sentiment_core.runs.metrics import MetricsWriter
 from sentiment_core.runs.processes import process_start_time, this_host
+from sentiment_core.runs.checkpoints import load_checkpoint, load_torch, save_checkpoint, save_torch
 from sentiment_core.runs.store import (CHECKPOINT, CONFIG, LAST, STOP_FILE, VOCAB, RunError, RunNotFound,
-                                           check_run_target, claim_run, create_run, load_checkpoint, load_torch,
-                                           read_config, read_status, read_vocab, sanitize_run_name, save_checkpoint,
-                                           save_torch, stop_requested, write_json, write_status)
-from sentiment_core.training.trainer import Callback, TrainControl
+                                           check_run_target, claim_run, create_run, read_config, read_status,
+                                           read_vocab, sanitize_run_name, stop_requested, write_json, write_status)
+from sentiment_core.models import build_model
+from sentiment_core.runs.limits import megaparameters
+from sentiment_core.data.batching import EncodedDataset
+from sentiment_core.training.losses import sentence_class_weights
+from sentiment_core.data.corpus import load_corpus
+from sentiment_core.runs.provenance import record_treebank
+from sentiment_core.training.distributed import World, save_rank_weights
+from sentiment_core.training.sentence_probes import ProbeScorer, read_probe_sentences
+from sentiment_core.runs.calibration import calibrate_checkpoint
+from sentiment_core.training.trainer import Callback, TrainControl, fit, stop_on_signals
+from sentiment_core.training.evaluation import evaluate
 
 
 def load_model(run_dir: str | Path) -> tuple[nn.Module, Vocab, RunConfig, LabelScheme]:
     """(model in eval mode, vocab, run config, label scheme) from a run's best checkpoint."""
-    from sentiment_core.models import build_model
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunNotFound(f"there is no run at {run_dir}")
@@ -62,8 +70,6 @@ def check_claimed_size(config: RunConfig, model_state: dict) -> None:
     layers, output layer) from its sizes alone; a true checkpoint holds that many, give or take the
     small parts it leaves out, so twice as many plus a million is a claim, not a model.
     """
-    from sentiment_core.runs.limits import megaparameters
-
     held = sum(tensor.numel() for tensor in model_state.values())
     claimed = megaparameters(config, config.model.vocab_size) * 1e6
     if claimed > 2 * held + 1e6:
@@ -108,8 +114,6 @@ class RunRecorder(Callback):
 
 def prepare_data(config: RunConfig, corpus, vocab: Vocab):
     """(train, dev, test) EncodedDatasets and the label scheme, as the config asks."""
-    from sentiment_core.data.batching import EncodedDataset
-
     scheme = label_scheme(config.data.labels)
     train = corpus.examples(scheme, "train", phrases=config.data.phrases)[:config.data.train_limit]
     dev, test = evaluation_data(config, corpus, vocab, scheme)
@@ -118,16 +122,12 @@ def prepare_data(config: RunConfig, corpus, vocab: Vocab):
 
 def evaluation_data(config: RunConfig, corpus, vocab: Vocab, scheme) -> tuple:
     """(dev, test) EncodedDatasets: the sentences a run of this config is scored on."""
-    from sentiment_core.data.batching import EncodedDataset
-
     return tuple(EncodedDataset(corpus.examples(scheme, split)[:config.data.eval_limit], vocab)
                  for split in ("dev", "test"))
 
 
 def class_weights(config: RunConfig, corpus, scheme, train_data) -> list[float] | None:
     """The loss weights `config.train.reweight` asks for: training examples counted like sentences."""
-    from sentiment_core.training.losses import sentence_class_weights
-
     if not config.train.reweight:
         return None
     sentences = [e.label for e in corpus.examples(scheme, "train")]
@@ -149,14 +149,8 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
     Under torchrun (`world`, distributed.py) every rank trains, only rank 0 writes the run
     directory; the other ranks return (run_dir or None, their final figures without results).
     """
-    from sentiment_core.data.corpus import load_corpus
-    from sentiment_core.runs.provenance import record_treebank
-    from sentiment_core.models import build_model
-    from sentiment_core.training.distributed import World
-    from sentiment_core.training.sentence_probes import ProbeScorer, read_probe_sentences
-
     control, world = control or TrainControl(), world or World()
-    if not resume:  # bad settings or a bad destination fail before the data is loaded
+    if not resume:  # a bad destination fails before the data is loaded
         _check_destination(config, run_dir, name)
     probes = read_probe_sentences(settings.probe_sentences_path()) if world.is_main else None  # a bad file: now
     corpus = corpus or load_corpus(data_dir)
@@ -186,7 +180,7 @@ def train_run(config: RunConfig | None, run_dir: str | Path | None = None, *, ro
 
 
 def _check_destination(config: RunConfig, run_dir, name: str | None) -> None:
-    validate(config)
+    """The settings are trusted: validated where they came in (command line, page, config.json)."""
     if run_dir is not None:
         check_run_target(Path(run_dir))
     elif name:
@@ -213,10 +207,6 @@ def _mark_running(run_dir: Path, config: RunConfig, resumed: bool) -> None:
 def _train(model: nn.Module, config: RunConfig, scheme, data: tuple, weights, run_dir, world, callbacks, control,
            catch_signals: bool, resume_state: dict | None, device, scorer=None) -> tuple[Path | None, dict]:
     """fit, recorded into the run directory by rank 0; then the best checkpoint's figures when finished."""
-    from sentiment_core.training.distributed import save_rank_weights
-    from sentiment_core.runs.calibration import calibrate_checkpoint
-    from sentiment_core.training.trainer import fit, stop_on_signals
-
     train_data, dev_data, test_data = data
     main = world.is_main
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -289,8 +279,6 @@ def _close_quietly(writer: MetricsWriter) -> None:
 
 def _evaluate_checkpoint(best: nn.Module, splits: dict, writer: MetricsWriter, scheme, device=None) -> dict:
     """Figures of the best checkpoint's model on each split, each also appended to metrics.jsonl."""
-    from sentiment_core.training.evaluation import evaluate
-
     results = {}
     for split, data in splits.items():
         if len(data):

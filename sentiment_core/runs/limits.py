@@ -6,8 +6,9 @@ small enough for a 2-core machine (the defaults: about 10 minutes and well under
 and bound how many runs train or wait at once. The command line ignores them: whoever types
 `python -m sentiment_core train` owns the machine.
 
-The limits themselves (a Limits dataclass read from SENTIMENT_MAX_* variables) are defined with
-every other knob in sentiment_core/settings.py; this module checks a run against them.
+The limits themselves (a Limits dataclass generated from the training-limits rows of the
+settings table, sentiment_core/settings_table.py) are read by settings.limits_from_env; this
+module checks a run against them.
 
 Memory: with the default caps the largest model (3 bidirectional layers of 512, embeddings of
 300, a batch of the 128 longest training sentences, the phrase list loaded) peaks at about
@@ -153,7 +154,7 @@ def limit_problems(config: RunConfig, limits: Limits, shape: DataShape | None = 
             epochs = config.train.epochs
             problems.append(f"This run would take about {estimate.minutes:.0f} minutes "
                             f"({estimate.examples_per_epoch:,} examples x {epochs} epochs), above this server's "
-                            f"limit of {limits.max_run_minutes:g} minutes (SENTIMENT_MAX_RUN_MINUTES); use fewer "
+                            f"limit of {limits.max_run_minutes:g} minutes ({ENV_VARS['max_run_minutes'][0]}); use fewer "
                             "epochs, a smaller model, sentences instead of phrases, or a batch limit per epoch.")
     return problems
 

@@ -19,9 +19,7 @@ from typing import Iterable, Mapping
 from sentiment_core.fileio import loads_bounded
 from sentiment_core.settings import MAX_RUN_JSON_DEPTH
 from sentiment_core.runs.store import METRICS, gone, plain
-
-# The key of the sentence probes (sentence_probes.py) in epoch_end rows and a new run's train_begin.
-SENTENCE_PROBES = "sentence_probes"
+from sentiment_core.training import SENTENCE_PROBES
 
 
 class MetricsWriter:

@@ -1,7 +1,7 @@
 """Training runs as jobs on Redis through RQ: the server enqueues, workers on any machine train.
 
-Chosen when SENTIMENT_QUEUE is a Redis URL (settings.queue_url); unset, jobs.py's local queue
-trains on this machine and nothing here is imported. The run directory stays the one contract:
+Chosen when SENTIMENT_QUEUE is a Redis URL (settings.queue_url); unset, the local queue (launcher.py)
+trains on this machine and redis and rq are never imported. The run directory stays the one contract:
 
 - jobs.start_runs / resume_run check the same limits as for a local run, create the run and its
   job.json (`queue: "redis"`, state pending, `rq_job`: the RQ job's id), then `enqueue_run` puts
@@ -32,18 +32,18 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from sentiment_core import settings
-from sentiment_core.runs.jobs import (DONE, LAUNCHED, LOG_FILE, PENDING, PROJECT_ROOT, JobError, _restore_or_fail,
-                                          last_log_line, listed_job, queue_lock, read_job, train_command, write_job)
+from sentiment_core.settings import HEARTBEAT_ENV, WORKER_THREADS_ENV
+from sentiment_core.runs.job_record import (DONE, LAUNCHED, LOG_FILE, PENDING, PROJECT_ROOT, REMOTE, JobError, is_remote,
+                                            last_log_line, listed_job, queue_lock, read_job, train_command, write_job)
+from sentiment_core.runs.launcher import restore_or_fail
 from sentiment_core.runs.processes import is_process_alive, process_start_time, this_host, training_env
 from sentiment_core.runs.store import (LAST, STATUS, RunError, RunNotFound, read_json, read_status, run_dirs,
                                            write_status)
 from sentiment_core.runs.store import delete_run as delete_run_directory
 
 QUEUE_NAME = "sentiment-runs"
-REMOTE = "redis"                  # job.json's `queue` for a run a worker trains
 RETRIES = 3                       # a run's job is retried this often after its worker died
-HEARTBEAT_ENV = "SENTIMENT_WORKER_HEARTBEAT"
-DEFAULT_HEARTBEAT = 10            # seconds between a worker's heartbeats
+DEFAULT_HEARTBEAT = settings.BY_NAME[HEARTBEAT_ENV].default  # seconds between a worker's heartbeats
 HEARTBEAT_GRACE = 3               # heartbeats missed before a worker (and its run) count as gone
 CONNECT_SECONDS = 2               # a page waits at most this long for an unreachable Redis
 
@@ -52,20 +52,9 @@ class QueueUnreachable(JobError):
     """Redis cannot be reached: nothing was queued or changed."""
 
 
-def is_remote(job: dict | None) -> bool:
-    """The run's job record belongs to a worker (jobs.py neither launches nor reaps it)."""
-    return bool(job) and job.get("queue") == REMOTE
-
-
 def heartbeat_seconds(env=None) -> int:
-    """SENTIMENT_WORKER_HEARTBEAT (whole seconds, at least 1), default 10; ValueError for another value."""
-    env = os.environ if env is None else env
-    text = (env.get(HEARTBEAT_ENV) or "").strip()
-    if not text:
-        return DEFAULT_HEARTBEAT
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{HEARTBEAT_ENV} is {text[:20]!r}; give a whole number of seconds, at least 1")
-    return int(text)
+    """SENTIMENT_WORKER_HEARTBEAT in whole seconds (range and default: settings_table.py); ValueError otherwise."""
+    return settings.read(HEARTBEAT_ENV, env)
 
 
 def shown_url(url: str) -> str:
@@ -327,8 +316,7 @@ def _mark_abandoned(run_dir: Path, resume: bool) -> None:
 
 
 def _default_threads() -> int | None:
-    text = os.environ.get("SENTIMENT_WORKER_THREADS", "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    return settings.read(WORKER_THREADS_ENV)
 
 
 def _launch(run_dir: Path, command: list[str]) -> subprocess.Popen:
@@ -341,7 +329,7 @@ def _launch(run_dir: Path, command: list[str]) -> subprocess.Popen:
 
 
 def _wait(run_dir: Path, process: subprocess.Popen) -> str:
-    """Wait for the trainer and record how it ended, as jobs._record_if_ended does for a local run."""
+    """Wait for the trainer and record how it ended, as launcher._record_if_ended does for a local run."""
     exit_code = process.wait()
     try:
         job = write_job(run_dir, state=DONE, exit_code=exit_code, ended_at=time.time())
@@ -349,9 +337,9 @@ def _wait(run_dir: Path, process: subprocess.Popen) -> str:
     except (RunNotFound, RunError):
         return f"the run {run_dir.name} ended (exit code {exit_code}); its folder is gone"
     if status.get("state") == "queued":  # the trainer never took over: say why, as the local queue does
-        _restore_or_fail(run_dir, job, f"The training process ended before training started (exit code "
-                                       f"{exit_code}): {last_log_line(run_dir) or 'no output'}. The full output is "
-                                       f"in {LOG_FILE}.")
+        restore_or_fail(run_dir, job, f"The training process ended before training started (exit code "
+                                      f"{exit_code}): {last_log_line(run_dir) or 'no output'}. The full output is "
+                                      f"in {LOG_FILE}.")
         status = read_status(run_dir)
     return f"{status.get('state')}: {run_dir.name} (exit code {exit_code})"
 

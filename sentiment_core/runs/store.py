@@ -11,40 +11,32 @@ alone reads and writes it. It is the contract between a training process and who
       last.pt         where training stands, for resume: model + optimizer state, epoch / batch
       stop            present = please stop between batches (the dashboard's Stop button)
 
-Every file is written atomically (temporary file + os.replace), never into a run directory
-that is gone (a run deleted under its trainer stays deleted: the write raises RunNotFound).
-Checkpoints hold only tensors, dicts, lists, strings and numbers, and are read with
-torch.load(weights_only=True). The root is `data/runs` unless $SENTIMENT_RUNS_DIR or an
-argument says otherwise.
+Every file is written atomically (fileio.atomic_write), never into a run directory that is
+gone (a run deleted under its trainer stays deleted: the write raises RunNotFound). The
+checkpoints are checkpoints.py's, and lists of runs listing.py's: both build on this module.
+The root is `data/runs` unless $SENTIMENT_RUNS_DIR or an argument says otherwise.
 """
 from __future__ import annotations
 
-import copy
 import fcntl
 import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from sentiment_core import settings
-from sentiment_core.data.text import LabelScheme, Vocab
-from sentiment_core.fileio import FileRefused, atomic_write_text, cached_read, read_json_bounded, size_text
-from sentiment_core.config import ModelConfig, RunConfig, validate
+from sentiment_core.data.text import Vocab
+from sentiment_core.fileio import FileRefused, atomic_write_text, read_json_bounded
+from sentiment_core.config import RunConfig, validate
 from sentiment_core.runs.processes import is_process_alive
-from sentiment_core.runs.checks import checkpoint_problem, described_value, status_problem
-
-if TYPE_CHECKING:
-    from torch import nn
+from sentiment_core.runs.checks import described_value, status_problem
 
 CONFIG, VOCAB, METRICS, STATUS = "config.json", "vocab.json", "metrics.jsonl", "status.json"
 CHECKPOINT, LAST, STOP_FILE = "checkpoint.pt", "last.pt", "stop"
-CHECKPOINT_FORMAT = 1
 STATES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 BROKEN = "broken"  # list_runs' state for a directory whose status cannot be read
 # Runs the walkthrough page starts are tagged by this name prefix; run lists leave them out unless asked.
@@ -115,8 +107,8 @@ def create_run(config: RunConfig, vocab: Vocab | None = None, root: str | Path |
     `path` names the directory directly (it may exist if empty or holding only a queued
     run); otherwise `<root>/<name>`, with a sanitised `name` or a unique default one. A new
     directory is claimed with one os.mkdir, so of two concurrent creations exactly one wins.
+    `config` was validated where it entered (the page, the CLI, a config file) and is trusted here.
     """
-    validate(config)
     if path is not None:
         run_dir = Path(path)
         check_run_target(run_dir)
@@ -308,168 +300,7 @@ def _read_as(path: Path, build, what_is_wrong: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def save_torch(path: Path, data: dict) -> None:
-    """torch.save to a temporary file, then rename: a reader never sees half a checkpoint."""
-    import torch  # here, not at the top: the queue and the pages read runs without loading torch
-
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except FileNotFoundError:
-        raise gone(path.parent) from None
-    os.close(fd)
-    try:
-        torch.save(data, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_torch(path: Path) -> dict:
-    """torch.load with weights_only=True: plain data only, never arbitrary objects.
-
-    The file's size is checked first (settings.MAX_CHECKPOINT_BYTES): torch.load holds all of it.
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise RunNotFound(f"{path} does not exist; the run has no saved model yet")
-    size = path.stat().st_size
-    if size > settings.MAX_CHECKPOINT_BYTES:
-        raise RunError(f"{path} is {size_text(size)}, more than a checkpoint's limit of "
-                       f"{size_text(settings.MAX_CHECKPOINT_BYTES)}; the run is damaged")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling errors come in many types
-        raise RunError(f"{path} cannot be read as a checkpoint ({type(err).__name__}: {err})") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{path} is not a checkpoint dictionary")
-    return data
-
-
-def save_checkpoint(path: Path, model: nn.Module, model_config: ModelConfig, scheme: LabelScheme,
-                    info: dict) -> None:
-    """The model's weights and everything needed to rebuild and label it.
-
-    `info` is fit's save_best dict: epoch, dev_accuracy, dev_loss (and batch / provisional
-    when saved before the first epoch ended).
-    """
-    save_torch(path, {"format": CHECKPOINT_FORMAT, "model_state": model.state_dict(),
-                      "model_config": asdict(model_config), "labels": scheme.num_classes,
-                      "class_names": list(scheme.class_names), "epoch": int(info.get("epoch", 0)),
-                      "metrics": {k: v for k, v in info.items() if k != "epoch"}, "saved_at": time.time()})
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """A best-model checkpoint, its parts checked before anything is built from it (checkpoint_problem)."""
-    data = load_torch(Path(path))
-    missing = {"model_state", "model_config", "labels"} - set(data)
-    if missing:
-        raise RunError(f"{path} lacks {', '.join(sorted(missing))}; it is not a checkpoint of this program")
-    problem = checkpoint_problem(data)
-    if problem:
-        raise RunError(f"{path} is damaged: {problem}")
-    return data
-
-
-# ---------------------------------------------------------------------------------------------
-# Listing, stopping and deleting
-
-
-@dataclass
-class RunInfo:
-    path: Path
-    name: str
-    state: str                         # a STATES value, or "broken"
-    status: dict                       # status.json (state corrected for a dead process)
-    config: RunConfig | None           # None when config.json cannot be read
-    has_checkpoint: bool
-    problems: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict:
-        """One flat row for a table of runs."""
-        s, c = self.status, self.config
-        results = s.get("results") or {}
-        return {"name": self.name, "path": str(self.path), "state": self.state, "message": s.get("message", ""),
-                "preset": s.get("preset") or (c.preset if c else None),
-                "cell": c.model.cell if c else None, "labels": c.data.labels if c else None,
-                "phrases": c.data.phrases if c else None,
-                "epoch": s.get("epoch"), "epochs": s.get("epochs"),
-                "best_dev_accuracy": s.get("best_dev_accuracy"),
-                "test_accuracy": (results.get("test") or {}).get("accuracy"),
-                "created_at": s.get("created_at"), "updated_at": s.get("updated_at"),
-                "has_checkpoint": self.has_checkpoint, "problems": list(self.problems)}
-
-
-def listed_status(run_dir: Path) -> dict:
-    """read_status, parsed again only when status.json changed. A `running` status is checked
-    again every time (its process may have ended since); the copy returned is the caller's."""
-    status = cached_read(read_status, run_dir, STATUS)
-    if status.get("state") == "running":
-        status = read_status(run_dir)
-    return dict(status)
-
-
-def listed_config(run_dir: Path) -> RunConfig:
-    """read_config, config.json parsed and validated again only when it changed; the copy is the caller's."""
-    return _own_copy(cached_read(read_config, run_dir, CONFIG))
-
-
-def _own_copy(config: RunConfig) -> RunConfig:
-    """A copy its caller may change: the config and each section copied (a section holds plain values;
-    copy.deepcopy took four times as long)."""
-    fresh = copy.copy(config)
-    for name, value in list(vars(fresh).items()):
-        if is_dataclass(value):
-            setattr(fresh, name, copy.copy(value))
-    return fresh
-
-
-def load_run(path: str | Path) -> RunInfo:
-    """Everything about one run that can be read; what cannot goes into `problems`."""
-    path = Path(path)
-    if not path.is_dir():
-        raise RunNotFound(f"there is no run at {path}")
-    problems, status, config = [], {}, None
-    try:
-        status = listed_status(path)
-    except RunError as err:
-        problems.append(str(err))
-    try:
-        config = listed_config(path)
-    except RunError as err:
-        problems.append(str(err))
-    state = status.get("state") if status.get("state") in STATES else BROKEN
-    return RunInfo(path, path.name, state, status, config, (path / CHECKPOINT).is_file(), problems)
-
-
-def list_runs(root: str | Path | None = None, include_walkthrough: bool = False) -> list[RunInfo]:
-    """Runs under `root`, newest first; damaged ones are listed with their problems.
-
-    The walkthrough's own runs (is_walkthrough_run) are left out unless `include_walkthrough`.
-    """
-    runs = []
-    for entry in run_dirs(root if root is not None else default_runs_root()):
-        if not include_walkthrough and is_walkthrough_run(entry.name):
-            continue
-        try:
-            runs.append(load_run(entry))
-        except RunNotFound:
-            continue  # deleted while we listed
-    runs.sort(key=lambda r: (r.status.get("created_at") or _mtime(r.path), r.name), reverse=True)
-    return runs
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
+# Stopping and deleting
 
 
 def request_stop(run_dir: str | Path) -> None:

@@ -1,6 +1,6 @@
 """How long a run waiting in the queue waits, from how long runs of its kind took on this server.
 
-The queue is first come, first served (jobs.advance_queue); a run's kind is its preset and cell.
+The queue is first come, first served (launcher.advance_queue); a run's kind is its preset and cell.
 """
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ import heapq
 import statistics
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
+from sentiment_core.runs.job_views import JobView
 from sentiment_core.runs.limits import Limits
 from sentiment_core.runs.store import CONFIG, RunError, read_config
 from sentiment_core.fileio import cached_read
-
-if TYPE_CHECKING:
-    from sentiment_core.runs.jobs import JobView
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from torch import nn
 
 from sentiment_core.data.batching import Batch, EncodedDataset, make_loader
 from sentiment_core.models import SentimentRNN, build_model, native
-from sentiment_core.training import optim
+from sentiment_core.data.corpus import load_corpus
+from sentiment_core.training import bench_startup, optim
 from sentiment_core.training.bench_figures import (BATCH_SENTENCES, LATENCY_TOKENS, gemm_floor, inference_percentiles,
                                                    one_sentence, sentence_batch)
 from sentiment_core.config import ModelConfig
@@ -203,8 +204,6 @@ def run_benchmark(data_dir=None, quick: bool = False, repeats: int | None = None
                   fused_adam: bool = True, only: list[str] | None = None, progress=None, floor: bool = True,
                   lazy_adam: bool = False) -> dict:
     """Time every contender on SST-3 train; returns a plain dict (see format_report)."""
-    from sentiment_core.data.corpus import load_corpus
-
     unknown = set(only or ()) - set(ROWS)
     if unknown:
         raise ValueError(f"unknown benchmark rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
@@ -292,10 +291,6 @@ def cell_floors(contenders: list[Contender], training: dict) -> dict:
 
 def startup_figures() -> dict | None:
     """bench_startup.startup_figures() where that module offers it (issue 23's start-up figures), else None."""
-    try:
-        from sentiment_core.training import bench_startup
-    except ImportError:
-        return None
     figures = getattr(bench_startup, "startup_figures", None)
     return figures() if callable(figures) else None
 

@@ -33,8 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sentiment_core.settings import PROJECT_ROOT
-from sentiment_core.timeline import MARKS_ENV
+from sentiment_core.settings import MARKS_ENV, PROJECT_ROOT, SST_DIR_ENV
 
 REFERENCE_SCRIPT = PROJECT_ROOT / "scripts" / "reference_packed_rnn.py"
 TRAIN_ARGS = ["--cell", "scratch", "--labels", "3", "--epochs", "1", "--batch-size", "64"]
@@ -91,7 +90,7 @@ def run_ours(runs_dir: Path, data_dir, threads, env: dict) -> dict:
 
 
 def run_reference(data_dir, threads, env: dict) -> dict:
-    reference_env = {**env, "SST_DIR": str(data_dir)} if data_dir else env
+    reference_env = {**env, SST_DIR_ENV: str(data_dir)} if data_dir else env
     _, wall, cpu, code = timed_process(reference_command(threads), reference_env)
     if code != 0:
         raise RuntimeError(f"the reference script failed (exit code {code}); run {REFERENCE_SCRIPT} by hand")

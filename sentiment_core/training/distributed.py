@@ -29,7 +29,9 @@ from typing import Any, Sequence, TypeVar
 import torch
 from torch import nn
 
-RANK_WEIGHTS_ENV = "SENTIMENT_RANK_WEIGHTS_DIR"
+from sentiment_core.fileio import atomic_write
+from sentiment_core.settings import RANK_WEIGHTS_ENV, read
+
 T = TypeVar("T")
 
 
@@ -195,12 +197,10 @@ def close_world(world: World) -> None:
 
 def save_rank_weights(world: World, model: nn.Module, env: dict | None = None) -> Path | None:
     """Test hook: each rank's final weights to $SENTIMENT_RANK_WEIGHTS_DIR/rank<R>.pt, if set."""
-    folder = (os.environ if env is None else env).get(RANK_WEIGHTS_ENV)
+    folder = read(RANK_WEIGHTS_ENV, env)
     if not folder:
         return None
-    path = Path(folder) / f"rank{world.rank}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    path = folder / f"rank{world.rank}.pt"
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_write(path, lambda tmp: torch.save(weights, tmp))
     return path

@@ -31,6 +31,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from sentiment_core.models import RecurrentClassifier
 from sentiment_core.training.evaluation import TrainingError
 
 __all__ = ["Adam", "clip_grad_norm", "sparse_embedding"]
@@ -196,8 +197,6 @@ def sparse_embedding(model: nn.Module) -> bool:
     Only a `RecurrentClassifier`'s own table: the tutorial's model keeps its dense embedding (it
     trains exactly as the tutorial wrote it). Returns whether the embedding is sparse now.
     """
-    from sentiment_core.models import RecurrentClassifier
-
     embedding = getattr(model, "embedding", None)
     if not isinstance(model, RecurrentClassifier) or not isinstance(embedding, nn.Embedding):
         return False

@@ -10,6 +10,7 @@ import time
 from torch import nn
 
 from sentiment_core.data.batching import Batch, EncodedDataset, pad_collate
+from sentiment_core.models import gradient_through_time  # the models package owns the probe
 from sentiment_core.models.modes import evaluating
 
 PROBE_SIZE = 16  # sentences in the fixed dev batch of the gradient-through-time probe
@@ -33,8 +34,6 @@ def probe_batch(data: EncodedDataset, size: int = PROBE_SIZE) -> Batch | None:
 
 def run_probe(model: nn.Module, batch: Batch, epoch: int, device) -> dict:
     """The `probe` event: epoch, norms (|dLoss/dh_t| per step t), length, size (or error)."""
-    from sentiment_core.models import gradient_through_time  # the models package owns the probe
-
     try:
         with evaluating(model):  # no dropout: the probe measures the network, not a random mask
             batch = batch.to(device)

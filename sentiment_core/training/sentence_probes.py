@@ -27,7 +27,7 @@ from sentiment_core.data.batching import pad_collate
 from sentiment_core.data.text import TOKENIZER_VERSION, Tokenizer, Vocab, bounded_words
 from sentiment_core.fileio import FileRefused, read_bytes_bounded
 from sentiment_core.models.modes import evaluating
-from sentiment_core.runs.metrics import SENTENCE_PROBES
+from sentiment_core.training import SENTENCE_PROBES
 
 
 class ProbeSentencesError(ValueError):

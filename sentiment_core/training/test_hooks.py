@@ -8,27 +8,16 @@ nothing; the value is read once per process.
 from __future__ import annotations
 
 import functools
-import math
-import os
 import time
 
-BATCH_DELAY_ENV = "SENTIMENT_TEST_BATCH_DELAY"
-MAX_DELAY = 10.0  # seconds: a typo must not freeze a run for hours
+# Its range (0 to 10 seconds: a typo must not freeze a run for hours) is its row of the settings table.
+from sentiment_core.settings import BATCH_DELAY_ENV, read
 
 
 @functools.lru_cache(maxsize=1)
 def batch_delay_seconds() -> float:
     """SENTIMENT_TEST_BATCH_DELAY as seconds (0 when unset); ValueError, in one sentence, for a bad value."""
-    raw = os.environ.get(BATCH_DELAY_ENV, "").strip()
-    if not raw:
-        return 0.0
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{BATCH_DELAY_ENV} is {raw[:30]!r}, not a number of seconds; unset it or give e.g. 0.2")
-    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY:
-        raise ValueError(f"{BATCH_DELAY_ENV} is {raw[:30]!r}; give seconds from 0 to {MAX_DELAY:g}")
-    return seconds
+    return read(BATCH_DELAY_ENV)
 
 
 def after_batch() -> None:

@@ -147,6 +147,7 @@ def finished_run_of(runs: Path, key: str) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_in_class_mode_another_visitor_sees_the_results_read_only(servers, visitors):
     server = servers["class"]
     a = visitors(server)

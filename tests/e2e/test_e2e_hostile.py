@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.request
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import SCRIPT_SECONDS, VIEWPORT, AppPage
@@ -37,6 +38,7 @@ class HealthProbe(threading.Thread):
             self.done.wait(0.2)
 
 
+@pytest.mark.slow
 def test_a_catastrophic_pattern_does_not_hold_the_server(app, browser, app_server, corpus):
     url, log_path = app_server
     app.open("/explorer")

@@ -76,6 +76,7 @@ def header(app):
     return app.main().locator('[data-testid="stHeading"] h2')
 
 
+@pytest.mark.slow
 def test_every_section_is_readable_on_a_projector(sized, trained_run):
     app = sized(PROJECTOR)
     small = {}
@@ -100,6 +101,7 @@ def test_every_section_is_readable_on_a_projector(sized, trained_run):
     assert not small, f"text too small for a projector: {sorted(small)}"
 
 
+@pytest.mark.slow
 def test_every_section_in_presenter_mode_at_1440(sized, trained_run):
     app = sized(LAPTOP)
     for section in range(1, SECTIONS + 1):

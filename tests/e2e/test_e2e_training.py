@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from sentiment_core.runs.metrics import read_metrics
@@ -45,6 +46,7 @@ def open_every_setting(app) -> None:
     expect(app.widget("train_epochs").locator("input")).to_be_visible()
 
 
+@pytest.mark.slow
 def test_training_runs_live_and_stops(app, e2e_dirs):
     app.open("/training?preset=seed")  # the page's default is `quick`; the tutorial's preset is the slow one to stop
     expect(app.main().get_by_role("heading", name="Training runner")).to_be_visible()
@@ -117,6 +119,7 @@ SELECTOR_SAYS = """(labels) => {
 }"""
 
 
+@pytest.mark.slow
 def test_run_selector_reaches_finished(app, e2e_dirs):
     """A run started from the page: its entry in the run selector follows it to "finished" (issue 14)."""
     app.open("/training")  # the quick preset, the page's default: one epoch of a small GRU

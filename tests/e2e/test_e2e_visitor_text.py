@@ -93,6 +93,7 @@ def pick_in_multiselect(app, key: str, name: str) -> None:
     app.idle()
 
 
+@pytest.mark.slow
 def test_visitor_text_never_becomes_a_link_an_image_or_markup(app, address_runs, trained_run):
     # Reflected: a sentence in the playground's link (tokens, unknown-words caption, charts, each tab).
     app.open("/playground?text=" + quote(SENTENCE, safe=""))

@@ -17,7 +17,7 @@ from dashboard.escape import escape_markdown
 from dashboard.views.training_form import K
 from sentiment_core.analysis.evaluation.run_progress import smooth
 from sentiment_core.runs import jobs
-from sentiment_core.runs.comparison import epoch_metric_names, metric_title, results_row, settings_only
+from sentiment_core.runs.comparison import comparison_row, epoch_metric_names, metric_title, results_row, settings_only
 from sentiment_core.runs.store import RunNotFound
 
 DEFAULT_SMOOTHING = 0.9
@@ -41,7 +41,7 @@ def compare_section(views: list[jobs.JobView], references_for: Callable[[int], t
             runs[name] = resources.run_metrics(by_name[name].path)
         except (RunNotFound, KeyError):
             st.warning(f"The run {escape_markdown(name)} was deleted.")
-    settings_rows = [jobs.comparison_row(by_name[name]) for name in runs]
+    settings_rows = [comparison_row(by_name[name]) for name in runs]
     st.markdown("##### Results of the best checkpoints")
     results_table([results_row(name, by_name[name].status.get("results")) for name in runs], key=K + "compare_results")
     curves = {name: metrics.epoch_rows() for name, metrics in runs.items()}

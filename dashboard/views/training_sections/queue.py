@@ -15,6 +15,7 @@ from dashboard.views.training_form import K
 from sentiment_core.fileio import cached_read
 from sentiment_core.runs import jobs
 from sentiment_core.runs import estimates
+from sentiment_core.runs.comparison import comparison_row
 from sentiment_core.runs.limits import estimate_run
 from sentiment_core.runs.store import CONFIG, RunError, read_config
 
@@ -71,7 +72,7 @@ def queue_wait_text(view: jobs.JobView, views: list[jobs.JobView], limits, corpu
 
 def class_leaderboard(views: list[jobs.JobView]) -> None:
     """Class mode (SENTIMENT_SHARED_RUNS=1): every evaluated run's results, best test accuracy first; no controls."""
-    rows = [jobs.comparison_row(v) for v in views if v.status.get("results")]
+    rows = [comparison_row(v) for v in views if v.status.get("results")]
     st.subheader("Class leaderboard")
     if not rows:
         st.caption("No run has results yet; they appear here as runs finish.")

@@ -9,7 +9,7 @@ from dashboard.theme import presented
 from dashboard.charts.gradient_flow import flow_chart
 from dashboard.escape import escape_markdown
 from dashboard.theme import PUBLISHED_COLOUR
-from dashboard.views.walkthrough_sections.sentence import pick_sentence
+from dashboard.views.walkthrough_sections.frame import sentence_frame
 from sentiment_core.analysis.lessons import gradient_flow, basics as lessons
 from sentiment_core.analysis.lessons.walk_sentence import token_labels
 
@@ -75,10 +75,10 @@ def show_bptt() -> None:
         "gradient there is a product of one Jacobian per step:")
     st.latex(r"\frac{\partial L}{\partial h_t} = \Big(\prod_{s=t+1}^{T} \operatorname{diag}\big(\varphi_h'(a_s)\big)"
              r"\,W_{hh}\Big)^{\!\top} \frac{\partial L}{\partial h_T}")
-    controls, figure = st.columns([1, 2], gap="large")
-    sentence = pick_sentence(controls)
-    if sentence is None:
+    frame = sentence_frame()
+    if frame is None:
         return
+    controls, figure, sentence = frame
     flow_controls(controls)
     norms, w_rec = norms_back(sentence)
     figure.plotly_chart(presented(chart(sentence, norms)), key="wt_bptt_chart")
@@ -103,10 +103,10 @@ def show_truncation() -> None:
         "carried forward, but every *k* words it is *detached* (in code `h = h.detach()`, the project's `bptt=k`), "
         "so no gradient crosses that point. The loss, read after the last word, then reaches back only to the "
         "last detach point: between 1 and *k* words, depending on where the cuts fall.")
-    controls, figure = st.columns([1, 2], gap="large")
-    sentence = pick_sentence(controls)
-    if sentence is None:
+    frame = sentence_frame()
+    if frame is None:
         return
+    controls, figure, sentence = frame
     norms, _ = norms_back(sentence)
     length = len(norms)
     if length < 3:

@@ -9,7 +9,7 @@ from dashboard.charts import walkthrough as charts
 from dashboard.charts.unrolled import unrolled_svg
 from dashboard.escape import escape_markdown
 from dashboard.views.walkthrough_sections.code import follow_step_script, show_cell_code, show_unrolled_code
-from dashboard.views.walkthrough_sections.sentence import pick_sentence
+from dashboard.views.walkthrough_sections.frame import sentence_frame
 from sentiment_core import glossary
 from sentiment_core.analysis.lessons import basics as lessons
 
@@ -54,10 +54,10 @@ def show_cell() -> None:
     st.markdown("At every step *t* the cell combines the new input, here the vector of the sentence's *t*-th "
                 "word, with the state it carried over:")
     equation = st.empty()  # written once the layer exists: its own activations, so the equation cannot drift
-    controls, figure = st.columns([1, 2], gap="large")
-    sentence = pick_sentence(controls)
-    if sentence is None:
+    frame = sentence_frame()
+    if frame is None:
         return
+    controls, figure, sentence = frame
     size_controls(controls)
     walk = current_walk(cell_sizes(sentence.x.shape[1]), sentence)
     equation.latex(cell_equation(walk.layer))
@@ -121,10 +121,10 @@ def show_unrolling() -> None:
         "Feeding a sentence through the cell and passing the state along is the same as copying the cell once "
         "per word and wiring each copy's state into the next: the network **unrolled** in time. Every copy "
         "shares one set of weights.")
-    controls, figure = st.columns([1, 2], gap="large")
-    sentence = pick_sentence(controls)
-    if sentence is None:
+    frame = sentence_frame()
+    if frame is None:
         return
+    controls, figure, sentence = frame
     length = len(sentence.tokens)
     figure.html(unrolled_svg(sentence.tokens, caption=f"{length} steps, one per token; scroll sideways "
                              "when the sentence is longer than the screen."))

@@ -15,6 +15,7 @@ import streamlit as st
 import torch
 
 from dashboard.charts.unrolled import BOX_W, STEP_WIDTH
+from dashboard.views.walkthrough_sections.frame import control_columns
 from sentiment_core.analysis.lessons import tutorial_code
 from sentiment_core.analysis.lessons.tutorial_code import SourceLines
 from sentiment_core.models.tutorial import RNNLayer, SentimentRNN
@@ -181,7 +182,7 @@ def show_training_step(train_ids, fine_labels, vocab_size: int) -> None:
     """Section 9: the training loop, stepped line by line on one real batch of training sentences."""
     st.subheader("One step of the training loop, on a real batch")
     source = tutorial_code.source_of(tutorial_code.train_step)
-    controls, figure = st.columns([1, 2], gap="large")
+    controls, figure = control_columns()
     st.session_state.setdefault("wt_loop_batch", 16)
     st.session_state.setdefault("wt_loop_clip", 5.0)
     batch_size = controls.slider("batch size", 2, tutorial_code.MAX_STEP_BATCH, key="wt_loop_batch")

@@ -9,7 +9,7 @@ from dashboard.theme import presented
 from dashboard import resources
 from dashboard.charts import walkthrough as charts
 from dashboard.charts.unrolled import stacked_svg
-from dashboard.views.walkthrough_sections.sentence import pick_sentence
+from dashboard.views.walkthrough_sections.frame import sentence_frame
 from sentiment_core.analysis.lessons import stacked
 from sentiment_core.analysis.lessons.walk_sentence import TREEBANK_SENTENCES, token_labels
 
@@ -22,10 +22,10 @@ def show_deep() -> None:
         "next: the lower layer reads words, the upper one reads what the lower made of them. A **bidirectional** "
         "layer runs a second cell from the last word back to the first and puts both states side by side, so "
         "each position sees the whole sentence.")
-    controls, figure = st.columns([1, 2], gap="large")
-    sentence = pick_sentence(controls)
-    if sentence is None:
+    frame = sentence_frame()
+    if frame is None:
         return
+    controls, figure, sentence = frame
     for key, value in {"wt_deep_cell": "lstm", "wt_deep_layers": 2, "wt_deep_hidden": 64, "wt_deep_bi": False}.items():
         st.session_state.setdefault(key, value)
     cell = controls.radio("cell", stacked.DEEP_CELLS, key="wt_deep_cell", horizontal=True, format_func=str.upper)

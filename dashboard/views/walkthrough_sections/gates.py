@@ -17,7 +17,7 @@ from dashboard.escape import escape_markdown, escape_plotly
 from dashboard.messages import user_message
 from dashboard.views.walkthrough_sections import WALKTHROUGH, page_link
 from dashboard.views.walkthrough_sections.measured import read_shipped_runs, visible_runs
-from dashboard.views.walkthrough_sections.sentence import pick_sentence
+from dashboard.views.walkthrough_sections.frame import sentence_frame
 from sentiment_core import glossary
 from sentiment_core.analysis.lessons import gates_by_hand
 from sentiment_core.analysis.lessons.walk_sentence import sentence_inputs, token_labels
@@ -94,10 +94,10 @@ def show_gates() -> None:
         "the word and the state, that decide how much to keep, write and show. Their fix is the path along the "
         "top of each diagram: the state passes from word to word multiplied only by a gate, and *added* to, never "
         "squashed, so the gradient can travel back along it.")
-    controls, figure = st.columns([1, 2], gap="large")
-    sentence = pick_sentence(controls)
-    if sentence is None:
+    frame = sentence_frame()
+    if frame is None:
         return
+    controls, figure, sentence = frame
     for key, value in {"wt_gate_cell": "lstm", "wt_gate_units": 4, "wt_gate_weights": "untrained",
                        "wt_gate_unit": 1}.items():
         st.session_state.setdefault(key, value)

@@ -21,7 +21,8 @@ from sentiment_core.analysis.lessons import gradient_flow, basics as lessons
 from sentiment_core.pretrained import COMPARISON_MODELS, is_shipped, shipped_label, shipped_runs
 from sentiment_core.runs import jobs
 from sentiment_core.runs.limits import LimitExceeded, LimitsError, limits_from_env
-from sentiment_core.runs.store import RunError, list_runs
+from sentiment_core.runs.listing import list_runs
+from sentiment_core.runs.store import RunError
 
 COMPARISON_ERROR = "wt_comparison_error"  # session_state: why the comparison could not start, shown once
 COMPARISON_POLL_SECONDS = 5.0  # the comparison's runs report once per batch; every few seconds is enough

@@ -7,7 +7,7 @@ figure is not comparable with a whole-split one and never wins; a run with anoth
 is not comparable either (2 classes are easier than 3). Where a run's dev size is recorded:
 status.json's results["dev"]["count"] (the sentences evaluated) beside config.data.eval_limit.
 
-Functions take store.RunInfo-like objects (name, state, status, config) and return plain text:
+Functions take listing.RunInfo-like objects (name, state, status, config) and return plain text:
 the pages show it, escaped, and decide nothing.
 """
 from __future__ import annotations

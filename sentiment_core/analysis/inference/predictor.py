@@ -34,12 +34,18 @@ from sentiment_core.analysis.inference.attributions import Attribution
 from sentiment_core.data.caps import (DEFAULT_MAX_INPUT_CHARS, DEFAULT_MAX_INPUT_TOKENS,  # noqa: F401 (re-exported)
                                           FORWARD_UNITS_PER_BATCH, GRADIENT_UNITS_PER_BATCH, MAX_BATCH_ROWS_ENV,
                                           MAX_CSV_BYTES_ENV, MAX_IG_STEPS_ENV, MAX_INPUT_CHARS_ENV,
-                                          MAX_INPUT_TOKENS_ENV, bounded_tokens, limit_from_env, max_batch_rows,
+                                          MAX_INPUT_TOKENS_ENV, bounded_tokens, cap, max_batch_rows,
                                           max_csv_bytes, max_ig_steps, max_input_chars, max_input_tokens,
                                           tokens_per_batch)
 from sentiment_core.errors import EmptyInput, InferenceError, InputTooLong
 from sentiment_core.models import RecurrentClassifier
 from sentiment_core.data.text import EOS, PAD_INDEX, SOS, SPECIALS, UNK_INDEX, LabelScheme, Tokenizer, Vocab
+from sentiment_core.runs.execution import load_model
+from sentiment_core.runs.listing import list_runs
+from sentiment_core.pretrained import shipped_runs
+from sentiment_core.runs import jobs
+from sentiment_core.runs.limits import Limits
+from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
 # Sentences to try: the tutorial's own example, negations, contrasts, plain cases.
 EXAMPLE_SENTENCES = (
@@ -172,8 +178,6 @@ class Predictor:
     def from_run(cls, run_dir: str | Path, max_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
                  max_chars: int | None = None) -> "Predictor":
         """The run's best checkpoint; `max_chars` None: SENTIMENT_MAX_INPUT_CHARS, else its default."""
-        from sentiment_core.runs.execution import load_model
-
         max_chars = max_input_chars() if max_chars is None else max_chars  # a bad value fails before loading
         model, vocab, _, scheme = load_model(run_dir)
         # training frames every sentence with <sos> / <eos> (batching.EncodedDataset), so do we
@@ -403,8 +407,6 @@ QUICK_PRESET = "playground-quick"
 def usable_runs(root: str | Path | None = None, include_walkthrough: bool = False) -> list:
     """Runs with a saved model that have ended (finished, or stopped with a checkpoint), newest first;
     the walkthrough's own runs only with `include_walkthrough`."""
-    from sentiment_core.runs.store import list_runs
-
     return [r for r in list_runs(root, include_walkthrough) if r.state in USABLE_STATES and r.has_checkpoint and r.config is not None]
 
 
@@ -416,13 +418,8 @@ def playground_runs(root: str | Path | None = None, shipped_folder: str | Path |
     `requester` (jobs.Requester; public mode passes the visitor): only the runs they may see
     (jobs.may_see: their own, or everyone's in class mode, `limits.shared_runs`). None: every run.
     """
-    from sentiment_core.pretrained import shipped_runs
-
     runs = usable_runs(root, include_walkthrough)
     if requester is not None:
-        from sentiment_core.runs import jobs
-        from sentiment_core.runs.limits import Limits
-
         limits = Limits() if limits is None else limits
         runs = [r for r in runs if jobs.may_see(requester, jobs.listed_job(r.path), limits)]
     shipped = [r for r in shipped_runs(shipped_folder) if r.has_checkpoint and r.config is not None]
@@ -433,8 +430,6 @@ def quick_run_config():
     """A small model that trains in well under a minute of CPU time: a GRU over the training
     sentences (3 classes), 2 epochs (about 57 % dev accuracy; 13 s of single-thread CPU time
     measured on the development machine)."""
-    from sentiment_core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-
     return RunConfig(data=DataConfig(labels=3),
                      model=ModelConfig(cell="gru", embedding_dim=100, hidden_dim=128),
                      train=TrainConfig(epochs=2, batch_size=64, lr=2e-3, patience=None, probe_every=0),
@@ -443,5 +438,5 @@ def quick_run_config():
 
 __all__ = ["Predictor", "EncodedText", "Prediction", "Attribution", "Inside", "InferenceError", "EmptyInput",
            "InputTooLong", "EXAMPLE_SENTENCES", "max_input_tokens", "max_input_chars", "max_batch_rows",
-           "max_csv_bytes", "max_ig_steps", "limit_from_env", "bounded_tokens",
+           "max_csv_bytes", "max_ig_steps", "cap", "bounded_tokens",
            "biggest_turn", "usable_runs", "playground_runs", "quick_run_config", "QUICK_PRESET"]

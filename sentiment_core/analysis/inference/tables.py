@@ -67,7 +67,7 @@ def texts_from_csv(data: bytes, max_rows: int, max_bytes: int | None = None) -> 
             raise TableError(f"the file has no text column (columns found: {shown}); "
                              f"name the column of sentences 'text'")
         texts = []
-        for number, row in enumerate(reader, 2):
+        for row in reader:
             if not any(cell.strip() for cell in row):
                 continue  # blank line
             if len(texts) >= max_rows:

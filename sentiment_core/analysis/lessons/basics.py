@@ -23,6 +23,9 @@ from torch import nn
 
 from sentiment_core.data.batching import BucketBatchSampler, pad_collate
 from sentiment_core.data.text import PAD_INDEX, Tokenizer, Vocab
+from sentiment_core.models import RNNLayer
+from sentiment_core.runs.checkpoints import load_checkpoint
+from sentiment_core.runs.store import RunError, read_vocab
 
 # ---------------------------------------------------------------------------------------------
 # 1. The cell, stepped by hand
@@ -67,8 +70,6 @@ def start_cell_walk(sizes: CellSizes, inputs: torch.Tensor | None = None) -> Cel
     With `inputs` (T, in_dim), the steps feed those vectors (a sentence's words) in order, one
     sentence at a time, so sizes.batch must be 1.
     """
-    from sentiment_core.models import RNNLayer  # imported here: models imports much that this module's other lessons do not need
-
     for name in ("batch", "in_dim", "h_dim", "out_dim"):
         value = getattr(sizes, name)
         if not isinstance(value, int) or value < 1:
@@ -184,8 +185,6 @@ def order_demo(first: str, second: str, tokenizer: Tokenizer, dim: int = 16, see
     Averaging word vectors forgets the order, so two sentences made of the same words look the
     same; a recurrent layer's state depends on the order in which it read them.
     """
-    from sentiment_core.models import RNNLayer
-
     tokens = [tokenizer(first), tokenizer(second)]
     if not tokens[0] or not tokens[1]:
         raise ValueError("both sentences need at least one word")
@@ -322,8 +321,6 @@ def seeded_embedding_weight(vocab_size: int, dim: int, seed: int = 0) -> torch.T
 
 def run_embedding(run_dir) -> tuple[Vocab, torch.Tensor]:
     """A trained run's vocabulary and word-vector table (from its best checkpoint)."""
-    from sentiment_core.runs.store import RunError, load_checkpoint, read_vocab
-
     checkpoint = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     tables = [v for k, v in checkpoint["model_state"].items() if k.endswith("embedding.weight")]
     if not tables:

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from sentiment_core.config import RunConfig, preset
+from sentiment_core.config import comparison_config  # noqa: F401 (defined below pretrained/, which uses it too)
 from sentiment_core.runs.store import WALKTHROUGH_PREFIX
 
 
@@ -238,15 +238,6 @@ def has_vanilla_and_gated(curves: Sequence[ProbeCurve]) -> bool:
 
 COMPARISON_CELLS = ("scratch", "lstm")  # the vanilla RNN (our RNNLayer) against the LSTM
 COMPARISON_PREFIX = WALKTHROUGH_PREFIX  # the comparison's runs are tagged by name: other run lists hide them
-
-
-def comparison_config(cell: str, epochs: int = 2) -> RunConfig:
-    """The `seed` preset (the tutorial's sizes, 200 batches of 4 per epoch) with the tutorial's padding
-    quirk off, so the cell is the only difference between the two runs; a probe after every epoch."""
-    config = preset("seed")
-    config.model.cell, config.model.tutorial = cell, False
-    config.train.epochs, config.train.probe_every = epochs, 1
-    return config
 
 
 def comparison_run_name(stamp: str, cell: str) -> str:

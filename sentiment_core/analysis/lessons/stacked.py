@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from sentiment_core.analysis.lessons.basics import build_without_init
+from sentiment_core.models.classifier import RecurrentEncoder, count_parameters
 
 DEEP_CELLS = ("rnn", "gru", "lstm")
 GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per layer: the candidate and each gate
@@ -45,8 +46,6 @@ def layer_formula(cell: str, input_size: int, hidden: int, directions: int) -> t
 
 def stacked_summary(cell: str, inputs: torch.Tensor, hidden: int, layers: int, bidirectional: bool) -> StackedSummary:
     """Build the encoder, run it on inputs (T, E) as a batch of one, and read shapes and counts off it."""
-    from sentiment_core.models.classifier import RecurrentEncoder, count_parameters
-
     if cell not in DEEP_CELLS:
         raise ValueError(f"cell must be one of {', '.join(DEEP_CELLS)}, not {cell!r}")
     if not 1 <= layers <= MAX_LAYERS or not 1 <= hidden <= MAX_HIDDEN:

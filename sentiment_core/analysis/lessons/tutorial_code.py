@@ -22,6 +22,8 @@ from torch import nn
 
 from sentiment_core.data.batching import BucketBatchSampler, pad_collate
 from sentiment_core.data.text import PAD_INDEX, label_scheme
+from sentiment_core.models.tutorial import SentimentRNN
+from sentiment_core.analysis.lessons.basics import build_without_init, seeded_init
 
 # The model the tutorial printed: Embedding(15482, 100), hidden 128, three classes -> 1,577,899 weights.
 TUTORIAL_SIZES = {"vocab_dim": 15_482, "embedding_dim": 100, "h_dim": 128, "out_dim": 3}
@@ -101,8 +103,6 @@ class ParameterRow:
 
 def tutorial_model(vocab_dim: int, embedding_dim: int, h_dim: int, out_dim: int, device: str = "meta") -> nn.Module:
     """The tutorial's SentimentRNN; on the meta device by default (shapes only, no memory, no drawing)."""
-    from sentiment_core.models.tutorial import SentimentRNN
-
     with torch.device(device):
         return SentimentRNN(vocab_dim, embedding_dim, h_dim, out_dim)
 
@@ -110,9 +110,6 @@ def tutorial_model(vocab_dim: int, embedding_dim: int, h_dim: int, out_dim: int,
 def seeded_tutorial_model(vocab_dim: int, embedding_dim: int = 100, h_dim: int = 128, out_dim: int = 3,
                           seed: int = 0) -> nn.Module:
     """A SentimentRNN with weights drawn from a private seeded generator (what training starts from)."""
-    from sentiment_core.analysis.lessons.basics import build_without_init, seeded_init
-    from sentiment_core.models.tutorial import SentimentRNN
-
     model = build_without_init(SentimentRNN, vocab_dim, embedding_dim, h_dim, out_dim)
     return seeded_init(model, torch.Generator().manual_seed(seed))
 
