@@ -31,6 +31,18 @@ def fresh_native(tmp_path, monkeypatch):
     native._load.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def built_native(tmp_path_factory):
+    """One build shared by the numeric tests of this module (a build takes about a second; the
+    tests of the build itself use fresh_native)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIMENT_CACHE_DIR", str(tmp_path_factory.mktemp("native-cache")))
+        patch.delenv(native.NATIVE_ENV, raising=False)
+        native._load.cache_clear()
+        yield
+    native._load.cache_clear()
+
+
 def require_kernels() -> native.Kernels:
     """Where the machine has a C compiler and OpenBLAS the kernels must build; elsewhere skip with the reason."""
     kernels = native.kernels()
@@ -91,14 +103,14 @@ def reference(cell: str, encoder: RecurrentEncoder, x: torch.Tensor, lengths, bp
 @pytest.mark.parametrize("cell", ["scratch", "rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bptt", [None, 3])
 @pytest.mark.parametrize("hidden", [16, 37])  # 37: loop tails that fill no whole vector register
-def test_compiled_recurrence_matches_plain_autograd(cell, bptt, hidden, monkeypatch, fresh_native):
+def test_compiled_recurrence_matches_plain_autograd(cell, bptt, hidden, monkeypatch, built_native):
     require_kernels()
     forbid_torch_loops(monkeypatch)
     assert_matches_plain_autograd(cell, bptt, hidden, LENGTHS)
 
 
 @pytest.mark.parametrize("cell", ["scratch", "lstm", "gru"])
-def test_products_and_activations_split_over_two_threads_match_autograd(cell, monkeypatch, fresh_native):
+def test_products_and_activations_split_over_two_threads_match_autograd(cell, monkeypatch, built_native):
     """Big enough for recurrences.c to split each step's product by columns and its activations by rows."""
     require_kernels()
     forbid_torch_loops(monkeypatch)
@@ -135,7 +147,7 @@ def assert_matches_plain_autograd(cell: str, bptt, hidden: int, lengths: list[in
 
 @pytest.mark.parametrize("cell", ["scratch", "rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bptt", [None, 3])
-def test_compiled_recurrence_matches_the_torch_path(cell, bptt, monkeypatch, fresh_native):
+def test_compiled_recurrence_matches_the_torch_path(cell, bptt, monkeypatch, built_native):
     require_kernels()
     torch.manual_seed(0)
     encoder = RecurrentEncoder(cell, 10, 16)
@@ -155,7 +167,7 @@ def test_compiled_recurrence_matches_the_torch_path(cell, bptt, monkeypatch, fre
 
 
 @pytest.mark.parametrize("cell", ["scratch", "lstm", "gru"])
-def test_nan_and_huge_values_pass_through_the_compiled_activations(cell, fresh_native):
+def test_nan_and_huge_values_pass_through_the_compiled_activations(cell, built_native):
     """A diverging run must still show NaN (the trainer stops on it); huge inputs saturate."""
     require_kernels()
     encoder = RecurrentEncoder(cell, 4, 8)
@@ -169,7 +181,7 @@ def test_nan_and_huge_values_pass_through_the_compiled_activations(cell, fresh_n
 
 # ---------------------------------------------------------------- every call checks its arguments
 
-def test_wrong_tensors_are_refused_before_c_sees_them(fresh_native):
+def test_wrong_tensors_are_refused_before_c_sees_them(built_native):
     kernels = require_kernels()
     H, sizes = 4, (3, 2, 2)
     out, w_hh = torch.zeros(7, H), torch.zeros(H, H)

@@ -103,32 +103,39 @@ class Recorder:
 
     def worst_lag(self, what: str, truth: str) -> float:
         """The longest time, in seconds, the page's `what` differed from the truth (for the report)."""
-        worst, since, value = 0.0, None, None
+        worst = 0.0
+        for sample, wrong_since in self._disagreements(what, truth):
+            worst = max(worst, sample.at - wrong_since)
+        return worst
+
+    def _disagreements(self, what: str, truth: str):
+        """(sample, since when the page has disagreed) for each sample whose `what` differs from the truth.
+
+        The disagreement runs from the later of the truth's change and the last sample that agreed: a
+        widget that showed the truth and vanishes for one sample while the page redraws is measured by
+        that blink, not from the truth's change long before."""
+        since, value = None, None
         for sample in self.samples:
             now = getattr(sample, truth)
             if now != value:
                 since, value = sample.at, now
             if what in ("slider_max", "table") and (value or 0) < 1:
-                continue
-            if getattr(sample, what) != value:
-                worst = max(worst, sample.at - since)
-        return worst
+                continue  # the slider appears with the first epoch's end
+            if getattr(sample, what) == value:
+                since = sample.at
+            else:
+                yield sample, since
 
     def lags(self, what: str, truth: str) -> list[str]:
         """Where the page's `what` did not show the truth's `truth` LAG_SECONDS after it changed."""
-        problems, since, value = [], None, None
-        for sample in self.samples:
-            now = getattr(sample, truth)
-            if now != value:
-                since, value = sample.at, now
-            shown = getattr(sample, what)
-            if what in ("slider_max", "table") and (value or 0) < 1:
-                continue  # the slider appears with the first epoch's end
+        problems = []
+        for sample, since in self._disagreements(what, truth):
+            shown, value = getattr(sample, what), getattr(sample, truth)
             first_mount = shown is None and what in ("slider_max", "table")
             allowed = LAG_SECONDS + SAMPLE_SECONDS + (FIRST_MOUNT_SECONDS if first_mount else 0.0)
-            if shown != value and sample.at - since > allowed:
-                problems.append(f"{sample.at - since:.1f} s after the run became {truth}={value}, the {what} "
-                                f"said {shown}")
+            if sample.at - since > allowed:
+                problems.append(f"{sample.at - since:.1f} s after the run became {truth}={value} (or the page last "
+                                f"showed it), the {what} said {shown}")
         return problems
 
 
