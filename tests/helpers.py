@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from sentiment_core.runs.store import request_stop
 from sentiment_core.config import RunConfig, with_changes
+from sentiment_core.runs.execution import train_run
 from sentiment_core.training.trainer import Callback
 
 
@@ -63,6 +64,22 @@ def tiny_config(**settings) -> RunConfig:
     small = {"train_limit": 200, "eval_limit": 60, "cell": "gru", "embedding_dim": 16, "hidden_dim": 16,
              "epochs": 2, "batch_size": 25, "patience": None}
     return with_changes(RunConfig(), {**small, **settings})
+
+
+def small_playground_run(root: Path, name: str, corpus, **settings) -> Path:
+    """One epoch of a tiny run scored on 50 dev sentences, for the playground's page tests: a subset score
+    never competes with the shipped model for the default (analysis/inference/model_choice.py)."""
+    config = tiny_config(eval_limit=50, epochs=1, batch_size=32, probe_every=0, **settings)
+    return train_run(config, root=root, name=name, corpus=corpus, catch_signals=False)
+
+
+def playground_env(monkeypatch, sst_dir: Path, runs_dir: Path) -> Path:
+    """The playground's page tests: the treebank and runs folder given, the input caps at their defaults."""
+    monkeypatch.setenv("SST_DIR", str(sst_dir))
+    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(runs_dir))
+    monkeypatch.delenv("SENTIMENT_MAX_INPUT_TOKENS", raising=False)
+    monkeypatch.delenv("SENTIMENT_MAX_BATCH_ROWS", raising=False)
+    return runs_dir
 
 
 def synthetic_treebank_fixtures():

@@ -4,7 +4,6 @@ one name per concept on the playground and the walkthrough (sentiment_core.gloss
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,7 @@ from sentiment_core import glossary
 from sentiment_core.analysis.inference.attributions import sign_disagreements
 from sentiment_core.analysis.inference.predictor import Predictor
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
-from sentiment_core.runs.execution import train_run
-from tests.helpers import APP, open_page, tiny_config, all_text, open_section, type_text
+from tests.helpers import APP, open_page, all_text, open_section, type_text, playground_env, small_playground_run
 from tests.helpers import open_playground_on as open_run
 from tests.ranked_runs import ranked_copy
 
@@ -27,18 +25,13 @@ NEWER = "newer-gru"
 def runs_dir(corpus, tmp_path_factory) -> Path:
     """One small GRU scored on 50 dev sentences (eval_limit): it never competes with the shipped model."""
     root = tmp_path_factory.mktemp("playground-choice") / "runs"
-    train_run(tiny_config(cell="gru", eval_limit=50, epochs=1, batch_size=32, probe_every=0), root=root, name=NEWER,
-              corpus=corpus, catch_signals=False)
-    time.sleep(0.01)
+    small_playground_run(root, NEWER, corpus, cell="gru")
     return root
 
 
 @pytest.fixture
 def env(monkeypatch, sst_dir, runs_dir):
-    monkeypatch.setenv("SST_DIR", str(sst_dir))
-    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(runs_dir))
-    monkeypatch.delenv("SENTIMENT_MAX_INPUT_TOKENS", raising=False)
-    return runs_dir
+    return playground_env(monkeypatch, sst_dir, runs_dir)
 
 
 SHIPPED = SHIPPED_PREFIX + PLAYGROUND_MODEL

@@ -11,14 +11,12 @@ from sentiment_core.runs import jobs
 from sentiment_core.analysis.inference.predictor import QUICK_PRESET, Predictor, usable_runs
 from sentiment_core.runs.limits import Limits
 from sentiment_core.runs.processes import is_process_alive
-from sentiment_core.runs.execution import train_run
 from sentiment_core.pretrained import PLAYGROUND_MODEL, PRETRAINED_DIR, SHIPPED_PREFIX
 from sentiment_core.analysis.inference.hidden_units import most_moving_units, order_by_last_value
 from sentiment_core.analysis.inference.occlusion import occlude
-from tests.helpers import chart_spec, metric, open_page, tiny_config, all_text, open_section, type_text
+from tests.helpers import chart_spec, metric, open_page, all_text, open_section, type_text, playground_env, small_playground_run
 from tests.helpers import open_playground_on as open_run
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGE = "views/playground.py"
 NEGATION = "This movie was actually neither that funny, nor super witty."
 
@@ -29,19 +27,15 @@ NEGATION = "This movie was actually neither that funny, nor super witty."
 def runs_dir(corpus, tmp_path_factory) -> Path:
     """Two small runs: an older bidirectional LSTM and a newer GRU (the page's default)."""
     root = tmp_path_factory.mktemp("playground") / "runs"
-    train_run(tiny_config(cell="lstm", bidirectional=True, eval_limit=50, epochs=1, batch_size=32, probe_every=0), root=root, name="older-lstm", corpus=corpus, catch_signals=False)
+    small_playground_run(root, "older-lstm", corpus, cell="lstm", bidirectional=True)
     time.sleep(0.01)  # distinct creation times: newest first
-    train_run(tiny_config(cell="gru", eval_limit=50, epochs=1, batch_size=32, probe_every=0), root=root, name="newer-gru", corpus=corpus, catch_signals=False)
+    small_playground_run(root, "newer-gru", corpus, cell="gru")
     return root
 
 
 @pytest.fixture
 def env(monkeypatch, sst_dir, runs_dir):
-    monkeypatch.setenv("SST_DIR", str(sst_dir))
-    monkeypatch.setenv("SENTIMENT_RUNS_DIR", str(runs_dir))
-    monkeypatch.delenv("SENTIMENT_MAX_INPUT_TOKENS", raising=False)
-    monkeypatch.delenv("SENTIMENT_MAX_BATCH_ROWS", raising=False)
-    return runs_dir
+    return playground_env(monkeypatch, sst_dir, runs_dir)
 
 
 
