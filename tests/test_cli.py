@@ -134,6 +134,18 @@ def test_bad_numbers_are_refused_in_one_line_before_anything_is_created(tmp_path
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("command, option", [("train", "--hidden-dim"), ("train", "--lr"), ("train", "--bptt"),
+                                             ("train", "--threads"), ("data", "--min-freq")])
+def test_a_huge_number_is_refused_unparsed_and_not_echoed_whole(tmp_path, capsys, command, option):
+    typed = "9" * 100_000  # int() of it would be slow; argparse used to print all of it back
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, option, typed, *(["--out", str(tmp_path / "new")] if command == "train" else [])])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {option}: expected a" in last and "100,000 characters" in last and len(last) < 250
+    assert not (tmp_path / "new").exists()
+
+
 def test_progress_off_a_terminal_is_a_plain_line_every_interval():
     log = io.StringIO()
     bar = progress_bar(200, "epoch 1", unit="batch", stream=log, interval=0.2)

@@ -14,7 +14,7 @@ from pathlib import Path
 from sentiment_core import settings, timeline
 from sentiment_core.cli.evaluate import result_line
 from sentiment_core.cli.folders import removed_on_failure
-from sentiment_core.cli.options import float_or_none, int_or_none, threads_option
+from sentiment_core.cli.options import float_or_none, int_or_none, number, threads_option, whole_number
 from sentiment_core.cli.worker import enqueue_train
 from sentiment_core.config import (PRESETS, SECTIONS, SETTINGS, RunConfig, Setting, preset,
                                             section_settings, validate, with_changes)
@@ -29,7 +29,7 @@ def option_for(s: Setting) -> dict:
     """add_argument's keywords for one setting."""
     if s.kind is bool:
         return {"action": argparse.BooleanOptionalAction, "help": s.help}
-    options = {"help": s.help, "type": s.kind}
+    options = {"help": s.help, "type": {int: whole_number, float: number}.get(s.kind, s.kind)}
     if s.choices:
         options["choices"] = s.choices
     elif s.optional and s.kind in (int, float):
