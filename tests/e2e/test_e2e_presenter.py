@@ -93,6 +93,12 @@ def test_every_section_is_readable_on_a_projector(sized, trained_run):
         if section in CHAIN_OR_CHART:
             figure = app.main().locator('.wt-unrolled, [data-testid="stPlotlyChart"]').first
             assert figure.bounding_box()["y"] < PROJECTOR["height"] - 150, f"section {section}: figure below the fold"
+        # The LSTM / GRU diagram fits its framed column: no label runs past the frame's edge (the unrolled chain
+        # scrolls sideways on purpose: a long sentence is wider than any screen).
+        overflow = app.page.evaluate("""() => [...document.querySelectorAll('.wt-cell img')]
+            .map(img => img.getBoundingClientRect().right - img.parentElement.getBoundingClientRect().right)
+            .filter(px => px > 1)""")
+        assert not overflow, f"section {section}: a diagram runs {overflow} px past its frame"
         sizes = app.page.evaluate(FONT_SIZES)
         floors = {"body": 20, "caption": 16, "code": 16, "metric": 20, "table": 16, "ticks": 16, "legend": 16,
                   "drawing": 16}

@@ -47,8 +47,11 @@ PRESENTER_CSS = """<style>
 [data-testid="stMain"] .wt-unrolled img { zoom: 1.3; }
 [data-testid="stElementContainer"]:has(.wt-presenting) { display: none; }
 [data-testid="stMain"] .wt-unrolled + div { font-size: 1.1rem !important; }
-/* The LSTM / GRU cell and the stacked layers are drawn as images whose labels are 13 to 17 px: zoomed like the chain. */
-[data-testid="stMain"] .wt-cell img, [data-testid="stMain"] .wt-stacked img { zoom: 1.3; max-width: none !important; }
+/* The LSTM / GRU cell and the stacked layers are drawn as images whose labels are 13 to 17 px. The cell fills
+   its figure column (about 1.27x at 1280 px): a fixed 1.3 zoom ran its right-hand labels (c_t = 0.213) past
+   the column's edge. The stacked layers, narrower, are zoomed like the chain. */
+[data-testid="stMain"] .wt-cell img { width: 100% !important; max-width: none !important; height: auto !important; }
+[data-testid="stMain"] .wt-stacked img { zoom: 1.3; max-width: none !important; }
 [data-testid="stMain"] .wt-cell + div, [data-testid="stMain"] .wt-stacked + div { font-size: 1.1rem !important; }
 </style>"""
 # A presenter's clicker sends Page Down / Page Up (some: the arrow keys, Space): in presenter mode
